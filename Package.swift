@@ -1,0 +1,94 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// Settings that keep every target honest: Swift 6 mode, explicit `any`, and imports that must be
+// declared by the file that uses them.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+]
+
+let package = Package(
+    name: "swiftbatch",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "swiftbatch", targets: ["swiftbatch"]),
+        .library(name: "SwiftBatch", targets: ["Batch", "BatchPostgres", "BatchCLI"]),
+        .library(name: "PostgresClient", targets: ["PostgresClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        // libpq, found through pkg-config; no header paths are written down here.
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        // The Swift face of libpq: connections, bound queries, decoding, COPY, LISTEN/NOTIFY.
+        .target(
+            name: "PostgresClient",
+            dependencies: ["CLibPQ"],
+            swiftSettings: strictSettings
+        ),
+        // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
+        .target(
+            name: "Batch",
+            dependencies: [.product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
+        // The PostgreSQL job repository and its schema migrations.
+        .target(
+            name: "BatchPostgres",
+            dependencies: [
+                "Batch", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The command line any executable gets by handing over its jobs.
+        .target(
+            name: "BatchCLI",
+            dependencies: [
+                "Batch", "BatchPostgres", "PostgresClient",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The shipped executable: the CLI plus the example jobs.
+        .executableTarget(
+            name: "swiftbatch",
+            dependencies: ["BatchCLI", "Batch", "BatchPostgres"],
+            swiftSettings: strictSettings
+        ),
+
+        // Helpers shared by the test targets: a fresh database per test, the built binary.
+        .target(
+            name: "BatchTestSupport",
+            dependencies: ["PostgresClient"],
+            path: "Tests/BatchTestSupport",
+            swiftSettings: strictSettings
+        ),
+        // Unit tests: no database needed.
+        .testTarget(
+            name: "BatchTests",
+            dependencies: ["Batch"],
+            swiftSettings: strictSettings
+        ),
+        // Integration tests against a real PostgreSQL (DATABASE_URL, or libpq's PG* variables).
+        .testTarget(
+            name: "PostgresClientTests",
+            dependencies: ["PostgresClient", "BatchTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        .testTarget(
+            name: "BatchPostgresTests",
+            dependencies: ["BatchPostgres", "PostgresClient", "BatchTestSupport"],
+            swiftSettings: strictSettings
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

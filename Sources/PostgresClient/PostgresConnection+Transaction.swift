@@ -1,0 +1,95 @@
+/// Where a transaction was when it failed.
+public struct TransactionPhase: Hashable, Sendable, CustomStringConvertible {
+    private enum Base: Hashable, Sendable { case begin, commit, rollback }
+    private let base: Base
+    private init(_ base: Base) { self.base = base }
+
+    public static let begin = TransactionPhase(.begin)
+    public static let commit = TransactionPhase(.commit)
+    public static let rollback = TransactionPhase(.rollback)
+
+    public var description: String {
+        switch base {
+        case .begin: "BEGIN"
+        case .commit: "COMMIT"
+        case .rollback: "ROLLBACK"
+        }
+    }
+}
+
+/// The isolation level of a transaction.
+public enum IsolationLevel: String, Sendable {
+    case readCommitted = "READ COMMITTED"
+    case repeatableRead = "REPEATABLE READ"
+    case serializable = "SERIALIZABLE"
+}
+
+/// A failure of BEGIN, COMMIT or ROLLBACK themselves (not of the work inside).
+public struct PostgresTransactionError: Error, Sendable, CustomStringConvertible {
+    public var phase: TransactionPhase
+    public var underlying: PostgresError
+    /// The error that made the transaction roll back, when `phase` is `.rollback`.
+    public var cause: String?
+
+    /// True when running the whole transaction again may succeed (serialization failure,
+    /// deadlock).
+    public var isTransient: Bool { underlying.isTransient }
+    /// True when the session is gone and must be reconnected.
+    public var isConnectionLost: Bool { underlying.isConnectionLost }
+
+    public var description: String {
+        var text = "\(phase) failed: \(underlying)"
+        if let cause { text += " (rolling back after: \(cause))" }
+        return text
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `body` in a transaction: COMMIT when it returns, ROLLBACK when it throws.
+    ///
+    /// An error thrown by `body` is rethrown as it is once the rollback succeeded. A failure of
+    /// BEGIN, COMMIT or ROLLBACK themselves is a ``PostgresTransactionError`` naming the phase;
+    /// a COMMIT that the server turned into a rollback (because a statement inside failed and
+    /// the error was swallowed) is reported as a failed COMMIT, never as success.
+    ///
+    /// - Important: do not start a transaction inside another one on the same connection.
+    @discardableResult
+    public func withTransaction<Result>(
+        isolation: IsolationLevel? = nil,
+        readOnly: Bool = false,
+        _ body: (PostgresConnection) throws -> Result
+    ) throws -> Result {
+        var begin = "BEGIN"
+        if let isolation { begin += " ISOLATION LEVEL \(isolation.rawValue)" }
+        if readOnly { begin += " READ ONLY" }
+        do {
+            try execute(PostgresQuery(unsafeSQL: begin), prepared: true)
+        } catch let error as PostgresError {
+            throw PostgresTransactionError(phase: .begin, underlying: error)
+        }
+        let value: Result
+        do {
+            value = try body(self)
+        } catch {
+            do {
+                try execute("ROLLBACK", prepared: true)
+            } catch let rollbackError as PostgresError {
+                throw PostgresTransactionError(
+                    phase: .rollback, underlying: rollbackError, cause: "\(error)")
+            }
+            throw error
+        }
+        do {
+            let result = try query("COMMIT", prepared: true)
+            // After an error inside the transaction the server answers COMMIT with ROLLBACK.
+            if result.commandStatus == "ROLLBACK" {
+                throw PostgresError(
+                    kind: .server, sqlState: "25P02",
+                    message: "the transaction was rolled back because a statement in it failed")
+            }
+        } catch let error as PostgresError {
+            throw PostgresTransactionError(phase: .commit, underlying: error)
+        }
+        return value
+    }
+}

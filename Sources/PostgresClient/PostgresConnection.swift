@@ -1,0 +1,277 @@
+import CLibPQ
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// One PostgreSQL session over libpq. Every call blocks the calling thread until the server
+/// answers.
+///
+/// - Important: libpq blocks, so never call a connection from Swift's cooperative thread pool
+///   (a task's code). Use it from a thread of your own, or through ``PostgresSession``, which
+///   owns a dedicated thread and runs every call there.
+///
+/// The connection string may be a libpq conninfo (`host=db user=batch dbname=jobs`), a URL
+/// (`postgres://batch@db:5432/jobs?sslmode=require`), or nil to use libpq's own `PG*`
+/// environment variables. Each session runs with `DateStyle=ISO` and `TimeZone=UTC` so
+/// timestamps decode exactly.
+public final class PostgresConnection: @unchecked Sendable {
+    // Sendable rule: a connection is used by one thread at a time (a PostgresSession's thread, or
+    // the single thread its creator runs it on). Only `requestCancel()` may be called from another
+    // thread; it touches the PGcancel object alone, under `cancelLock`.
+    private var handle: OpaquePointer?
+    private let connectionString: String?
+    private var preparedStatements: [String: String] = [:]
+    private let cancelLock = Mutex<CancelHandle>(CancelHandle())
+
+    /// Opens a session.
+    ///
+    /// - Parameter connectionString: a conninfo string or `postgres://` URL; nil or empty uses
+    ///   libpq's `PG*` environment variables (and its defaults: local socket, user = login).
+    /// - Throws: ``PostgresError`` of kind `.connectionFailed`, whose text never contains the
+    ///   password.
+    public init(connectionString: String? = nil) throws {
+        self.connectionString = connectionString
+        try open()
+    }
+
+    deinit {
+        cancelLock.withLock { cancel in
+            if let pointer = cancel.pointer { PQfreeCancel(pointer) }
+            cancel.pointer = nil
+        }
+        if let handle { PQfinish(handle) }
+    }
+
+    /// Closes the session. Later calls fail with `.connectionLost` until ``reconnect()``.
+    public func close() {
+        cancelLock.withLock { cancel in
+            if let pointer = cancel.pointer { PQfreeCancel(pointer) }
+            cancel.pointer = nil
+        }
+        if let handle { PQfinish(handle) }
+        handle = nil
+        preparedStatements.removeAll()
+    }
+
+    /// True while libpq believes the session is usable. A dead server is only noticed on the
+    /// next call, so a true here is a hint, not a promise.
+    public var isConnected: Bool {
+        guard let handle else { return false }
+        return PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Drops the session, if any, and opens a fresh one with the same parameters. Prepared
+    /// statements are forgotten and prepared again on use.
+    public func reconnect() throws {
+        close()
+        try open()
+    }
+
+    /// The server's version as an integer, e.g. 150018 for 15.18.
+    public var serverVersion: Int {
+        handle.map { Int(PQserverVersion($0)) } ?? 0
+    }
+
+    /// The process id of the server backend serving this session (for `pg_terminate_backend`).
+    public var backendPID: Int32 {
+        handle.map { PQbackendPID($0) } ?? 0
+    }
+
+    /// Asks the server to cancel whatever this session is running. Safe from any thread.
+    public func requestCancel() {
+        cancelLock.withLock { cancel in
+            guard let pointer = cancel.pointer else { return }
+            var errorBuffer = [CChar](repeating: 0, count: 256)
+            _ = PQcancel(pointer, &errorBuffer, Int32(errorBuffer.count))
+        }
+    }
+
+    // MARK: - Statements
+
+    /// Runs one statement and returns its rows.
+    ///
+    /// - Parameters:
+    ///   - query: the statement; interpolated values are bound, never spliced.
+    ///   - prepared: prepare the statement once per session and reuse it (for hot paths that
+    ///     run the same SQL many times).
+    @discardableResult
+    public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
+        let handle = try liveHandle()
+        let count = Int32(query.bindings.count)
+        let statementName = prepared ? try prepare(query, on: handle) : nil
+        let result = query.bindings.withCArrays { types, values in
+            if let statementName {
+                return PQexecPrepared(handle, statementName, count, values, nil, nil, 0)
+            }
+            return PQexecParams(handle, query.sql, count, types, values, nil, nil, 0)
+        }
+        return try checked(result, query: query.sql)
+    }
+
+    /// Runs one statement and returns the number of rows it affected.
+    @discardableResult
+    public func execute(_ query: PostgresQuery, prepared: Bool = false) throws -> Int {
+        try self.query(query, prepared: prepared).affectedRows
+    }
+
+    /// Runs a script of several statements, as `psql -c` would, with no parameters.
+    ///
+    /// - Important: the text is sent as it is: only for SQL the program ships (migrations).
+    public func unsafeExecuteScript(_ sql: String) throws {
+        let handle = try liveHandle()
+        // A script returns one result per statement; libpq hands back the last. Errors stop it.
+        _ = try checked(PQexec(handle, sql), query: sql)
+    }
+
+    private func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
+        if let name = preparedStatements[query.sql] { return name }
+        let name = "swiftbatch_\(preparedStatements.count + 1)"
+        let result = query.bindings.withCArrays { types, _ in
+            PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
+        }
+        _ = try checked(result, query: query.sql)
+        preparedStatements[query.sql] = name
+        return name
+    }
+
+    // MARK: - Internals shared by the extensions
+
+    func liveHandle() throws -> OpaquePointer {
+        guard let handle else {
+            throw PostgresError(
+                kind: .connectionLost, message: "the connection is closed; reconnect first")
+        }
+        return handle
+    }
+
+    /// Turns a PGresult into a value or an error, freeing it on error.
+    func checked(_ result: OpaquePointer?, query: String?) throws -> PostgresResult {
+        guard let result else {
+            throw connectionError(query: query)
+        }
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE, PGRES_EMPTY_QUERY:
+            return PostgresResult(handle: result)
+        case PGRES_COPY_IN, PGRES_COPY_OUT, PGRES_COPY_BOTH:
+            PQclear(result)
+            throw PostgresError(
+                kind: .usage, message: "COPY statements go through copyFrom(_:_:)", query: query)
+        default:
+            let error = serverError(from: result, query: query)
+            PQclear(result)
+            throw error
+        }
+    }
+
+    /// The error libpq reports for the session itself (no result to read it from).
+    func connectionError(query: String?) -> PostgresError {
+        let message = handle.map { Self.trimmed(String(cString: PQerrorMessage($0))) }
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        return PostgresError(
+            kind: lost ? .connectionLost : .server,
+            message: (message?.isEmpty ?? true) ? "no response from the server" : message!,
+            query: query)
+    }
+
+    func serverError(from result: OpaquePointer, query: String?) -> PostgresError {
+        func field(_ code: Int32) -> String? {
+            guard let value = PQresultErrorField(result, code) else { return nil }
+            return String(cString: value)
+        }
+        let sqlState = field(CLibPQ_PG_DIAG_SQLSTATE).map(SQLState.init(rawValue:))
+        let message =
+            field(CLibPQ_PG_DIAG_MESSAGE_PRIMARY)
+            ?? Self.trimmed(String(cString: PQresultErrorMessage(result)))
+        let lost = handle.map { PQstatus($0) != CONNECTION_OK } ?? true
+        return PostgresError(
+            kind: lost || sqlState?.isConnectionClass == true ? .connectionLost : .server,
+            sqlState: sqlState,
+            message: message.isEmpty ? "the server closed the connection" : message,
+            detail: field(CLibPQ_PG_DIAG_MESSAGE_DETAIL),
+            hint: field(CLibPQ_PG_DIAG_MESSAGE_HINT),
+            constraint: field(CLibPQ_PG_DIAG_CONSTRAINT_NAME),
+            query: query)
+    }
+
+    // MARK: - Opening
+
+    private func open() throws {
+        var keys: [String] = ["fallback_application_name", "client_encoding"]
+        var values: [String] = ["swiftbatch", "UTF8"]
+        if Self.environment("PGCONNECT_TIMEOUT") == nil {
+            // libpq waits forever by default; a batch process should rather fail and say so.
+            keys.append("connect_timeout")
+            values.append("10")
+        }
+        if let connectionString, !connectionString.isEmpty {
+            // "dbname" with expand_dbname=1 takes a whole conninfo or URL and overrides the above.
+            keys.append("dbname")
+            values.append(connectionString)
+        }
+        let connection = Self.withCStringArray(keys) { keyPointers in
+            Self.withCStringArray(values) { valuePointers in
+                PQconnectdbParams(keyPointers, valuePointers, 1)
+            }
+        }
+        guard let connection else {
+            throw PostgresError(kind: .connectionFailed, message: "libpq could not allocate a connection")
+        }
+        guard PQstatus(connection) == CONNECTION_OK else {
+            let message = Self.trimmed(String(cString: PQerrorMessage(connection)))
+            PQfinish(connection)
+            throw PostgresError(
+                kind: .connectionFailed, sqlState: Self.guessSQLState(connectionMessage: message),
+                message: message.isEmpty ? "could not connect" : message,
+                hint: "check the database URL (--database-url, DATABASE_URL or PG* variables) and that the server is running")
+        }
+        handle = connection
+        let cancel = PQgetCancel(connection)
+        cancelLock.withLock { $0.pointer = cancel }
+        do {
+            try unsafeExecuteScript("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3")
+        } catch {
+            close()
+            throw error
+        }
+    }
+
+    /// libpq reports connection failures as text only; recover the codes callers care about.
+    private static func guessSQLState(connectionMessage message: String) -> SQLState? {
+        if message.contains("password authentication failed") { return .invalidPassword }
+        if message.contains("does not exist") && message.contains("database") {
+            return .invalidCatalogName
+        }
+        if message.contains("no password supplied") { return .invalidPassword }
+        return nil
+    }
+
+    static func trimmed(_ message: String) -> String {
+        var text = message
+        while let last = text.last, last.isWhitespace { text.removeLast() }
+        return text
+    }
+
+    private static func environment(_ name: String) -> String? {
+        guard let value = getenv(name) else { return nil }
+        return String(cString: value)
+    }
+
+    private static func withCStringArray<Result>(
+        _ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> Result
+    ) -> Result {
+        let duplicates = strings.map { strdup($0) }
+        defer { duplicates.forEach { free($0) } }
+        let pointers = duplicates.map { UnsafePointer($0) } + [nil]
+        return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+}
+
+/// libpq's cancel object. PQcancel is documented as safe to call from any thread; the
+/// object is created, used and freed only under the connection's cancel lock.
+private struct CancelHandle: @unchecked Sendable {
+    var pointer: OpaquePointer?
+}

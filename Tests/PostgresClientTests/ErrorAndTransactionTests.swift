@@ -1,0 +1,87 @@
+import BatchTestSupport
+import Foundation
+import PostgresClient
+import Testing
+
+@Suite("Errors and transactions", .timeLimit(.minutes(2)))
+struct ErrorAndTransactionTests {
+    @Test func serverErrorsCarrySQLState() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            let syntax = #expect(throws: PostgresError.self) { try db.execute("SELEC 1") }
+            #expect(syntax?.sqlState == .syntaxError)
+            #expect(syntax?.kind == .server)
+            #expect(syntax?.isConnectionLost == false)
+
+            let missing = #expect(throws: PostgresError.self) { try db.query("SELECT * FROM nowhere") }
+            #expect(missing?.sqlState == "42P01")
+
+            try db.execute("CREATE TABLE t (id bigint CONSTRAINT t_pk PRIMARY KEY)")
+            try db.execute("INSERT INTO t VALUES (1)")
+            let duplicate = #expect(throws: PostgresError.self) { try db.execute("INSERT INTO t VALUES (\(Int64(1)))") }
+            #expect(duplicate?.sqlState == .uniqueViolation)
+            #expect(duplicate?.constraint == "t_pk")
+            #expect(duplicate?.detail?.contains("(id)=(1)") == true)
+            #expect(duplicate?.debugDescription.contains("INSERT INTO t") == true)
+            // The session is still usable after an error.
+            #expect(try db.query("SELECT count(*) FROM t").single().decode(Int64.self, column: 0) == 1)
+        }
+    }
+
+    @Test func connectionErrorsNeverPrintThePassword() async throws {
+        try await onDedicatedThread {
+            let url = "postgres://batch:s3cret-pa55@127.0.0.1:1/none?connect_timeout=2"
+            let error = #expect(throws: PostgresError.self) { try PostgresConnection(connectionString: url) }
+            #expect(error?.kind == .connectionFailed)
+            #expect(error?.isConnectionLost == true)
+            #expect(error.map { "\($0)" }?.contains("s3cret") == false)
+            #expect(error.map { String(reflecting: $0) }?.contains("s3cret") == false)
+            #expect(ConnectionString.redacted(url).contains("s3cret") == false)
+            #expect(ConnectionString.redacted(url).contains("127.0.0.1"))
+
+            let malformed = #expect(throws: PostgresError.self) { try ConnectionString("postgres://a:s3cret@host/x?no_such_option=1") }
+            #expect(malformed?.message.contains("no_such_option") == true)
+            #expect(malformed.map { String(reflecting: $0) }?.contains("s3cret") == false)
+        }
+    }
+
+    @Test func transactionsCommitOrRollBack() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            try db.withTransaction { try $0.execute("INSERT INTO t VALUES (1)") }
+
+            struct Boom: Error {}
+            #expect(throws: Boom.self) {
+                try db.withTransaction { tx in
+                    try tx.execute("INSERT INTO t VALUES (2)")
+                    throw Boom()
+                }
+            }
+            // A statement that failed inside, with its error swallowed: COMMIT must not pretend.
+            let swallowed = #expect(throws: PostgresTransactionError.self) {
+                try db.withTransaction { tx in
+                    try tx.execute("INSERT INTO t VALUES (3)")
+                    _ = try? tx.execute("INSERT INTO t VALUES (1)")
+                }
+            }
+            #expect(swallowed?.phase == .commit)
+            let ids = try db.query("SELECT id FROM t ORDER BY id").map { try $0.decode(Int64.self, column: 0) }
+            #expect(ids == [1])
+        }
+    }
+
+    @Test func serializationFailuresAreTransient() async throws {
+        try await TestDatabase.withConnection { first, url in
+            try first.execute("CREATE TABLE c (id int PRIMARY KEY, n int)")
+            try first.execute("INSERT INTO c VALUES (1, 0)")
+            let second = try PostgresConnection(connectionString: url)
+            defer { second.close() }
+            try first.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+            _ = try first.query("SELECT n FROM c WHERE id = 1")
+            try second.execute("UPDATE c SET n = n + 1 WHERE id = 1")
+            let conflict = #expect(throws: PostgresError.self) { try first.execute("UPDATE c SET n = n + 1 WHERE id = 1") }
+            #expect(conflict?.sqlState == .serializationFailure)
+            #expect(conflict?.isTransient == true)
+            try first.execute("ROLLBACK")
+        }
+    }
+}
