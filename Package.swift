@@ -64,6 +64,12 @@ let package = Package(
             dependencies: ["BatchCLI", "Batch", "BatchPostgres"],
             swiftSettings: strictSettings
         ),
+        // Micro-benchmarks of the data path, run by scripts/bench.sh (not shipped).
+        .executableTarget(
+            name: "swiftbatch-bench",
+            dependencies: ["PostgresClient"],
+            swiftSettings: strictSettings
+        ),
 
         // Helpers shared by the test targets: a fresh database per test, the built binary.
         .target(

@@ -232,7 +232,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let cancel = PQgetCancel(connection)
         cancelLock.withLock { $0.pointer = cancel }
         do {
-            try unsafeExecuteScript("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3")
+            try unsafeExecuteScript("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING")
         } catch {
             close()
             throw error

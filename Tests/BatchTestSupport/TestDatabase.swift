@@ -17,7 +17,13 @@ public enum TestDatabase {
         _ body: (String) async throws -> Result
     ) async throws -> Result {
         let name = "swiftbatch_test_\(UInt64.random(in: 0...UInt64.max) % 1_000_000_000_000)"
-        let admin = try await PostgresSession.connect(to: serverURL, name: "test-admin")
+        let admin: PostgresSession
+        do {
+            admin = try await PostgresSession.connect(to: serverURL, name: "test-admin")
+        } catch var error as PostgresError {
+            error.message += " (integration tests need a PostgreSQL: run scripts/test.sh, or set DATABASE_URL)"
+            throw error
+        }
         try await admin.run { try $0.execute("CREATE DATABASE \(identifier: name)") }
         var target = try ConnectionString(serverURL ?? "")
         target["dbname"] = name

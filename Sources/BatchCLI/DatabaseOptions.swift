@@ -1,0 +1,64 @@
+import ArgumentParser
+import BatchPostgres
+import Foundation
+import PostgresClient
+
+/// How every command finds the job repository.
+public struct DatabaseOptions: ParsableArguments {
+    @Option(
+        name: .customLong("database-url"),
+        help: ArgumentHelp(
+            "PostgreSQL URL or conninfo of the job repository.",
+            discussion: "Defaults to $DATABASE_URL, else libpq's PG* variables (PGHOST, PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE...).",
+            valueName: "url"))
+    public var databaseURL: String?
+
+    public init() {}
+
+    /// The connection string in force: the option, else `DATABASE_URL`, else nil for `PG*`.
+    public var resolvedURL: String? {
+        if let databaseURL, !databaseURL.isEmpty { return databaseURL }
+        if let fromEnvironment = ProcessInfo.processInfo.environment["DATABASE_URL"],
+            !fromEnvironment.isEmpty
+        {
+            return fromEnvironment
+        }
+        return nil
+    }
+
+    /// Opens a session, turning a failure into a message that names the database (without
+    /// its password) and what to check.
+    public func connect(name: String = "repository") async throws -> PostgresSession {
+        let url = resolvedURL
+        if let url {
+            do {
+                _ = try ConnectionString(url)
+            } catch let error as PostgresError {
+                throw CommandFailure(
+                    "\(error.message)\nhint: \(error.hint ?? "")", exitCode: ExitCodes.usage)
+            }
+        }
+        do {
+            return try await PostgresSession.connect(to: url, name: name)
+        } catch let error as PostgresError {
+            throw CommandFailure(
+                """
+                cannot connect to the job repository at \(ConnectionString.redacted(url)): \(error.message)
+                hint: check --database-url or DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), and that PostgreSQL is running
+                """,
+                exitCode: ExitCodes.unavailable)
+        }
+    }
+
+    /// Opens a session and checks the schema is the one this binary needs.
+    public func connectChecked(name: String = "repository") async throws -> PostgresSession {
+        let session = try await connect(name: name)
+        do {
+            try await session.run { try SchemaMigrations.check(on: $0) }
+        } catch let error as SchemaError {
+            await session.close()
+            throw CommandFailure(error.message, exitCode: ExitCodes.unavailable)
+        }
+        return session
+    }
+}

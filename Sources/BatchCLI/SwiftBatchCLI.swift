@@ -1,0 +1,61 @@
+import ArgumentParser
+import Foundation
+import PostgresClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The `swiftbatch` command line, ready for any executable to run.
+public enum SwiftBatchCLI {
+    /// Parses the process's arguments, runs the command, and exits with a documented code.
+    public static func main(arguments: [String]? = nil) async -> Never {
+        do {
+            var command = try RootCommand.parseAsRoot(arguments)
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+            exit(0)
+        } catch let failure as CommandFailure {
+            printError("error: \(failure.message)")
+            exit(failure.exitCode.rawValue)
+        } catch let error as PostgresError {
+            // Anything a command did not translate: still one line, never a stack trace.
+            printError("error: \(error)")
+            exit(error.isConnectionLost ? ExitCodes.unavailable.rawValue : ExitCodes.failed.rawValue)
+        } catch {
+            let code = RootCommand.exitCode(for: error)
+            let message = RootCommand.fullMessage(for: error)
+            if code == .success {
+                print(message)
+                exit(0)
+            }
+            printError(message)
+            // ArgumentParser reports bad usage as 64 (EX_USAGE); ours is 2.
+            exit(code == .validationFailure ? ExitCodes.usage.rawValue : code.rawValue)
+        }
+    }
+
+    static func printError(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+}
+
+struct RootCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "swiftbatch",
+        abstract: "Batch jobs in Swift, with a PostgreSQL job repository.",
+        discussion: """
+            The job repository is found through --database-url, else $DATABASE_URL, else \
+            libpq's PG* variables.
+
+            Example:
+              export DATABASE_URL=postgres://batch@localhost/jobs
+              swiftbatch migrate
+
+            \(ExitCodes.helpText)
+            """,
+        subcommands: [MigrateCommand.self])
+}

@@ -1,0 +1,3 @@
+import BatchCLI
+
+await SwiftBatchCLI.main()

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# The project's one test command: build everything, then run all tests against PostgreSQL.
+set -euo pipefail
+
+usage() {
+    cat <<'EOF'
+Usage: scripts/test.sh [swift test arguments...]
+
+Builds the package with its tests and runs `swift test` against a real PostgreSQL:
+  1. finds the Swift toolchain (swift on PATH, else /opt/swift/usr/bin);
+  2. gets a database from `scripts/postgres.sh start`: DATABASE_URL from the environment
+     when it is set and reachable, otherwise the project's private server in .pg/
+     (started if needed, reused if already running);
+  3. exports DATABASE_URL, runs `swift build --build-tests`, then `swift test "$@"`.
+Exits with swift test's exit code (or swift build's, if the build fails).
+
+Arguments go to `swift test` only, e.g. scripts/test.sh --filter PartitionTests
+Swift Testing runs tests in parallel by itself: no --parallel needed.
+
+Environment:
+  DATABASE_URL     use this database if reachable instead of the private server
+  STOP_POSTGRES=1  stop the private server at exit, if this run started it (CI sets this);
+                   by default it is left running for fast reruns (scripts/postgres.sh stop)
+EOF
+}
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+
+say() { printf '==> test.sh: %s\n' "$*" >&2; }
+redact() { sed -E -e 's#(://[^:/@]*):[^@/]*@#\1:***@#' -e 's#(password=)[^&]*#\1***#g' <<<"$1"; }
+
+case "${1:-}" in
+    -h | --help)
+        usage
+        exit 0
+        ;;
+esac
+
+# 1. Toolchain.
+if ! command -v swift >/dev/null 2>&1; then
+    if [[ -x /opt/swift/usr/bin/swift ]]; then
+        export PATH="/opt/swift/usr/bin:$PATH"
+    else
+        say "error: Swift toolchain not found: no 'swift' on PATH and no /opt/swift/usr/bin/swift."
+        say "Install Swift 6 (https://www.swift.org/install/linux/) and put its usr/bin on PATH."
+        exit 127
+    fi
+fi
+say "toolchain: $(command -v swift) ($(swift --version 2>/dev/null | head -n 1))"
+
+# libpq headers for the CLibPQ system library target, even when DATABASE_URL is external.
+if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libpq; }; then
+    bash "$ROOT/scripts/postgres.sh" install
+fi
+
+# 2. Database.
+state_file="$(mktemp)"
+started_here=0
+# shellcheck disable=SC2317  # invoked by the EXIT trap
+cleanup() {
+    rm -f "$state_file"
+    if [[ "$started_here" == 1 ]]; then
+        say "stopping the private PostgreSQL this run started (STOP_POSTGRES=1)"
+        bash "$ROOT/scripts/postgres.sh" stop || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+if ! pg_out="$(POSTGRES_SH_STATE_FILE="$state_file" bash "$ROOT/scripts/postgres.sh" start)"; then
+    say "error: could not get a PostgreSQL database (see messages above)"
+    exit 1
+fi
+pg_state="$(cat "$state_file" 2>/dev/null || true)"
+if [[ "${STOP_POSTGRES:-0}" == 1 && "$pg_state" == started ]]; then
+    started_here=1
+fi
+url="${pg_out##*$'\n'}"
+url="${url#DATABASE_URL=}"
+[[ -n "$url" ]] || { say "error: scripts/postgres.sh printed no DATABASE_URL"; exit 1; }
+export DATABASE_URL="$url"
+case "$pg_state" in
+    external) origin="from the environment's DATABASE_URL" ;;
+    started) origin="private server in .pg/, started by this run" ;;
+    reused) origin="private server in .pg/, already running" ;;
+    *) origin="$pg_state" ;;
+esac
+say "database: DATABASE_URL=$(redact "$DATABASE_URL") ($origin)"
+
+# 3. Build, then test.
+say "swift build --build-tests"
+build_rc=0
+swift build --build-tests || build_rc=$?
+if [[ $build_rc -ne 0 ]]; then
+    say "FAILED: swift build --build-tests exited with $build_rc"
+    exit "$build_rc"
+fi
+
+say "swift test${*:+ $*}"
+test_rc=0
+swift test "$@" || test_rc=$?
+if [[ $test_rc -eq 0 ]]; then
+    say "tests passed (database $(redact "$DATABASE_URL"))"
+else
+    say "FAILED: swift test exited with $test_rc (database $(redact "$DATABASE_URL"))"
+fi
+exit "$test_rc"
