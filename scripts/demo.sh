@@ -37,8 +37,7 @@ say "swiftbatch migrate"
 say "The job repository (Spring Batch 5 tables, plus SwiftBatch's integrity rules)"
 /usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "
 SELECT c.relname AS object,
-       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' WHEN 'i' THEN 'index' END AS kind,
-       coalesce(obj_description(c.oid), '') AS note
+       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' END AS kind
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S') ORDER BY kind DESC, object"
 /usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c \
