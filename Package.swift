@@ -61,7 +61,7 @@ let package = Package(
         // The shipped executable: the CLI plus the example jobs.
         .executableTarget(
             name: "swiftbatch",
-            dependencies: ["BatchCLI", "Batch", "BatchPostgres"],
+            dependencies: ["BatchCLI", "Batch", "BatchPostgres", "PostgresClient"],
             swiftSettings: strictSettings
         ),
         // Micro-benchmarks of the data path, run by scripts/bench.sh (not shipped).

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Batch
 import Foundation
 import PostgresClient
 
@@ -8,8 +9,10 @@ import Glibc
 
 /// The `swiftbatch` command line, ready for any executable to run.
 public enum SwiftBatchCLI {
-    /// Parses the process's arguments, runs the command, and exits with a documented code.
-    public static func main(arguments: [String]? = nil) async -> Never {
+    /// Turns `jobs` into the full command line: parses the process's arguments, runs the
+    /// command, and exits with a documented code. Call it from your executable's entry point.
+    public static func main(jobs: [Job], arguments: [String]? = nil) async -> Never {
+        JobRegistry.register(jobs)
         do {
             var command = try RootCommand.parseAsRoot(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -57,5 +60,8 @@ struct RootCommand: AsyncParsableCommand {
 
             \(ExitCodes.helpText)
             """,
-        subcommands: [MigrateCommand.self])
+        subcommands: [
+            MigrateCommand.self, JobsCommand.self, LaunchCommand.self, StatusCommand.self,
+            StopCommand.self, RestartCommand.self, AbandonCommand.self,
+        ])
 }

@@ -1,3 +1,5 @@
 import BatchCLI
 
-await SwiftBatchCLI.main()
+await SwiftBatchCLI.main(jobs: [
+    LedgerSeedJob.job,
+])

@@ -1,0 +1,87 @@
+import Foundation
+import Logging
+
+/// Runs one job execution, step after step, on the calling thread (which blocks).
+struct JobRunner {
+    let job: Job
+    let session: any JobRepositorySession
+    let logger: Logger
+
+    func run(_ execution: inout JobExecution) throws {
+        var logger = logger
+        logger[metadataKey: "batch.job.name"] = "\(job.name)"
+        logger[metadataKey: "batch.job.execution_id"] = "\(execution.id)"
+        execution.status = .started
+        execution.startTime = Date()
+        try session.update(&execution)
+        logger.info("job started")
+
+        var outcome: (BatchStatus, ExitStatus) = (.completed, .completed)
+        for step in job.steps {
+            let last = try session.lastStepExecution(jobInstanceID: execution.instance.id, stepName: step.name)
+            if let last, last.status == .completed, !step.allowStartIfComplete {
+                logger.info("step already complete; skipped", metadata: ["batch.step.name": "\(step.name)"])
+                continue
+            }
+            if let current = try session.jobExecution(id: execution.id), current.status == .stopping {
+                outcome = (.stopped, .stopped.adding(description: "stopped by request before step \(step.name)"))
+                break
+            }
+            // A restart resumes from the context the last attempt committed.
+            let resumeFrom = last.map(\.context) ?? ExecutionContext()
+            var stepExecution = try session.createStepExecution(
+                jobExecutionID: execution.id, stepName: step.name, context: resumeFrom)
+            try runStep(step, &stepExecution, execution, logger: logger)
+            switch stepExecution.status {
+            case .completed:
+                continue
+            case .stopped:
+                outcome = (.stopped, .stopped.adding(description: "stopped in step \(step.name)"))
+            default:
+                outcome = (
+                    .failed,
+                    .failed.adding(description: "step \(step.name) failed: \(stepExecution.exitStatus.exitDescription)")
+                )
+            }
+            break
+        }
+        execution.status = outcome.0
+        execution.exitStatus = outcome.1
+        execution.endTime = Date()
+        try session.update(&execution)
+        logger.info("job ended", metadata: ["batch.job.status": "\(execution.status.rawValue)"])
+    }
+
+    private func runStep(
+        _ step: any Step, _ stepExecution: inout StepExecution, _ jobExecution: JobExecution,
+        logger: Logger
+    ) throws {
+        var logger = logger
+        logger[metadataKey: "batch.step.name"] = "\(step.name)"
+        logger[metadataKey: "batch.step.execution_id"] = "\(stepExecution.id)"
+        stepExecution.status = .started
+        stepExecution.startTime = Date()
+        try session.update(&stepExecution)
+        let scope = StepScope(session: session, jobExecution: jobExecution, logger: logger)
+        do {
+            try step.run(&stepExecution, in: scope)
+        } catch {
+            // The chunk in progress was rolled back; what committed before stays, and so does the
+            // checkpoint a restart resumes from.
+            stepExecution.status = .failed
+            stepExecution.exitStatus = .failed.adding(description: "\(error)")
+            stepExecution.counts.rollback += 1
+            logger.error("step failed", metadata: ["batch.error": "\(error)"])
+        }
+        stepExecution.endTime = Date()
+        try session.update(&stepExecution)
+        logger.info(
+            "step ended",
+            metadata: [
+                "batch.step.status": "\(stepExecution.status.rawValue)",
+                "batch.step.read": "\(stepExecution.counts.read)",
+                "batch.step.write": "\(stepExecution.counts.write)",
+                "batch.step.commits": "\(stepExecution.counts.commit)",
+            ])
+    }
+}

@@ -1,0 +1,29 @@
+/// The transaction a chunk (or a tasklet call) runs in, as the job repository opened it.
+///
+/// Batch knows nothing of SQL: store-specific readers and writers downcast this to their
+/// repository's type (for PostgreSQL, `PostgresStepTransaction`, which holds the connection).
+public protocol StepTransaction: AnyObject {}
+
+/// What a reader or writer may know about the chunk it works on.
+public final class ChunkContext {
+    /// The repository's transaction for this chunk; everything written through it commits with
+    /// the chunk's checkpoint.
+    public let transaction: any StepTransaction
+    /// The step's name (for a partition, `<step>:<partition>`).
+    public let stepName: String
+    /// The job's parameters.
+    public let parameters: JobParameters
+    /// The step's context as of the start of the chunk (read-only here; streams write to it in
+    /// `update`).
+    public let stepContext: ExecutionContext
+
+    public init(
+        transaction: any StepTransaction, stepName: String, parameters: JobParameters,
+        stepContext: ExecutionContext
+    ) {
+        self.transaction = transaction
+        self.stepName = stepName
+        self.parameters = parameters
+        self.stepContext = stepContext
+    }
+}

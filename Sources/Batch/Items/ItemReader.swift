@@ -1,0 +1,31 @@
+/// Hands out the items of a step one at a time; nil means there are no more.
+///
+/// Readers run on the step's own thread (blocking I/O is fine here) and are called by one
+/// thread at a time unless they say otherwise.
+public protocol ItemReader<Item>: ItemStream {
+    associatedtype Item
+    /// Returns the next item, or nil at the end of the input.
+    ///
+    /// - Parameter chunk: the chunk being read; a reader of the repository's own database
+    ///   may read through `chunk.transaction`.
+    func read(in chunk: ChunkContext) throws -> Item?
+}
+
+/// Turns an item into another, or filters it out by returning nil (counted as filtered).
+///
+/// Processors should be pure: on a retry or a skip scan, an item may be processed again.
+public protocol ItemProcessor<Input, Output> {
+    associatedtype Input
+    associatedtype Output
+    func process(_ item: Input) throws -> Output?
+}
+
+/// Writes a chunk's items.
+///
+/// A writer of the repository's database writes through `chunk.transaction`, so its output,
+/// the step's checkpoint and its counts commit together (exactly once across crashes). Any
+/// other writer is at-least-once and should truncate to its checkpoint on restart.
+public protocol ItemWriter<Item>: ItemStream {
+    associatedtype Item
+    func write(_ items: [Item], in chunk: ChunkContext) throws
+}

@@ -1,0 +1,82 @@
+/// Where jobs' instances and executions are recorded, so every run can be restarted.
+///
+/// A repository hands out sessions; each session is a connection used by one thread at a time
+/// (the thread running a job or a step). The model never sees SQL: the PostgreSQL repository
+/// lives in `BatchPostgres`.
+public protocol JobRepository: Sendable {
+    /// Opens a session for the calling thread.
+    func openSession() throws -> any JobRepositorySession
+}
+
+/// What a launch found when it looked at the instance's history.
+public enum LaunchRefusal: Error, Sendable, Equatable {
+    /// The instance's last execution COMPLETED.
+    case alreadyComplete(executionID: Int64)
+    /// An execution of the instance is running (STARTING, STARTED or STOPPING).
+    case alreadyRunning(executionID: Int64)
+    /// The instance failed or stopped before, but the job is not restartable.
+    case notRestartable(executionID: Int64)
+    /// The last execution was abandoned: an operator said it must not be restarted.
+    case abandoned(executionID: Int64)
+}
+
+/// A connection to the repository, used by one thread at a time.
+///
+/// - Important: blocking. Call it only from a thread of its own, never from a task's code.
+public protocol JobRepositorySession: AnyObject {
+    /// Finds or creates the instance for `jobName` and the identifying `parameters`, checks its
+    /// history, and creates a new execution in STARTING state, atomically: of several
+    /// processes launching the same instance at once, exactly one gets an execution and the
+    /// others a ``LaunchRefusal`` (`alreadyRunning`).
+    ///
+    /// On a restart, the new execution's context is the previous execution's.
+    func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool) throws
+        -> Result<JobExecution, LaunchRefusal>
+
+    /// The newest execution of `stepName` in any execution of the instance, or nil.
+    func lastStepExecution(jobInstanceID: Int64, stepName: String) throws -> StepExecution?
+
+    /// Creates a step execution in STARTING state with the given starting context.
+    func createStepExecution(jobExecutionID: Int64, stepName: String, context: ExecutionContext)
+        throws -> StepExecution
+
+    /// Saves a job execution's status, exit status, times and context.
+    func update(_ execution: inout JobExecution) throws
+
+    /// Saves a step execution's status, exit status, times, counts and context, outside any
+    /// chunk (at start and end).
+    func update(_ execution: inout StepExecution) throws
+
+    /// Runs `body` in a transaction with a working copy of `execution`, then saves that copy
+    /// (counts, context) in the same transaction and commits. A chunk's output, checkpoint and
+    /// counts are thus one commit.
+    ///
+    /// - Returns: the value of `body`, and the job execution's status as of the commit (so a
+    ///   step sees an operator's STOPPING at its next chunk).
+    /// - Throws: what `body` threw (after rolling back), or a repository error; either way
+    ///   nothing of the transaction was kept and `execution` is unchanged.
+    func inChunkTransaction<Result>(
+        _ execution: inout StepExecution,
+        _ body: (any StepTransaction, inout StepExecution) throws -> Result
+    ) throws -> (Result, jobStatus: BatchStatus)
+
+    /// The parameters of the job's most recent execution (for `--next`), or nil if it never ran.
+    func lastParameters(jobName: String) throws -> JobParameters?
+
+    /// Asks a running execution to stop: it becomes STOPPING and its steps end at their next
+    /// commit. Returns the status found (unchanged when the execution was not running).
+    func requestStop(jobExecutionID: Int64) throws -> BatchStatus?
+
+    /// Marks a stopped or failed execution ABANDONED so it is never restarted. Returns the
+    /// status found.
+    func abandon(jobExecutionID: Int64) throws -> BatchStatus?
+
+    /// The job execution with this id, or nil.
+    func jobExecution(id: Int64) throws -> JobExecution?
+
+    /// The step executions of a job execution, oldest first.
+    func stepExecutions(jobExecutionID: Int64) throws -> [StepExecution]
+
+    /// Closes the session.
+    func close()
+}

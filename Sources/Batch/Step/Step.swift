@@ -1,0 +1,37 @@
+import Logging
+
+/// One step of a job. The engine creates its ``StepExecution`` and calls ``run(_:in:)`` on a
+/// thread of the job's own, so steps may block.
+public protocol Step: Sendable {
+    var name: String { get }
+    /// Run again on restart even when it COMPLETED in an earlier execution of the instance.
+    var allowStartIfComplete: Bool { get }
+
+    /// Does the step's work, saving progress through `scope.session`, and sets `execution`'s
+    /// status to COMPLETED, STOPPED or FAILED (or throws, which the engine records as FAILED).
+    func run(_ execution: inout StepExecution, in scope: StepScope) throws
+}
+
+extension Step {
+    public var allowStartIfComplete: Bool { false }
+}
+
+/// What a running step can reach: the repository session, the job's execution, a logger.
+public final class StepScope {
+    /// The repository session of the thread running the step.
+    public let session: any JobRepositorySession
+    public let jobExecution: JobExecution
+    public let logger: Logger
+
+    public init(session: any JobRepositorySession, jobExecution: JobExecution, logger: Logger) {
+        self.session = session
+        self.jobExecution = jobExecution
+        self.logger = logger
+    }
+
+    /// The job's parameters.
+    public var parameters: JobParameters { jobExecution.parameters }
+}
+
+/// The end of a step, told by the step to the engine.
+struct StepStopped: Error {}

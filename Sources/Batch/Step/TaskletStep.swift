@@ -1,0 +1,85 @@
+/// Whether a tasklet wants to be called again.
+public enum RepeatStatus: Sendable {
+    case continuable
+    case finished
+}
+
+/// What one tasklet call did: counts to add to the step, and the step's context to save.
+public struct StepContribution {
+    public var counts = StepCounts()
+    /// The step's context; what the tasklet stores here is saved with the call's transaction.
+    public var context: ExecutionContext
+
+    public init(context: ExecutionContext) {
+        self.context = context
+    }
+}
+
+/// A unit of work called until it says it is finished, each call in its own transaction.
+public protocol Tasklet: AnyObject {
+    func execute(_ contribution: inout StepContribution, _ chunk: ChunkContext) throws -> RepeatStatus
+}
+
+/// A step that calls a ``Tasklet`` repeatedly; each call commits with the step's context.
+public struct TaskletStep: Step {
+    public let name: String
+    public let allowStartIfComplete: Bool
+    private let makeTasklet: @Sendable (StepScope) throws -> any Tasklet
+
+    /// - Parameter makeTasklet: builds the tasklet for one execution (fresh on every run).
+    public init(
+        _ name: String, allowStartIfComplete: Bool = false,
+        tasklet makeTasklet: @escaping @Sendable (StepScope) throws -> any Tasklet
+    ) {
+        self.name = name
+        self.allowStartIfComplete = allowStartIfComplete
+        self.makeTasklet = makeTasklet
+    }
+
+    /// A step whose tasklet is a closure.
+    public init(
+        _ name: String, allowStartIfComplete: Bool = false,
+        _ body: @escaping @Sendable (inout StepContribution, ChunkContext) throws -> RepeatStatus
+    ) {
+        self.init(name, allowStartIfComplete: allowStartIfComplete) { _ in ClosureTasklet(body) }
+    }
+
+    public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
+        let tasklet = try makeTasklet(scope)
+        let stream = tasklet as? any ItemStream
+        try stream?.open(execution.context)
+        defer { try? stream?.close() }
+        while true {
+            let (status, jobStatus) = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                let chunk = ChunkContext(
+                    transaction: transaction, stepName: working.stepName,
+                    parameters: scope.parameters, stepContext: working.context)
+                var contribution = StepContribution(context: working.context)
+                let status = try tasklet.execute(&contribution, chunk)
+                try stream?.update(&contribution.context)
+                working.counts += contribution.counts
+                working.counts.commit += 1
+                working.context = contribution.context
+                return status
+            }
+            if status == .finished {
+                execution.status = .completed
+                execution.exitStatus = .completed
+                return
+            }
+            if jobStatus == .stopping {
+                execution.status = .stopped
+                execution.exitStatus = .stopped.adding(description: "stopped by request after commit \(execution.counts.commit)")
+                return
+            }
+        }
+    }
+}
+
+private final class ClosureTasklet: Tasklet {
+    let body: (inout StepContribution, ChunkContext) throws -> RepeatStatus
+    init(_ body: @escaping (inout StepContribution, ChunkContext) throws -> RepeatStatus) { self.body = body }
+    func execute(_ contribution: inout StepContribution, _ chunk: ChunkContext) throws -> RepeatStatus {
+        try body(&contribution, chunk)
+    }
+}

@@ -1,0 +1,58 @@
+import Batch
+import BatchPostgres
+import PostgresClient
+import Foundation
+
+/// Prints an execution and its steps the way an operator reads them.
+enum ExecutionReport {
+    static func print(executionID: Int64, database: DatabaseOptions) async throws {
+        let session = try await database.connect(name: "report")
+        defer { Task { await session.close() } }
+        let text = try await session.run { connection in
+            let repository = PostgresJobRepositorySession(connection: connection)
+            guard let execution = try repository.jobExecution(id: executionID) else {
+                throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
+            }
+            return render(execution, try repository.stepExecutions(jobExecutionID: executionID))
+        }
+        Swift.print(text, terminator: "")
+    }
+
+    static func render(_ execution: JobExecution, _ steps: [StepExecution]) -> String {
+        var text = "Job \(execution.jobName), execution \(execution.id): \(execution.status.rawValue)"
+        if let duration = duration(execution.startTime, execution.endTime) { text += " in \(duration)" }
+        text += "\n"
+        let parameters = execution.parameters.map { "\($0.name)=\($0.parameter.storageValue)" }
+        if !parameters.isEmpty { text += "  parameters: \(parameters.joined(separator: " "))\n" }
+        for step in steps {
+            let c = step.counts
+            text += "  step \(step.stepName): \(step.status.rawValue)"
+            if let duration = duration(step.startTime, step.endTime) { text += " in \(duration)" }
+            text += ", read \(c.read), written \(c.write)"
+            if c.filter > 0 { text += ", filtered \(c.filter)" }
+            if c.skip > 0 { text += ", skipped \(c.skip)" }
+            text += ", commits \(c.commit)"
+            if c.rollback > 0 { text += ", rollbacks \(c.rollback)" }
+            text += "\n"
+            if step.status == .failed || step.status == .stopped, !step.exitStatus.exitDescription.isEmpty {
+                text += "    \(step.exitStatus.exitDescription)\n"
+            }
+        }
+        switch execution.status {
+        case .failed, .stopped:
+            text += "  restart it with: swiftbatch restart \(execution.id)\n"
+        case .starting, .started, .stopping:
+            text += "  stop it with: swiftbatch stop \(execution.id)\n"
+        default:
+            break
+        }
+        return text
+    }
+
+    static func duration(_ start: Date?, _ end: Date?) -> String? {
+        guard let start else { return nil }
+        let seconds = (end ?? Date()).timeIntervalSince(start)
+        if seconds < 60 { return String(format: "%.2f s", seconds) }
+        return String(format: "%dm %02ds", Int(seconds) / 60, Int(seconds) % 60)
+    }
+}

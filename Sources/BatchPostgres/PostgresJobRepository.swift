@@ -1,0 +1,26 @@
+import Batch
+import PostgresClient
+
+/// The job repository in PostgreSQL: Spring Batch 5's tables plus SwiftBatch's rules
+/// (see `sql/migrations`).
+///
+/// Each session is one connection, used by the thread that runs a job or a step.
+public struct PostgresJobRepository: JobRepository {
+    /// conninfo or URL; nil uses libpq's `PG*` variables.
+    public let connectionString: String?
+
+    public init(connectionString: String?) {
+        self.connectionString = connectionString
+    }
+
+    public func openSession() throws -> any JobRepositorySession {
+        PostgresJobRepositorySession(connection: try PostgresConnection(connectionString: connectionString))
+    }
+}
+
+/// A repository error that is not the database's: the row a command names is missing, or
+/// another process changed it underneath.
+public struct JobRepositoryError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

@@ -1,0 +1,373 @@
+import Batch
+import Foundation
+import PostgresClient
+
+/// One connection's worth of job repository. Used by one thread at a time.
+public final class PostgresJobRepositorySession: JobRepositorySession {
+    /// The session's connection, for callers that need more than the repository protocol.
+    public let connection: PostgresConnection
+
+    public init(connection: PostgresConnection) {
+        self.connection = connection
+    }
+
+    public func close() {
+        connection.close()
+    }
+
+    // MARK: - Launch
+
+    public func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool)
+        throws -> Result<JobExecution, LaunchRefusal>
+    {
+        let key = parameters.jobKey
+        let now = Date()
+        do {
+            return try createJobExecution(jobName: jobName, key: key, parameters: parameters, restartable: restartable, now: now)
+        } catch let refusal as LaunchRefusal {
+            return .failure(refusal)
+        }
+    }
+
+    private func createJobExecution(
+        jobName: String, key: String, parameters: JobParameters, restartable: Bool, now: Date
+    ) throws -> Result<JobExecution, LaunchRefusal> {
+        try connection.withTransaction { db in
+            // Concurrent launchers of a new instance: the loser's INSERT waits for the winner's
+            // commit and then does nothing; the row lock below then serializes their checks.
+            try db.execute("""
+                INSERT INTO batch_job_instance (job_instance_id, version, job_name, job_key)
+                VALUES (nextval('batch_job_seq'), 0, \(jobName), \(key))
+                ON CONFLICT (job_name, job_key) DO NOTHING
+                """, prepared: true)
+            let instanceID = try db.query("""
+                SELECT job_instance_id FROM batch_job_instance
+                WHERE job_name = \(jobName) AND job_key = \(key) FOR UPDATE
+                """, prepared: true).single().decode(Int64.self, column: 0)
+            let instance = JobInstance(id: instanceID, jobName: jobName, jobKey: key)
+
+            let last = try db.query("""
+                SELECT job_execution_id, status FROM batch_job_execution
+                WHERE job_instance_id = \(instanceID) ORDER BY job_execution_id DESC LIMIT 1
+                """, prepared: true).first.map { try $0.decode((Int64, String?).self) }
+            var restartFrom: Int64?
+            if let (lastID, lastStatus) = last {
+                let status = lastStatus.flatMap(BatchStatus.init(rawValue:)) ?? .unknown
+                if status.isRunning { return .failure(.alreadyRunning(executionID: lastID)) }
+                // Unlike Spring Batch, an instance without identifying parameters is no exception:
+                // once complete it is refused (use --next for a new instance).
+                if status == .completed { return .failure(.alreadyComplete(executionID: lastID)) }
+                if status == .abandoned { return .failure(.abandoned(executionID: lastID)) }
+                if !restartable { return .failure(.notRestartable(executionID: lastID)) }
+                restartFrom = lastID
+            }
+
+            let executionID: Int64
+            do {
+                executionID = try db.query("""
+                    INSERT INTO batch_job_execution
+                        (job_execution_id, version, job_instance_id, create_time, status, exit_code, exit_message, last_updated)
+                    VALUES (nextval('batch_job_execution_seq'), 0, \(instanceID), \(now), 'STARTING', 'UNKNOWN', '', \(now))
+                    RETURNING job_execution_id
+                    """, prepared: true).single().decode(Int64.self, column: 0)
+            } catch let error as PostgresError where error.sqlState == .uniqueViolation {
+                // Only reachable if a writer bypassed the instance lock; the index still holds.
+                let running = try Self.runningExecution(db, instanceID) ?? 0
+                throw LaunchRefusal.alreadyRunning(executionID: running)
+            }
+            for (name, parameter) in parameters {
+                try db.execute("""
+                    INSERT INTO batch_job_execution_params
+                        (job_execution_id, parameter_name, parameter_type, parameter_value, identifying)
+                    VALUES (\(executionID), \(name), \(parameter.storageType), \(parameter.storageValue),
+                            \(parameter.identifying ? "Y" : "N"))
+                    """, prepared: true)
+            }
+            var context = ExecutionContext()
+            if let restartFrom {
+                context = try Self.jobContext(db, restartFrom) ?? ExecutionContext()
+            }
+            let (short, serialized) = context.storageForm()
+            try db.execute("""
+                INSERT INTO batch_job_execution_context (job_execution_id, short_context, serialized_context)
+                VALUES (\(executionID), \(short), \(serialized))
+                """, prepared: true)
+            return .success(JobExecution(
+                id: executionID, instance: instance, parameters: parameters, status: .starting,
+                exitStatus: .unknown, createTime: now, lastUpdated: now, context: context))
+        }
+    }
+
+    private static func runningExecution(_ db: PostgresConnection, _ instanceID: Int64) throws -> Int64? {
+        try db.query("""
+            SELECT job_execution_id FROM batch_job_execution
+            WHERE job_instance_id = \(instanceID) AND status IN ('STARTING', 'STARTED', 'STOPPING')
+            """).first?.decode(Int64.self, column: 0)
+    }
+
+    private static func jobContext(_ db: PostgresConnection, _ executionID: Int64) throws -> ExecutionContext? {
+        guard let row = try db.query("""
+            SELECT short_context, serialized_context FROM batch_job_execution_context
+            WHERE job_execution_id = \(executionID)
+            """, prepared: true).first
+        else { return nil }
+        return try ExecutionContext(short: row.decode(String.self, column: 0), serialized: row.decode(String?.self, column: 1))
+    }
+
+    public func lastParameters(jobName: String) throws -> JobParameters? {
+        guard let executionID = try connection.query("""
+            SELECT max(e.job_execution_id) FROM batch_job_execution e
+            JOIN batch_job_instance i USING (job_instance_id) WHERE i.job_name = \(jobName)
+            """).single().decode(Int64?.self, column: 0)
+        else { return nil }
+        return try parameters(of: executionID)
+    }
+
+    func parameters(of executionID: Int64) throws -> JobParameters {
+        var values: [String: JobParameter] = [:]
+        for row in try connection.query("""
+            SELECT parameter_name, parameter_type, parameter_value, identifying
+            FROM batch_job_execution_params WHERE job_execution_id = \(executionID)
+            """, prepared: true)
+        {
+            let (name, type, value, identifying) = try row.decode((String, String, String?, String).self)
+            values[name] = try JobParameter(
+                name: name, storageType: type, storageValue: value ?? "", identifying: identifying == "Y")
+        }
+        return JobParameters(values)
+    }
+
+    // MARK: - Steps
+
+    public func lastStepExecution(jobInstanceID: Int64, stepName: String) throws -> StepExecution? {
+        // Only attempts since the instance last completed count: a parameterless job that runs
+        // again after completing starts all its steps afresh.
+        try connection.query("""
+            SELECT \(unsafeRaw: Self.stepColumns)
+            FROM batch_step_execution s
+            JOIN batch_job_execution e ON e.job_execution_id = s.job_execution_id
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE e.job_instance_id = \(jobInstanceID) AND s.step_name = \(stepName)
+              AND e.job_execution_id > coalesce((
+                  SELECT max(job_execution_id) FROM batch_job_execution
+                  WHERE job_instance_id = \(jobInstanceID) AND status = 'COMPLETED'), 0)
+            ORDER BY s.step_execution_id DESC LIMIT 1
+            """, prepared: true).first.map(Self.stepExecution(from:))
+    }
+
+    public func createStepExecution(jobExecutionID: Int64, stepName: String, context: ExecutionContext)
+        throws -> StepExecution
+    {
+        let now = Date()
+        let (short, serialized) = context.storageForm()
+        let id = try connection.withTransaction { db in
+            let id = try db.query("""
+                INSERT INTO batch_step_execution
+                    (step_execution_id, version, step_name, job_execution_id, create_time, status,
+                     commit_count, read_count, filter_count, write_count, read_skip_count,
+                     write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
+                VALUES (nextval('batch_step_execution_seq'), 0, \(stepName), \(jobExecutionID), \(now), 'STARTING',
+                        0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now))
+                RETURNING step_execution_id
+                """, prepared: true).single().decode(Int64.self, column: 0)
+            try db.execute("""
+                INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
+                VALUES (\(id), \(short), \(serialized))
+                """, prepared: true)
+            return id
+        }
+        return StepExecution(
+            id: id, jobExecutionID: jobExecutionID, stepName: stepName, createTime: now,
+            lastUpdated: now, context: context)
+    }
+
+    public func update(_ execution: inout StepExecution) throws {
+        var saved = execution
+        try connection.withTransaction { db in
+            _ = try Self.save(&saved, db)
+        }
+        execution = saved
+    }
+
+    public func inChunkTransaction<Result>(
+        _ execution: inout StepExecution,
+        _ body: (any StepTransaction, inout StepExecution) throws -> Result
+    ) throws -> (Result, jobStatus: BatchStatus) {
+        var working = execution
+        let transaction = PostgresStepTransaction(connection: connection)
+        let (result, jobStatus) = try connection.withTransaction { db in
+            let result = try body(transaction, &working)
+            return (result, try Self.save(&working, db))
+        }
+        execution = working
+        return (result, jobStatus)
+    }
+
+    /// Saves counts, status and context in one statement, guarded by the optimistic version,
+    /// and returns the job execution's status as of now.
+    private static func save(_ execution: inout StepExecution, _ db: PostgresConnection) throws -> BatchStatus {
+        let now = Date()
+        let counts = execution.counts
+        let exit = execution.exitStatus.truncatedForStorage
+        let (short, serialized) = execution.context.storageForm()
+        let row = try db.query("""
+            WITH step AS (
+                UPDATE batch_step_execution SET
+                    version = version + 1, status = \(execution.status.rawValue),
+                    start_time = \(execution.startTime), end_time = \(execution.endTime),
+                    commit_count = \(counts.commit), read_count = \(counts.read),
+                    filter_count = \(counts.filter), write_count = \(counts.write),
+                    read_skip_count = \(counts.readSkip), write_skip_count = \(counts.writeSkip),
+                    process_skip_count = \(counts.processSkip), rollback_count = \(counts.rollback),
+                    exit_code = \(exit.exitCode), exit_message = \(exit.exitDescription), last_updated = \(now)
+                WHERE step_execution_id = \(execution.id) AND version = \(execution.version)
+                RETURNING job_execution_id
+            ), context AS (
+                UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
+                WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
+            )
+            SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id
+            """, prepared: true).first
+        guard let row else {
+            throw JobRepositoryError(
+                message: "step execution \(execution.id) (\(execution.stepName)) was changed by another process (version \(execution.version) is stale); this run stops here")
+        }
+        execution.version += 1
+        execution.lastUpdated = now
+        return BatchStatus(rawValue: try row.decode(String.self, column: 0)) ?? .unknown
+    }
+
+    // MARK: - Jobs
+
+    public func update(_ execution: inout JobExecution) throws {
+        let now = Date()
+        let exit = execution.exitStatus.truncatedForStorage
+        let (short, serialized) = execution.context.storageForm()
+        let status = try connection.withTransaction { db in
+            // An operator's STOPPING is not overwritten by the runner's own "still running".
+            let status = try db.query("""
+                UPDATE batch_job_execution SET
+                    version = version + 1,
+                    status = CASE WHEN status = 'STOPPING' AND \(execution.status.rawValue) IN ('STARTING', 'STARTED')
+                                  THEN status ELSE \(execution.status.rawValue) END,
+                    start_time = \(execution.startTime), end_time = \(execution.endTime),
+                    exit_code = \(exit.exitCode), exit_message = \(exit.exitDescription), last_updated = \(now)
+                WHERE job_execution_id = \(execution.id)
+                RETURNING status, version
+                """, prepared: true).single().decode((String, Int64).self)
+            try db.execute("""
+                UPDATE batch_job_execution_context SET short_context = \(short), serialized_context = \(serialized)
+                WHERE job_execution_id = \(execution.id)
+                """, prepared: true)
+            return status
+        }
+        execution.status = BatchStatus(rawValue: status.0) ?? .unknown
+        execution.version = status.1
+        execution.lastUpdated = now
+    }
+
+    public func requestStop(jobExecutionID: Int64) throws -> BatchStatus? {
+        try connection.query("""
+            WITH stopped AS (
+                UPDATE batch_job_execution SET status = 'STOPPING', version = version + 1, last_updated = \(Date())
+                WHERE job_execution_id = \(jobExecutionID) AND status IN ('STARTING', 'STARTED')
+                RETURNING status)
+            SELECT status FROM stopped
+            UNION ALL
+            SELECT status FROM batch_job_execution
+            WHERE job_execution_id = \(jobExecutionID) AND NOT EXISTS (SELECT 1 FROM stopped)
+            """).first.map { BatchStatus(rawValue: try $0.decode(String.self, column: 0)) ?? .unknown }
+    }
+
+    public func abandon(jobExecutionID: Int64) throws -> BatchStatus? {
+        try connection.query("""
+            WITH abandoned AS (
+                UPDATE batch_job_execution SET status = 'ABANDONED', version = version + 1, last_updated = \(Date())
+                WHERE job_execution_id = \(jobExecutionID) AND status IN ('STOPPED', 'FAILED', 'UNKNOWN')
+                RETURNING status)
+            SELECT status FROM abandoned
+            UNION ALL
+            SELECT status FROM batch_job_execution
+            WHERE job_execution_id = \(jobExecutionID) AND NOT EXISTS (SELECT 1 FROM abandoned)
+            """).first.map { BatchStatus(rawValue: try $0.decode(String.self, column: 0)) ?? .unknown }
+    }
+
+    public func jobExecution(id: Int64) throws -> JobExecution? {
+        guard let row = try connection.query("""
+            SELECT e.job_execution_id, i.job_instance_id, i.job_name, i.job_key, e.status, e.exit_code,
+                   e.exit_message, e.create_time, e.start_time, e.end_time, e.last_updated, e.version,
+                   c.short_context, c.serialized_context
+            FROM batch_job_execution e
+            JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
+            LEFT JOIN batch_job_execution_context c ON c.job_execution_id = e.job_execution_id
+            WHERE e.job_execution_id = \(id)
+            """, prepared: true).first
+        else { return nil }
+        let context: ExecutionContext
+        if let short = try row.decode(String?.self, column: 12) {
+            context = try ExecutionContext(short: short, serialized: row.decode(String?.self, column: 13))
+        } else {
+            context = ExecutionContext()
+        }
+        return JobExecution(
+            id: try row.decode(Int64.self, column: 0),
+            instance: JobInstance(
+                id: try row.decode(Int64.self, column: 1), jobName: try row.decode(String.self, column: 2),
+                jobKey: try row.decode(String.self, column: 3)),
+            parameters: try parameters(of: id),
+            status: BatchStatus(rawValue: try row.decode(String?.self, column: 4) ?? "") ?? .unknown,
+            exitStatus: ExitStatus(
+                exitCode: try row.decode(String?.self, column: 5) ?? "UNKNOWN",
+                exitDescription: try row.decode(String?.self, column: 6) ?? ""),
+            createTime: try row.decode(Date.self, column: 7),
+            startTime: try row.decode(Date?.self, column: 8),
+            endTime: try row.decode(Date?.self, column: 9),
+            lastUpdated: try row.decode(Date?.self, column: 10),
+            version: try row.decode(Int64?.self, column: 11) ?? 0,
+            context: context)
+    }
+
+    public func stepExecutions(jobExecutionID: Int64) throws -> [StepExecution] {
+        try connection.query("""
+            SELECT \(unsafeRaw: Self.stepColumns)
+            FROM batch_step_execution s
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE s.job_execution_id = \(jobExecutionID) ORDER BY s.step_execution_id
+            """, prepared: true).map(Self.stepExecution(from:))
+    }
+
+    static let stepColumns = """
+        s.step_execution_id, s.job_execution_id, s.step_name, s.status, s.exit_code, s.exit_message,
+        s.read_count, s.write_count, s.filter_count, s.read_skip_count, s.process_skip_count,
+        s.write_skip_count, s.commit_count, s.rollback_count, s.create_time, s.start_time, s.end_time,
+        s.last_updated, s.version, c.short_context, c.serialized_context
+        """
+
+    static func stepExecution(from row: PostgresRow) throws -> StepExecution {
+        func count(_ column: Int) throws -> Int64 { try row.decode(Int64?.self, column: column) ?? 0 }
+        let context: ExecutionContext
+        if let short = try row.decode(String?.self, column: 19) {
+            context = try ExecutionContext(short: short, serialized: row.decode(String?.self, column: 20))
+        } else {
+            context = ExecutionContext()
+        }
+        return StepExecution(
+            id: try row.decode(Int64.self, column: 0),
+            jobExecutionID: try row.decode(Int64.self, column: 1),
+            stepName: try row.decode(String.self, column: 2),
+            status: BatchStatus(rawValue: try row.decode(String?.self, column: 3) ?? "") ?? .unknown,
+            exitStatus: ExitStatus(
+                exitCode: try row.decode(String?.self, column: 4) ?? "UNKNOWN",
+                exitDescription: try row.decode(String?.self, column: 5) ?? ""),
+            counts: StepCounts(
+                read: try count(6), write: try count(7), filter: try count(8), readSkip: try count(9),
+                processSkip: try count(10), writeSkip: try count(11), commit: try count(12),
+                rollback: try count(13)),
+            createTime: try row.decode(Date.self, column: 14),
+            startTime: try row.decode(Date?.self, column: 15),
+            endTime: try row.decode(Date?.self, column: 16),
+            lastUpdated: try row.decode(Date?.self, column: 17),
+            version: try row.decode(Int64.self, column: 18),
+            context: context)
+    }
+}
