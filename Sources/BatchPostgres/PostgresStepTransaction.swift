@@ -8,9 +8,34 @@ import PostgresClient
 public final class PostgresStepTransaction: StepTransaction {
     /// The connection, inside an open transaction. Do not COMMIT or ROLLBACK it yourself.
     public let connection: PostgresConnection
+    private var savepoints = 0
 
     public init(connection: PostgresConnection) {
         self.connection = connection
+    }
+
+    public func withSavepoint<Result>(_ body: () throws -> Result) throws -> Result {
+        savepoints += 1
+        defer { savepoints -= 1 }
+        let name = "swiftbatch_sp\(savepoints)"
+        try connection.execute("SAVEPOINT \(identifier: name)")
+        do {
+            let result = try body()
+            try connection.execute("RELEASE SAVEPOINT \(identifier: name)")
+            return result
+        } catch {
+            try connection.execute("ROLLBACK TO SAVEPOINT \(identifier: name)")
+            try connection.execute("RELEASE SAVEPOINT \(identifier: name)")
+            throw error
+        }
+    }
+
+    public func recordSkip(_ item: SkippedItem) throws {
+        try connection.execute("""
+            INSERT INTO batch_skipped_item (job_execution_id, step_execution_id, step_name, phase, item_key, reason)
+            VALUES (\(item.jobExecutionID), \(item.stepExecutionID), \(item.stepName), \(item.phase.rawValue),
+                    \(String(item.itemKey.prefix(2500))), \(String(item.reason.prefix(2500))))
+            """, prepared: true)
     }
 }
 
@@ -27,3 +52,6 @@ extension ChunkContext {
         return transaction.connection
     }
 }
+
+extension PostgresError: TransientFailure {}
+extension PostgresTransactionError: TransientFailure {}

@@ -70,7 +70,6 @@ struct JobRunner {
             // checkpoint a restart resumes from.
             stepExecution.status = .failed
             stepExecution.exitStatus = .failed.adding(description: "\(error)")
-            stepExecution.counts.rollback += 1
             logger.error("step failed", metadata: ["batch.error": "\(error)"])
         }
         stepExecution.endTime = Date()

@@ -2,7 +2,13 @@
 ///
 /// Batch knows nothing of SQL: store-specific readers and writers downcast this to their
 /// repository's type (for PostgreSQL, `PostgresStepTransaction`, which holds the connection).
-public protocol StepTransaction: AnyObject {}
+public protocol StepTransaction: AnyObject {
+    /// Runs `body` so that, if it throws, only its own changes are undone and the transaction
+    /// goes on (a savepoint). The chunk step uses it to isolate a failed write.
+    func withSavepoint<Result>(_ body: () throws -> Result) throws -> Result
+    /// Records a skipped item; it commits with the chunk.
+    func recordSkip(_ item: SkippedItem) throws
+}
 
 /// What a reader or writer may know about the chunk it works on.
 public final class ChunkContext {

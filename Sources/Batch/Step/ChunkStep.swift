@@ -1,6 +1,15 @@
+import Foundation
+import Logging
+
 /// A chunk-oriented step: read up to `commitInterval` items, process them, write the results,
 /// and commit output, checkpoint and counts in one transaction; repeat until the reader is
 /// exhausted.
+///
+/// Faults: a failure the ``SkipPolicy`` accepts skips the item (a failed write is isolated by
+/// re-writing the chunk item by item under savepoints, so only the bad item is skipped, in the
+/// same transaction); a failure the ``RetryPolicy`` accepts rolls the chunk back and runs it
+/// again from the items already read; anything else fails the step, keeping every chunk that
+/// committed before it and the checkpoint a restart resumes from.
 ///
 /// Generic over its reader, processor and writer, so the per-item loop is specialised: no
 /// existential or dictionary work per item.
@@ -9,19 +18,26 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public let name: String
     public let commitInterval: Int
     public let allowStartIfComplete: Bool
+    public let skipPolicy: SkipPolicy
+    public let retryPolicy: RetryPolicy
     private let makeComponents: @Sendable (StepScope) throws -> (Reader, Processor, Writer)
 
     /// - Parameters:
     ///   - commitInterval: items per chunk (per transaction).
+    ///   - skipPolicy: which failures skip an item; by default none does.
+    ///   - retryPolicy: which failures retry the chunk; by default transient database errors.
     ///   - components: builds the reader, processor and writer for one execution; they are
     ///     made fresh on every run and opened with the step's saved context.
     public init(
-        _ name: String, commitInterval: Int, allowStartIfComplete: Bool = false,
+        _ name: String, commitInterval: Int, skipPolicy: SkipPolicy = .never,
+        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Processor, Writer)
     ) {
         precondition(commitInterval > 0, "commit interval must be positive")
         self.name = name
         self.commitInterval = commitInterval
+        self.skipPolicy = skipPolicy
+        self.retryPolicy = retryPolicy
         self.allowStartIfComplete = allowStartIfComplete
         self.makeComponents = components
     }
@@ -34,43 +50,30 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         if !writerIsReader { try writer.open(execution.context) }
         defer { if !writerIsReader { try? writer.close() } }
 
-        var items: [Reader.Item] = []
-        var outputs: [Writer.Item] = []
-        items.reserveCapacity(commitInterval)
-        outputs.reserveCapacity(commitInterval)
-        var exhausted = false
-        while !exhausted {
-            let (_, jobStatus) = try scope.session.inChunkTransaction(&execution) { transaction, working in
-                let chunk = ChunkContext(
-                    transaction: transaction, stepName: working.stepName,
-                    parameters: scope.parameters, stepContext: working.context)
-                items.removeAll(keepingCapacity: true)
-                outputs.removeAll(keepingCapacity: true)
-                while items.count < commitInterval {
-                    guard let item = try reader.read(in: chunk) else {
-                        exhausted = true
-                        break
-                    }
-                    items.append(item)
+        var chunk = ChunkBuffers<Reader.Item, Writer.Item>(capacity: commitInterval)
+        while !chunk.exhausted {
+            chunk.startNext()
+            var attempt = 0
+            var jobStatus = BatchStatus.started
+            while true {
+                attempt += 1
+                do {
+                    jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                        try runChunk(&chunk, transaction, &working, reader, processor, writer, writerIsReader, scope)
+                    }.jobStatus
+                    break
+                } catch {
+                    execution.counts.rollback += 1
+                    guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else { throw error }
+                    let wait = retryPolicy.backoff(afterAttempt: attempt)
+                    scope.logger.warning(
+                        "chunk rolled back; retrying",
+                        metadata: ["batch.attempt": "\(attempt)", "batch.error": "\(error)", "batch.backoff": "\(wait)"])
+                    let (seconds, attoseconds) = wait.components
+                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
                 }
-                for item in items {
-                    if let output = try processor.process(item) {
-                        outputs.append(output)
-                    }
-                }
-                if !outputs.isEmpty {
-                    try writer.write(outputs, in: chunk)
-                }
-                var context = working.context
-                try reader.update(&context)
-                if !writerIsReader { try writer.update(&context) }
-                working.context = context
-                working.counts.read += Int64(items.count)
-                working.counts.filter += Int64(items.count - outputs.count)
-                working.counts.write += Int64(outputs.count)
-                working.counts.commit += 1
             }
-            if jobStatus == .stopping && !exhausted {
+            if jobStatus == .stopping && !chunk.exhausted {
                 execution.status = .stopped
                 execution.exitStatus = .stopped.adding(
                     description: "stopped by request after \(execution.counts.read) items")
@@ -80,6 +83,148 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         execution.status = .completed
         execution.exitStatus = .completed
     }
+
+    /// One attempt at a chunk, inside its transaction. Items are read only on the first
+    /// attempt; a retry works on the same items.
+    private func runChunk(
+        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ transaction: any StepTransaction,
+        _ working: inout StepExecution, _ reader: Reader, _ processor: Processor, _ writer: Writer,
+        _ writerIsReader: Bool, _ scope: StepScope
+    ) throws {
+        let context = ChunkContext(
+            transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
+            stepContext: working.context)
+        var skips = Skips(policy: skipPolicy, alreadySkipped: working.counts.skip, execution: working)
+
+        if !chunk.hasRead {
+            while chunk.items.count < commitInterval {
+                do {
+                    guard let item = try reader.read(in: context) else {
+                        chunk.exhausted = true
+                        break
+                    }
+                    chunk.items.append(item)
+                } catch where skipPolicy.isSkippable(error) {
+                    let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(chunk.items.count)) read"
+                    chunk.readSkips.append(try skips.skip(.read, key: key, error))
+                }
+            }
+            chunk.hasRead = true
+        }
+        skips.count(chunk.readSkips)
+
+        chunk.outputs.removeAll(keepingCapacity: true)
+        var filtered: Int64 = 0
+        var processSkips: [SkippedItem] = []
+        for item in chunk.items {
+            do {
+                if let output = try processor.process(item) {
+                    chunk.outputs.append(output)
+                } else {
+                    filtered += 1
+                }
+            } catch where skipPolicy.isSkippable(error) {
+                processSkips.append(try skips.skip(.process, key: Self.key(of: item), error))
+            }
+        }
+
+        var written = chunk.outputs.count
+        var writeSkips: [SkippedItem] = []
+        if !chunk.outputs.isEmpty {
+            if skipPolicy.limit > 0 {
+                do {
+                    try transaction.withSavepoint { try writer.write(chunk.outputs, in: context) }
+                } catch where skipPolicy.isSkippable(error) {
+                    // Find the bad items: write one at a time, each under its own savepoint.
+                    written = 0
+                    for output in chunk.outputs {
+                        do {
+                            try transaction.withSavepoint { try writer.write([output], in: context) }
+                            written += 1
+                        } catch where skipPolicy.isSkippable(error) {
+                            writeSkips.append(try skips.skip(.write, key: Self.key(of: output), error))
+                        }
+                    }
+                }
+            } else {
+                try writer.write(chunk.outputs, in: context)
+            }
+        }
+
+        for skipped in chunk.readSkips + processSkips + writeSkips {
+            try transaction.recordSkip(skipped)
+            scope.logger.notice(
+                "item skipped",
+                metadata: [
+                    "batch.skip.phase": "\(skipped.phase.rawValue)", "batch.skip.item": "\(skipped.itemKey)",
+                    "batch.skip.reason": "\(skipped.reason)",
+                ])
+        }
+        var stepContext = working.context
+        try reader.update(&stepContext)
+        if !writerIsReader { try writer.update(&stepContext) }
+        working.context = stepContext
+        working.counts.read += Int64(chunk.items.count)
+        working.counts.readSkip += Int64(chunk.readSkips.count)
+        working.counts.processSkip += Int64(processSkips.count)
+        working.counts.writeSkip += Int64(writeSkips.count)
+        working.counts.filter += filtered
+        working.counts.write += Int64(written)
+        working.counts.commit += 1
+    }
+
+    static func key(of item: some Any) -> String {
+        if let keyed = item as? any ItemKeyed { return keyed.itemKey }
+        return String(String(describing: item).prefix(200))
+    }
+}
+
+/// The items of the chunk in hand, kept across retries of its transaction.
+struct ChunkBuffers<Item, Output> {
+    var items: [Item] = []
+    var outputs: [Output] = []
+    var readSkips: [SkippedItem] = []
+    var hasRead = false
+    var exhausted = false
+
+    init(capacity: Int) {
+        items.reserveCapacity(capacity)
+        outputs.reserveCapacity(capacity)
+    }
+
+    mutating func startNext() {
+        items.removeAll(keepingCapacity: true)
+        readSkips.removeAll()
+        hasRead = false
+    }
+}
+
+/// Counts skips against the policy's limit and builds their records.
+struct Skips {
+    let policy: SkipPolicy
+    var total: Int64
+    let execution: StepExecution
+
+    init(policy: SkipPolicy, alreadySkipped: Int64, execution: StepExecution) {
+        self.policy = policy
+        self.total = alreadySkipped
+        self.execution = execution
+    }
+
+    /// Skips made in an earlier attempt of this chunk, still to be counted.
+    mutating func count(_ earlier: [SkippedItem]) {
+        total += Int64(earlier.count)
+    }
+
+    mutating func skip(_ phase: SkipPhase, key: String, _ error: any Error) throws -> SkippedItem {
+        guard total < Int64(policy.limit) else {
+            throw SkipLimitExceeded(limit: policy.limit, phase: phase, itemKey: key, reason: "\(error)")
+        }
+        total += 1
+        return SkippedItem(
+            jobExecutionID: execution.jobExecutionID, stepExecutionID: execution.id,
+            stepName: execution.stepName, phase: phase, itemKey: key, reason: "\(error)")
+    }
 }
 
 /// A processor that hands items on unchanged, for steps without processing.
@@ -88,13 +233,18 @@ public struct PassThroughProcessor<Item>: ItemProcessor {
     public func process(_ item: Item) -> Item? { item }
 }
 
-extension ChunkStep where Processor == PassThroughProcessor<Reader.Item>, Reader: SendableMetatype, Writer: SendableMetatype {
+extension ChunkStep
+where Processor == PassThroughProcessor<Reader.Item>, Reader: SendableMetatype, Writer: SendableMetatype {
     /// A chunk step without a processor.
     public init(
-        _ name: String, commitInterval: Int, allowStartIfComplete: Bool = false,
+        _ name: String, commitInterval: Int, skipPolicy: SkipPolicy = .never,
+        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Writer)
     ) {
-        self.init(name, commitInterval: commitInterval, allowStartIfComplete: allowStartIfComplete) { scope in
+        self.init(
+            name, commitInterval: commitInterval, skipPolicy: skipPolicy, retryPolicy: retryPolicy,
+            allowStartIfComplete: allowStartIfComplete
+        ) { scope in
             let (reader, writer) = try components(scope)
             return (reader, PassThroughProcessor(), writer)
         }

@@ -50,7 +50,9 @@ public struct TaskletStep: Step {
         try stream?.open(execution.context)
         defer { try? stream?.close() }
         while true {
-            let (status, jobStatus) = try scope.session.inChunkTransaction(&execution) { transaction, working in
+            let outcome: (RepeatStatus, jobStatus: BatchStatus)
+            do {
+                outcome = try scope.session.inChunkTransaction(&execution) { transaction, working in
                 let chunk = ChunkContext(
                     transaction: transaction, stepName: working.stepName,
                     parameters: scope.parameters, stepContext: working.context)
@@ -62,6 +64,11 @@ public struct TaskletStep: Step {
                 working.context = contribution.context
                 return status
             }
+            } catch {
+                execution.counts.rollback += 1
+                throw error
+            }
+            let (status, jobStatus) = outcome
             if status == .finished {
                 execution.status = .completed
                 execution.exitStatus = .completed

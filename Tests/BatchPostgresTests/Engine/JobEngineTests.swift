@@ -71,7 +71,7 @@ struct JobEngineTests {
             #expect(firstLoad.context.int("numbers.next") == 5_001)
             #expect(try await Self.outputCheck(url).count == 4_500)
 
-            poison.poison(nil)  // the data is fixed
+            poison.cure()  // the data is fixed
             let restarted = try await launcher.run(job, parameters: ["batch": .string("b"), "note": .string("retry")])
             #expect(restarted.status == .completed)
             #expect(restarted.instance == failed.instance)
