@@ -2,4 +2,5 @@ import BatchCLI
 
 await SwiftBatchCLI.main(jobs: [
     LedgerSeedJob.job,
+    LedgerETLJob.job,
 ])

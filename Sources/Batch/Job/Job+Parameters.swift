@@ -32,6 +32,16 @@ extension Job {
                 problems.append("job \(self.name) takes no parameter \(name) (it takes: \(list))")
             }
         }
+        if problems.isEmpty {
+            let candidate = JobParameters(resolved)
+            for step in steps {
+                do {
+                    try step.validate(candidate)
+                } catch {
+                    problems.append("\(error)")
+                }
+            }
+        }
         guard problems.isEmpty else {
             throw JobLaunchError(
                 code: .invalidParameters, jobName: name,

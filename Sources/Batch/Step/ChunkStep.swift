@@ -17,6 +17,8 @@ public struct ChunkStep<Reader: ItemReader, Processor: ItemProcessor, Writer: It
 where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public let name: String
     public let commitInterval: Int
+    /// A long job parameter that, when given, replaces `commitInterval` (e.g. `chunk`).
+    public let commitIntervalParameter: String?
     public let allowStartIfComplete: Bool
     public let skipPolicy: SkipPolicy
     public let retryPolicy: RetryPolicy
@@ -24,25 +26,45 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
 
     /// - Parameters:
     ///   - commitInterval: items per chunk (per transaction).
+    ///   - commitIntervalParameter: a long job parameter that overrides `commitInterval`.
     ///   - skipPolicy: which failures skip an item; by default none does.
     ///   - retryPolicy: which failures retry the chunk; by default transient database errors.
     ///   - components: builds the reader, processor and writer for one execution; they are
     ///     made fresh on every run and opened with the step's saved context.
     public init(
-        _ name: String, commitInterval: Int, skipPolicy: SkipPolicy = .never,
-        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
+        _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
+        skipPolicy: SkipPolicy = .never, retryPolicy: RetryPolicy = .transientErrors,
+        allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Processor, Writer)
     ) {
         precondition(commitInterval > 0, "commit interval must be positive")
         self.name = name
         self.commitInterval = commitInterval
+        self.commitIntervalParameter = commitIntervalParameter
         self.skipPolicy = skipPolicy
         self.retryPolicy = retryPolicy
         self.allowStartIfComplete = allowStartIfComplete
         self.makeComponents = components
     }
 
+    /// The commit interval in force for this execution.
+    public func commitInterval(for parameters: JobParameters) throws -> Int {
+        guard let commitIntervalParameter, let value = parameters.long(commitIntervalParameter) else {
+            return commitInterval
+        }
+        guard value > 0, value <= 1_000_000 else {
+            throw InvalidStepParameter(
+                description: "parameter \(commitIntervalParameter) must be between 1 and 1000000, not \(value)")
+        }
+        return Int(value)
+    }
+
+    public func validate(_ parameters: JobParameters) throws {
+        _ = try commitInterval(for: parameters)
+    }
+
     public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
+        let commitInterval = try commitInterval(for: scope.parameters)
         let (reader, processor, writer) = try makeComponents(scope)
         try reader.open(execution.context)
         defer { try? reader.close() }
@@ -59,7 +81,9 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 attempt += 1
                 do {
                     jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
-                        try runChunk(&chunk, transaction, &working, reader, processor, writer, writerIsReader, scope)
+                        try runChunk(
+                            &chunk, commitInterval, transaction, &working, reader, processor, writer, writerIsReader,
+                            scope)
                     }.jobStatus
                     break
                 } catch {
@@ -87,7 +111,8 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     /// One attempt at a chunk, inside its transaction. Items are read only on the first
     /// attempt; a retry works on the same items.
     private func runChunk(
-        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ transaction: any StepTransaction,
+        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ commitInterval: Int,
+        _ transaction: any StepTransaction,
         _ working: inout StepExecution, _ reader: Reader, _ processor: Processor, _ writer: Writer,
         _ writerIsReader: Bool, _ scope: StepScope
     ) throws {
@@ -179,6 +204,10 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     }
 }
 
+struct InvalidStepParameter: Error, CustomStringConvertible {
+    var description: String
+}
+
 /// The items of the chunk in hand, kept across retries of its transaction.
 struct ChunkBuffers<Item, Output> {
     var items: [Item] = []
@@ -237,13 +266,14 @@ extension ChunkStep
 where Processor == PassThroughProcessor<Reader.Item>, Reader: SendableMetatype, Writer: SendableMetatype {
     /// A chunk step without a processor.
     public init(
-        _ name: String, commitInterval: Int, skipPolicy: SkipPolicy = .never,
-        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
+        _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
+        skipPolicy: SkipPolicy = .never, retryPolicy: RetryPolicy = .transientErrors,
+        allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Writer)
     ) {
         self.init(
-            name, commitInterval: commitInterval, skipPolicy: skipPolicy, retryPolicy: retryPolicy,
-            allowStartIfComplete: allowStartIfComplete
+            name, commitInterval: commitInterval, commitIntervalParameter: commitIntervalParameter,
+            skipPolicy: skipPolicy, retryPolicy: retryPolicy, allowStartIfComplete: allowStartIfComplete
         ) { scope in
             let (reader, writer) = try components(scope)
             return (reader, PassThroughProcessor(), writer)

@@ -10,10 +10,15 @@ public protocol Step: Sendable {
     /// Does the step's work, saving progress through `scope.session`, and sets `execution`'s
     /// status to COMPLETED, STOPPED or FAILED (or throws, which the engine records as FAILED).
     func run(_ execution: inout StepExecution, in scope: StepScope) throws
+
+    /// Checks the job's parameters as this step will read them, before anything is written.
+    /// Throws a description of the problem.
+    func validate(_ parameters: JobParameters) throws
 }
 
 extension Step {
     public var allowStartIfComplete: Bool { false }
+    public func validate(_ parameters: JobParameters) throws {}
 }
 
 /// What a running step can reach: the repository session, the job's execution, a logger.
