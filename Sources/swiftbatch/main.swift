@@ -3,4 +3,5 @@ import BatchCLI
 await SwiftBatchCLI.main(jobs: [
     LedgerSeedJob.job,
     LedgerETLJob.job,
+    CSVImportJob.job,
 ])

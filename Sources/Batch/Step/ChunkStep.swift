@@ -19,6 +19,8 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public let commitInterval: Int
     /// A long job parameter that, when given, replaces `commitInterval` (e.g. `chunk`).
     public let commitIntervalParameter: String?
+    /// A long job parameter that, when given, replaces the skip policy's limit.
+    public let skipLimitParameter: String?
     public let allowStartIfComplete: Bool
     public let skipPolicy: SkipPolicy
     public let retryPolicy: RetryPolicy
@@ -28,19 +30,21 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     ///   - commitInterval: items per chunk (per transaction).
     ///   - commitIntervalParameter: a long job parameter that overrides `commitInterval`.
     ///   - skipPolicy: which failures skip an item; by default none does.
+    ///   - skipLimitParameter: a long job parameter that overrides the skip policy's limit.
     ///   - retryPolicy: which failures retry the chunk; by default transient database errors.
     ///   - components: builds the reader, processor and writer for one execution; they are
     ///     made fresh on every run and opened with the step's saved context.
     public init(
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
-        skipPolicy: SkipPolicy = .never, retryPolicy: RetryPolicy = .transientErrors,
-        allowStartIfComplete: Bool = false,
+        skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
+        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Processor, Writer)
     ) {
         precondition(commitInterval > 0, "commit interval must be positive")
         self.name = name
         self.commitInterval = commitInterval
         self.commitIntervalParameter = commitIntervalParameter
+        self.skipLimitParameter = skipLimitParameter
         self.skipPolicy = skipPolicy
         self.retryPolicy = retryPolicy
         self.allowStartIfComplete = allowStartIfComplete
@@ -59,12 +63,25 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         return Int(value)
     }
 
+    /// The skip policy in force for this execution.
+    public func skipPolicy(for parameters: JobParameters) throws -> SkipPolicy {
+        guard let skipLimitParameter, let value = parameters.long(skipLimitParameter) else { return skipPolicy }
+        guard value >= 0, value <= Int64(Int32.max) else {
+            throw InvalidStepParameter(description: "parameter \(skipLimitParameter) must be 0 or more, not \(value)")
+        }
+        var policy = skipPolicy
+        policy.limit = Int(value)
+        return policy
+    }
+
     public func validate(_ parameters: JobParameters) throws {
         _ = try commitInterval(for: parameters)
+        _ = try skipPolicy(for: parameters)
     }
 
     public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
         let commitInterval = try commitInterval(for: scope.parameters)
+        let skipPolicy = try skipPolicy(for: scope.parameters)
         let (reader, processor, writer) = try makeComponents(scope)
         try reader.open(execution.context)
         defer { try? reader.close() }
@@ -82,8 +99,8 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 do {
                     jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
                         try runChunk(
-                            &chunk, commitInterval, transaction, &working, reader, processor, writer, writerIsReader,
-                            scope)
+                            &chunk, commitInterval, skipPolicy, transaction, &working, reader, processor, writer,
+                            writerIsReader, scope)
                     }.jobStatus
                     break
                 } catch {
@@ -112,7 +129,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     /// attempt; a retry works on the same items.
     private func runChunk(
         _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ commitInterval: Int,
-        _ transaction: any StepTransaction,
+        _ skipPolicy: SkipPolicy, _ transaction: any StepTransaction,
         _ working: inout StepExecution, _ reader: Reader, _ processor: Processor, _ writer: Writer,
         _ writerIsReader: Bool, _ scope: StepScope
     ) throws {
@@ -267,13 +284,14 @@ where Processor == PassThroughProcessor<Reader.Item>, Reader: SendableMetatype, 
     /// A chunk step without a processor.
     public init(
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
-        skipPolicy: SkipPolicy = .never, retryPolicy: RetryPolicy = .transientErrors,
-        allowStartIfComplete: Bool = false,
+        skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
+        retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
         components: @escaping @Sendable (StepScope) throws -> (Reader, Writer)
     ) {
         self.init(
             name, commitInterval: commitInterval, commitIntervalParameter: commitIntervalParameter,
-            skipPolicy: skipPolicy, retryPolicy: retryPolicy, allowStartIfComplete: allowStartIfComplete
+            skipPolicy: skipPolicy, skipLimitParameter: skipLimitParameter, retryPolicy: retryPolicy,
+            allowStartIfComplete: allowStartIfComplete
         ) { scope in
             let (reader, writer) = try components(scope)
             return (reader, PassThroughProcessor(), writer)
