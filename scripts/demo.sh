@@ -5,15 +5,22 @@ set -euo pipefail
 case "${1:-}" in
     -h|--help)
         cat <<'TXT'
-Usage: scripts/demo.sh
+Usage: scripts/demo.sh [--rows N]
 
 On a fresh machine: installs PostgreSQL 15 and libpq-dev if missing, starts the project's
 private PostgreSQL (scripts/postgres.sh; state in .pg/), builds swiftbatch in release mode,
-creates the job repository (swiftbatch migrate), and shows what it made.
+creates the job repository (swiftbatch migrate), seeds N ledger rows (default 1,000,000),
+runs ledger-etl on them, and checks the output against PostgreSQL's own transformation.
 Leaves the private server running; stop it with scripts/postgres.sh stop.
 TXT
         exit 0 ;;
 esac
+
+rows=1000000
+if [[ "${1:-}" == "--rows" ]]; then
+    rows="${2:?--rows takes a number}"
+    [[ "$rows" =~ ^[0-9]+$ ]] || { echo "demo.sh: --rows takes a whole number" >&2; exit 2; }
+fi
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 cd "$ROOT"
@@ -34,18 +41,39 @@ say "swiftbatch migrate"
 "$bin" migrate
 "$bin" migrate --check
 
-say "The job repository (Spring Batch 5 tables, plus SwiftBatch's integrity rules)"
-/usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "
-SELECT c.relname AS object,
-       CASE c.relkind WHEN 'r' THEN 'table' WHEN 'S' THEN 'sequence' END AS kind
-FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-WHERE n.nspname = 'public' AND c.relkind IN ('r', 'S') ORDER BY kind DESC, object"
+say "The job repository"
 /usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c \
     "SELECT version, name, applied_at FROM swiftbatch_schema_version ORDER BY version"
 
+say "swiftbatch launch ledger-seed rows=$rows --next"
+"$bin" launch ledger-seed "rows=$rows" --next
+
+say "swiftbatch launch ledger-etl chunk=1000 --next"
+"$bin" launch ledger-etl chunk=1000 --next
+
+say "Correctness: bench_txn_out against PostgreSQL's own transformation of bench_txn"
+/usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "
+WITH expected AS (
+    SELECT count(*) AS n, sum(a) AS eur, sum(greatest(25, round(abs(a) * 0.0125))::bigint) AS fees,
+           count(*) FILTER (WHERE abs(a) > 1000000 OR memo LIKE 'refund%') AS flagged
+    FROM (SELECT memo, round(amount_cents * CASE currency WHEN 'EUR' THEN 1.0 WHEN 'USD' THEN 0.92
+                                            WHEN 'GBP' THEN 1.17 ELSE 0.0061 END)::bigint AS a
+          FROM bench_txn) s),
+actual AS (
+    SELECT count(*) AS n, sum(amount_eur_cents) AS eur, sum(fee_cents) AS fees,
+           count(*) FILTER (WHERE flagged) AS flagged, count(DISTINCT id) AS ids
+    FROM bench_txn_out)
+SELECT actual.n AS rows, actual.eur AS sum_eur_cents, actual.fees AS sum_fee_cents, actual.flagged,
+       CASE WHEN (actual.n, actual.eur, actual.fees, actual.flagged) = (expected.n, expected.eur, expected.fees, expected.flagged)
+                 AND actual.ids = actual.n THEN 'exact, no id twice' ELSE 'MISMATCH' END AS check
+FROM actual, expected"
+
+say "Recent executions"
+"$bin" status --limit 5
+
 cat <<TXT
 
-The repository is ready at $DATABASE_URL
-Jobs, steps and the launcher come next (see the README's roadmap).
+Done. The repository is at $DATABASE_URL
+Try: $bin status, $bin jobs, or see the README for a failure and a restart.
 Stop the private PostgreSQL with: scripts/postgres.sh stop
 TXT
