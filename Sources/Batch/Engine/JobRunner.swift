@@ -15,6 +15,7 @@ struct JobRunner {
         execution.startTime = Date()
         try session.update(&execution)
         logger.info("job started")
+        for listener in job.listeners { listener.beforeJob(execution) }
 
         var outcome: (BatchStatus, ExitStatus) = (.completed, .completed)
         for step in job.steps {
@@ -49,6 +50,7 @@ struct JobRunner {
         execution.exitStatus = outcome.1
         execution.endTime = Date()
         try session.update(&execution)
+        for listener in job.listeners { listener.afterJob(execution) }
         logger.info("job ended", metadata: ["batch.job.status": "\(execution.status.rawValue)"])
     }
 
@@ -63,6 +65,7 @@ struct JobRunner {
         stepExecution.startTime = Date()
         try session.update(&stepExecution)
         let scope = StepScope(session: session, jobExecution: jobExecution, logger: logger)
+        for listener in step.listeners { listener.beforeStep(stepExecution) }
         do {
             try step.run(&stepExecution, in: scope)
         } catch {
@@ -71,6 +74,9 @@ struct JobRunner {
             stepExecution.status = .failed
             stepExecution.exitStatus = .failed.adding(description: "\(error)")
             logger.error("step failed", metadata: ["batch.error": "\(error)"])
+        }
+        for listener in step.listeners {
+            if let exitStatus = listener.afterStep(stepExecution) { stepExecution.exitStatus = exitStatus }
         }
         stepExecution.endTime = Date()
         try session.update(&stepExecution)

@@ -17,12 +17,15 @@ public struct Job: Sendable {
     public let parameterSpecs: [JobParameterSpec]
     /// Whether parameters the job does not declare are refused (true when it declares any).
     public let rejectsUnknownParameters: Bool
+    public let listeners: [any JobListener]
 
     public init(
         _ name: String, summary: String = "", restartable: Bool = true,
         parameters: [JobParameterSpec] = [], rejectsUnknownParameters: Bool? = nil,
+        listeners: [any JobListener] = [],
         @StepListBuilder steps: () -> [any Step]
     ) {
+        self.listeners = listeners
         self.name = name
         self.summary = summary
         self.restartable = restartable

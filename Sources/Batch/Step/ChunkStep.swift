@@ -24,6 +24,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public let allowStartIfComplete: Bool
     public let skipPolicy: SkipPolicy
     public let retryPolicy: RetryPolicy
+    public let listeners: [any StepListener]
     private let makeComponents: @Sendable (StepScope) throws -> (Reader, Processor, Writer)
 
     /// - Parameters:
@@ -38,10 +39,12 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
         skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
         retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
+        listeners: [any StepListener] = [],
         components: @escaping @Sendable (StepScope) throws -> (Reader, Processor, Writer)
     ) {
         precondition(commitInterval > 0, "commit interval must be positive")
         self.name = name
+        self.listeners = listeners
         self.commitInterval = commitInterval
         self.commitIntervalParameter = commitIntervalParameter
         self.skipLimitParameter = skipLimitParameter
@@ -102,9 +105,18 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                             &chunk, commitInterval, skipPolicy, transaction, &working, reader, processor, writer,
                             writerIsReader, scope)
                     }.jobStatus
+                    if let context = chunk.context, !listeners.isEmpty {
+                        for listener in listeners {
+                            listener.afterChunk(context)
+                            for skipped in chunk.committedSkips { listener.onSkip(skipped) }
+                        }
+                    }
                     break
                 } catch {
                     execution.counts.rollback += 1
+                    if let context = chunk.context {
+                        for listener in listeners { listener.afterChunkError(context, error) }
+                    }
                     guard attempt < retryPolicy.maxAttempts, retryPolicy.isRetryable(error) else { throw error }
                     let wait = retryPolicy.backoff(afterAttempt: attempt)
                     scope.logger.warning(
@@ -137,6 +149,10 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
             stepContext: working.context)
         var skips = Skips(policy: skipPolicy, alreadySkipped: working.counts.skip, execution: working)
+        let notify = !listeners.isEmpty
+        chunk.context = context
+        chunk.committedSkips.removeAll()
+        if notify { for listener in listeners { listener.beforeChunk(context) } }
 
         if !chunk.hasRead {
             while chunk.items.count < commitInterval {
@@ -146,7 +162,10 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                         break
                     }
                     chunk.items.append(item)
-                } catch where skipPolicy.isSkippable(error) {
+                    if notify { for listener in listeners { listener.afterRead(item) } }
+                } catch {
+                    if notify { for listener in listeners { listener.onReadError(error) } }
+                    guard skipPolicy.isSkippable(error) else { throw error }
                     let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(chunk.items.count)) read"
                     chunk.readSkips.append(try skips.skip(.read, key: key, error))
                 }
@@ -160,40 +179,42 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         var processSkips: [SkippedItem] = []
         for item in chunk.items {
             do {
-                if let output = try processor.process(item) {
+                let output = try processor.process(item)
+                if notify { for listener in listeners { listener.afterProcess(item, result: output) } }
+                if let output {
                     chunk.outputs.append(output)
                 } else {
                     filtered += 1
                 }
-            } catch where skipPolicy.isSkippable(error) {
+            } catch {
+                if notify { for listener in listeners { listener.onProcessError(item, error) } }
+                guard skipPolicy.isSkippable(error) else { throw error }
                 processSkips.append(try skips.skip(.process, key: Self.key(of: item), error))
             }
         }
 
         var written = chunk.outputs.count
         var writeSkips: [SkippedItem] = []
-        if !chunk.outputs.isEmpty {
-            if skipPolicy.limit > 0 {
-                do {
-                    try transaction.withSavepoint { try writer.write(chunk.outputs, in: context) }
-                } catch where skipPolicy.isSkippable(error) {
-                    // Find the bad items: write one at a time, each under its own savepoint.
-                    written = 0
-                    for output in chunk.outputs {
-                        do {
-                            try transaction.withSavepoint { try writer.write([output], in: context) }
-                            written += 1
-                        } catch where skipPolicy.isSkippable(error) {
-                            writeSkips.append(try skips.skip(.write, key: Self.key(of: output), error))
-                        }
-                    }
-                }
-            } else {
-                try writer.write(chunk.outputs, in: context)
+        if notify && !chunk.outputs.isEmpty {
+            let items = chunk.outputs.map { $0 as Any }
+            for listener in listeners { listener.beforeWrite(items) }
+        }
+        do {
+            try write(&chunk, &written, &writeSkips, &skips, skipPolicy, transaction, context, writer)
+        } catch {
+            if notify {
+                let items = chunk.outputs.map { $0 as Any }
+                for listener in listeners { listener.onWriteError(items, error) }
             }
+            throw error
+        }
+        if notify && !chunk.outputs.isEmpty {
+            let items = chunk.outputs.map { $0 as Any }
+            for listener in listeners { listener.afterWrite(items) }
         }
 
-        for skipped in chunk.readSkips + processSkips + writeSkips {
+        let allSkips = chunk.readSkips + processSkips + writeSkips
+        for skipped in allSkips {
             try transaction.recordSkip(skipped)
             scope.logger.notice(
                 "item skipped",
@@ -213,6 +234,34 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         working.counts.filter += filtered
         working.counts.write += Int64(written)
         working.counts.commit += 1
+        chunk.committedSkips = allSkips
+    }
+
+    /// Writes the chunk's outputs; with a skip policy, a failed write is redone item by item,
+    /// each under its own savepoint, and only the items that fail again are skipped.
+    private func write(
+        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ written: inout Int,
+        _ writeSkips: inout [SkippedItem], _ skips: inout Skips, _ skipPolicy: SkipPolicy,
+        _ transaction: any StepTransaction, _ context: ChunkContext, _ writer: Writer
+    ) throws {
+        guard !chunk.outputs.isEmpty else { return }
+        guard skipPolicy.limit > 0 else {
+            try writer.write(chunk.outputs, in: context)
+            return
+        }
+        do {
+            try transaction.withSavepoint { try writer.write(chunk.outputs, in: context) }
+        } catch where skipPolicy.isSkippable(error) {
+            written = 0
+            for output in chunk.outputs {
+                do {
+                    try transaction.withSavepoint { try writer.write([output], in: context) }
+                    written += 1
+                } catch where skipPolicy.isSkippable(error) {
+                    writeSkips.append(try skips.skip(.write, key: Self.key(of: output), error))
+                }
+            }
+        }
     }
 
     static func key(of item: some Any) -> String {
@@ -230,6 +279,10 @@ struct ChunkBuffers<Item, Output> {
     var items: [Item] = []
     var outputs: [Output] = []
     var readSkips: [SkippedItem] = []
+    /// The skips of the last chunk that committed, for listeners.
+    var committedSkips: [SkippedItem] = []
+    /// The context of the chunk in hand, for listeners.
+    var context: ChunkContext?
     var hasRead = false
     var exhausted = false
 
@@ -286,12 +339,13 @@ where Processor == PassThroughProcessor<Reader.Item>, Reader: SendableMetatype, 
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil,
         skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
         retryPolicy: RetryPolicy = .transientErrors, allowStartIfComplete: Bool = false,
+        listeners: [any StepListener] = [],
         components: @escaping @Sendable (StepScope) throws -> (Reader, Writer)
     ) {
         self.init(
             name, commitInterval: commitInterval, commitIntervalParameter: commitIntervalParameter,
             skipPolicy: skipPolicy, skipLimitParameter: skipLimitParameter, retryPolicy: retryPolicy,
-            allowStartIfComplete: allowStartIfComplete
+            allowStartIfComplete: allowStartIfComplete, listeners: listeners
         ) { scope in
             let (reader, writer) = try components(scope)
             return (reader, PassThroughProcessor(), writer)

@@ -6,6 +6,8 @@ public protocol Step: Sendable {
     var name: String { get }
     /// Run again on restart even when it COMPLETED in an earlier execution of the instance.
     var allowStartIfComplete: Bool { get }
+    /// Listeners of the step's execution, chunks, items and skips.
+    var listeners: [any StepListener] { get }
 
     /// Does the step's work, saving progress through `scope.session`, and sets `execution`'s
     /// status to COMPLETED, STOPPED or FAILED (or throws, which the engine records as FAILED).
@@ -18,6 +20,7 @@ public protocol Step: Sendable {
 
 extension Step {
     public var allowStartIfComplete: Bool { false }
+    public var listeners: [any StepListener] { [] }
     public func validate(_ parameters: JobParameters) throws {}
 }
 

@@ -24,24 +24,26 @@ public protocol Tasklet: AnyObject {
 public struct TaskletStep: Step {
     public let name: String
     public let allowStartIfComplete: Bool
+    public let listeners: [any StepListener]
     private let makeTasklet: @Sendable (StepScope) throws -> any Tasklet
 
     /// - Parameter makeTasklet: builds the tasklet for one execution (fresh on every run).
     public init(
-        _ name: String, allowStartIfComplete: Bool = false,
+        _ name: String, allowStartIfComplete: Bool = false, listeners: [any StepListener] = [],
         tasklet makeTasklet: @escaping @Sendable (StepScope) throws -> any Tasklet
     ) {
         self.name = name
+        self.listeners = listeners
         self.allowStartIfComplete = allowStartIfComplete
         self.makeTasklet = makeTasklet
     }
 
     /// A step whose tasklet is a closure.
     public init(
-        _ name: String, allowStartIfComplete: Bool = false,
+        _ name: String, allowStartIfComplete: Bool = false, listeners: [any StepListener] = [],
         _ body: @escaping @Sendable (inout StepContribution, ChunkContext) throws -> RepeatStatus
     ) {
-        self.init(name, allowStartIfComplete: allowStartIfComplete) { _ in ClosureTasklet(body) }
+        self.init(name, allowStartIfComplete: allowStartIfComplete, listeners: listeners) { _ in ClosureTasklet(body) }
     }
 
     public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
