@@ -1,0 +1,161 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Finds where one record of a flat file ends, for ``BufferedFileReader/nextRecord(_:)``.
+protocol RecordScanner {
+    /// Forgets any record scanned so far.
+    mutating func reset()
+    /// Looks for the end of the record that starts at `bytes[0]`; `bytes[..<from]` were scanned
+    /// by an earlier call (the record did not end there).
+    ///
+    /// - Returns: the end of the record's content and the end of the record with its
+    ///   terminator, or nil when the record goes on past the end of `bytes`.
+    mutating func scan(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> (content: Int, end: Int)?
+}
+
+/// Reads a file with `read(2)` through one buffer, a record at a time, keeping the exact file
+/// offset of the next unread byte (the restart position).
+///
+/// Not thread-safe; a reader uses it from one thread at a time.
+final class BufferedFileReader {
+    let path: String
+    private let stream: String
+    private var descriptor: Int32
+    private var storage: UnsafeMutableBufferPointer<UInt8>
+    /// Read but not yet consumed bytes are `storage[start..<end]`.
+    private var start = 0
+    private var end = 0
+    /// The file offset of `storage[0]`.
+    private var storageOffset: Int64 = 0
+    private var reachedEnd = false
+
+    /// Opens `path` for reading.
+    ///
+    /// - Parameter stream: the reader's name, for errors.
+    init(path: String, stream: String, capacity: Int = 64 * 1024) throws {
+        self.path = path
+        self.stream = stream
+        let descriptor = POSIXFile.open(path, O_RDONLY)
+        guard descriptor >= 0 else { throw POSIXFile.error("cannot open", path: path, stream: stream) }
+        self.descriptor = descriptor
+        storage = .allocate(capacity: capacity)
+    }
+
+    deinit {
+        close()
+        storage.deallocate()
+    }
+
+    /// The file offset of the next record (the first byte not yet handed out).
+    var offset: Int64 { storageOffset + Int64(start) }
+
+    func close() {
+        if descriptor >= 0 { POSIXFile.close(descriptor) }
+        descriptor = -1
+    }
+
+    /// The file's current size in bytes.
+    func size() throws -> Int64 {
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else { throw failure("cannot stat") }
+        return Int64(status.st_size)
+    }
+
+    /// Moves to `offset`, dropping what is buffered.
+    func seek(to offset: Int64) throws {
+        guard lseek(descriptor, off_t(offset), SEEK_SET) >= 0 else { throw failure("cannot seek in") }
+        storageOffset = offset
+        start = 0
+        end = 0
+        reachedEnd = false
+    }
+
+    /// Consumes a UTF-8 byte order mark at the current position, if there is one.
+    func skipByteOrderMark() throws {
+        while end - start < 3, try fill() {}
+        if end - start >= 3, storage[start] == 0xEF, storage[start + 1] == 0xBB, storage[start + 2] == 0xBF {
+            start += 3
+        }
+    }
+
+    /// Hands out the next record, as `scanner` delimits it, and moves past it.
+    ///
+    /// A record cut short by the end of the file (no terminator) is handed out whole; the caller
+    /// asks its scanner whether it is complete.
+    ///
+    /// - Returns: the record's content without its terminator, valid until the next call; nil
+    ///   at the end of the file.
+    func nextRecord<Scanner: RecordScanner>(_ scanner: inout Scanner) throws -> UnsafeBufferPointer<UInt8>? {
+        scanner.reset()
+        var scanned = 0
+        while true {
+            let pending = UnsafeBufferPointer(rebasing: storage[start..<end])
+            if let found = scanner.scan(pending, from: scanned) {
+                let record = UnsafeBufferPointer(rebasing: pending[..<found.content])
+                start += found.end
+                return record
+            }
+            scanned = pending.count
+            guard try fill() else {
+                if start == end { return nil }
+                let record = UnsafeBufferPointer(rebasing: storage[start..<end])
+                start = end
+                return record
+            }
+        }
+    }
+
+    /// Reads more bytes after `end`, first moving the unconsumed ones to the front (or growing
+    /// the buffer when they fill it). Returns false at the end of the file.
+    private func fill() throws -> Bool {
+        if reachedEnd { return false }
+        if start > 0 {
+            let count = end - start
+            if count > 0, let base = storage.baseAddress {
+                memmove(base, base + start, count)
+            }
+            storageOffset += Int64(start)
+            start = 0
+            end = count
+        }
+        if end == storage.count {
+            let larger = UnsafeMutableBufferPointer<UInt8>.allocate(capacity: storage.count * 2)
+            _ = larger.initialize(from: storage)
+            storage.deallocate()
+            storage = larger
+        }
+        while true {
+            let count = read(descriptor, storage.baseAddress! + end, storage.count - end)
+            if count > 0 {
+                end += count
+                return true
+            }
+            if count == 0 {
+                reachedEnd = true
+                return false
+            }
+            if errno != EINTR { throw failure("cannot read") }
+        }
+    }
+
+    private func failure(_ what: String) -> ItemStreamError {
+        POSIXFile.error(what, path: path, stream: stream)
+    }
+}
+
+/// Delimits records that are single lines ending in LF (a CR before it is dropped).
+struct LineScanner: RecordScanner {
+    mutating func reset() {}
+
+    func scan(_ bytes: UnsafeBufferPointer<UInt8>, from: Int) -> (content: Int, end: Int)? {
+        guard from < bytes.count, let base = bytes.baseAddress,
+            let found = memchr(base + from, 0x0A, bytes.count - from)
+        else { return nil }
+        let newline = UnsafeRawPointer(found) - UnsafeRawPointer(base)
+        let content = newline > 0 && bytes[newline - 1] == 0x0D ? newline - 1 : newline
+        return (content, newline + 1)
+    }
+}

@@ -1,0 +1,79 @@
+import Batch
+import BatchPostgres
+import BatchTestSupport
+import PostgresClient
+import Testing
+
+@Suite("PostgreSQL cursor reader", .timeLimit(.minutes(2)))
+struct PostgresCursorReaderTests {
+    static func reader(_ connection: PostgresConnection, fetchSize: Int = 6) -> PostgresCursorReader<Row> {
+        let step: Int64 = 2
+        return PostgresCursorReader(
+            connection: connection,
+            query: "SELECT id, name FROM source WHERE id % \(step) = 0 ORDER BY id",
+            fetchSize: fetchSize, name: "evens"
+        ) { row in
+            let (id, name) = try row.decode((Int64, String?).self)
+            return Row(id: id, name: name)
+        }
+    }
+
+    static func insertWriter() -> PostgresInsertItemWriter<Row> {
+        PostgresInsertItemWriter(table: "copied", columns: ["id", "name"]) { row, values in
+            values.append(row.id)
+            values.append(row.name)
+        }
+    }
+
+    @Test func failingMidwayAndRestartingLosesAndRepeatsNothing() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
+            try db.execute("INSERT INTO source SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 503) g")
+            try db.execute("CREATE TABLE copied (id bigint PRIMARY KEY, name text)")
+            try ChunkHarness.createContextTable(db)
+            let cursorConnection = try PostgresConnection(connectionString: url)
+            defer { cursorConnection.close() }
+
+            #expect(throws: ChunkHarness.Crash.self) {
+                try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, failIn: 4) { $0 }
+            }
+            #expect(try ChunkHarness.savedContext(db) == ["evens.read_count": 30])
+            #expect(!(try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, stopAfter: 2) { $0 }))
+            #expect(try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10) { $0 })
+
+            let same = try db.query("""
+                SELECT count(*), count(*) FILTER (WHERE c.name IS NOT DISTINCT FROM s.name)
+                FROM (SELECT * FROM source WHERE id % 2 = 0) s FULL JOIN copied c USING (id)
+                """).single().decode((Int64, Int64).self)
+            #expect(same == (251, 251))
+            #expect(try ChunkHarness.savedContext(db) == ["evens.read_count": 251])
+            // Every cursor was closed; the connection is idle and reusable.
+            #expect(try cursorConnection.query("SELECT count(*) FROM pg_cursors WHERE name = 'swiftbatch.evens'").single().decode(Int64.self, column: 0) == 0)
+        }
+    }
+
+    @Test func aRestartPastTheEndOfChangedInputIsRefused() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
+            try db.execute("INSERT INTO source SELECT g, NULL FROM generate_series(1, 20) g")
+            let connection = try PostgresConnection(connectionString: url)
+            defer { connection.close() }
+
+            let exact = Self.reader(connection, fetchSize: 5)
+            try exact.open(["evens.read_count": 10])
+            #expect(try exact.read(in: ChunkHarness.chunk(db)) == nil)
+            try exact.close()
+
+            let resumed = Self.reader(connection, fetchSize: 5)
+            try resumed.open(["evens.read_count": 7])
+            #expect(try ChunkHarness.readAll(resumed, db).map(\.id) == [16, 18, 20])
+            try resumed.close()
+
+            let error = #expect(throws: ItemStreamError.self) {
+                try Self.reader(connection).open(["evens.read_count": 11])
+            }
+            #expect(error?.code == .badCheckpoint)
+            #expect(error?.description.contains("returns 10 rows, but the last run had read 11") == true)
+        }
+    }
+}

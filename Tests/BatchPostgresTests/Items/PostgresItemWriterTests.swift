@@ -1,0 +1,107 @@
+import Batch
+import BatchPostgres
+import BatchTestSupport
+import PostgresClient
+import Testing
+
+@Suite("PostgreSQL COPY and INSERT writers", .timeLimit(.minutes(2)))
+struct PostgresItemWriterTests {
+    struct Rolledback: Error {}
+
+    static func count(_ db: PostgresConnection, _ table: String) throws -> Int64 {
+        try db.query("SELECT count(*) FROM \(identifier: table)").single().decode(Int64.self, column: 0)
+    }
+
+    @Test func copyWritesEveryValueAndARollbackKeepsNothing() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE SCHEMA out")
+            try db.execute("CREATE TABLE out.\"Payments\" (id bigint PRIMARY KEY, memo text, amount numeric, created timestamptz DEFAULT now())")
+            let writer = PostgresCopyItemWriter<Row>(table: "Payments", schema: "out", columns: ["id", "memo", "amount"]) { row, copy in
+                copy.appendField(row.id)
+                copy.appendField(row.name)
+                copy.appendField(row.id * 100)
+            }
+            let rows = (1...2500).map { Row(id: Int64($0), name: $0 % 9 == 0 ? nil : "tab\t\\ \($0)\nline") }
+            #expect(throws: Rolledback.self) {
+                try db.withTransaction { tx in
+                    try writer.write(rows, in: ChunkHarness.chunk(tx))
+                    #expect(try tx.query("SELECT count(*) FROM out.\"Payments\"").single().decode(Int64.self, column: 0) == 2500)
+                    throw Rolledback()
+                }
+            }
+            #expect(try db.query("SELECT count(*) FROM out.\"Payments\"").single().decode(Int64.self, column: 0) == 0)
+
+            try db.withTransaction { tx in try writer.write(rows, in: ChunkHarness.chunk(tx)) }
+            let stored = try db.query("""
+                SELECT count(*), count(memo), sum(amount)::bigint, count(*) FILTER (WHERE memo = 'tab' || chr(9) || '\\ 1' || chr(10) || 'line')
+                FROM out."Payments"
+                """).single().decode((Int64, Int64, Int64, Int64).self)
+            #expect(stored == (2500, 2500 - 277, 100 * 2500 * 2501 / 2, 1))
+
+            let duplicate = #expect(throws: PostgresError.self) {
+                try db.withTransaction { tx in try writer.write([Row(id: 1, name: nil)], in: ChunkHarness.chunk(tx)) }
+            }
+            #expect(duplicate?.sqlState == .uniqueViolation)
+        }
+    }
+
+    @Test func insertSplitsLargeChunksAndARollbackKeepsNothing() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE wide (id bigint PRIMARY KEY, a text, b bigint)")
+            let writer = PostgresInsertItemWriter<Int64>(table: "wide", columns: ["id", "a", "b"]) { id, values in
+                values.append(id)
+                values.append(id % 4 == 0 ? nil : "a\(id)")
+                values.append(-id)
+            }
+            // 50000 rows x 3 columns: three statements of at most 21845 rows.
+            let ids = Array(Int64(1)...50_000)
+            #expect(throws: Rolledback.self) {
+                try db.withTransaction { tx in
+                    try writer.write(ids, in: ChunkHarness.chunk(tx))
+                    throw Rolledback()
+                }
+            }
+            #expect(try Self.count(db, "wide") == 0)
+
+            try db.withTransaction { tx in
+                try writer.write(Array(ids[0..<30_000]), in: ChunkHarness.chunk(tx))
+                try writer.write(Array(ids[30_000...]), in: ChunkHarness.chunk(tx))
+            }
+            let stored = try db.query("SELECT count(*), count(a), sum(b) FROM wide").single().decode((Int64, Int64, Int64).self)
+            #expect(stored == (50_000, 37_500, -50_000 * 50_001 / 2))
+        }
+    }
+
+    @Test func insertSuffixesAndEncodeMistakes() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE kv (k bigint PRIMARY KEY, v text NOT NULL)")
+            try db.execute("INSERT INTO kv VALUES (1, 'old'), (2, 'old')")
+            func writer(_ suffix: PostgresInsertSuffix) -> PostgresInsertItemWriter<(Int64, String)> {
+                PostgresInsertItemWriter(table: "kv", columns: ["k", "v"], suffix: suffix) { item, values in
+                    values.append(item.0)
+                    values.append(item.1)
+                }
+            }
+            let items: [(Int64, String)] = [(1, "new"), (3, "new")]
+            let conflict = #expect(throws: PostgresError.self) {
+                try db.withTransaction { tx in try writer(.none).write(items, in: ChunkHarness.chunk(tx)) }
+            }
+            #expect(conflict?.sqlState == .uniqueViolation)
+            try db.withTransaction { tx in try writer(.onConflictDoNothing).write(items, in: ChunkHarness.chunk(tx)) }
+            #expect(try db.query("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM kv").single().decode(String.self, column: 0)
+                == "1=old,2=old,3=new")
+            let upsert = writer(.unsafeSQL("ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"))
+            try db.withTransaction { tx in try upsert.write([(2, "newer"), (4, "newer")], in: ChunkHarness.chunk(tx)) }
+            try db.withTransaction { tx in try upsert.write([(2, "newest"), (5, "newest")], in: ChunkHarness.chunk(tx)) }
+            #expect(try db.query("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM kv").single().decode(String.self, column: 0)
+                == "1=old,2=newest,3=new,4=newer,5=newest")
+
+            let short = PostgresInsertItemWriter<Int64>(table: "kv", columns: ["k", "v"]) { id, values in values.append(id) }
+            let mistake = #expect(throws: PostgresError.self) {
+                try db.withTransaction { tx in try short.write([9], in: ChunkHarness.chunk(tx)) }
+            }
+            #expect(mistake?.kind == .usage)
+            #expect(mistake?.message.contains("bound 1 values for an item, but it writes 2 columns") == true)
+        }
+    }
+}
