@@ -102,4 +102,32 @@ struct LedgerJobCommandTests {
             #expect(instances == 0)
         }
     }
+
+    @Test func eightProcessesLaunchingOneInstanceRunItOnce() async throws {
+        let binary = try SwiftBatchBinary()
+        try await TestDatabase.withFreshDatabase { url in
+            let env: [String: String?] = ["DATABASE_URL": url]
+            #expect(try await binary.run(["migrate"], environment: env).exitCode == 0)
+            let outcomes = try await withThrowingTaskGroup(of: SwiftBatchBinary.Outcome.self) { group in
+                for _ in 0..<8 {
+                    group.addTask { try await binary.run(["launch", "ledger-seed", "rows=300000"], environment: env) }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            let codes = outcomes.map(\.exitCode).sorted()
+            #expect(codes == [0, 4, 4, 4, 4, 4, 4, 4], "\(outcomes.map(\.standardError))")
+            for refused in outcomes where refused.exitCode == 4 {
+                #expect(refused.standardError.contains("already running") || refused.standardError.contains("already complete"))
+                #expect(!refused.standardError.contains("40001"))
+            }
+            let (executions, rows) = try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                return try db.query("SELECT (SELECT count(*) FROM batch_job_execution), (SELECT count(*) FROM bench_txn)")
+                    .single().decode((Int64, Int64).self)
+            }
+            #expect(executions == 1)
+            #expect(rows == 300_000)
+        }
+    }
 }
