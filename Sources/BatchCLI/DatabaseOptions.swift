@@ -50,6 +50,22 @@ public struct DatabaseOptions: ParsableArguments {
         }
     }
 
+    /// Runs `body` with a session (schema checked unless `checked` is false) and closes the
+    /// session whatever happens.
+    public func withSession<Result: Sendable>(
+        name: String, checked: Bool = true, _ body: (PostgresSession) async throws -> Result
+    ) async throws -> Result {
+        let session = checked ? try await connectChecked(name: name) : try await connect(name: name)
+        do {
+            let result = try await body(session)
+            await session.close()
+            return result
+        } catch {
+            await session.close()
+            throw error
+        }
+    }
+
     /// Opens a session and checks the schema is the one this binary needs.
     public func connectChecked(name: String = "repository") async throws -> PostgresSession {
         let session = try await connect(name: name)

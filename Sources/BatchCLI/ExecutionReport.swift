@@ -6,14 +6,14 @@ import Foundation
 /// Prints an execution and its steps the way an operator reads them.
 enum ExecutionReport {
     static func print(executionID: Int64, database: DatabaseOptions) async throws {
-        let session = try await database.connect(name: "report")
-        defer { Task { await session.close() } }
-        let text = try await session.run { connection in
-            let repository = PostgresJobRepositorySession(connection: connection)
-            guard let execution = try repository.jobExecution(id: executionID) else {
-                throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
+        let text = try await database.withSession(name: "report", checked: false) { session in
+            try await session.run { connection in
+                let repository = PostgresJobRepositorySession(connection: connection)
+                guard let execution = try repository.jobExecution(id: executionID) else {
+                    throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
+                }
+                return render(execution, try repository.stepExecutions(jobExecutionID: executionID))
             }
-            return render(execution, try repository.stepExecutions(jobExecutionID: executionID))
         }
         Swift.print(text, terminator: "")
     }

@@ -25,8 +25,12 @@ struct MigrateCommand: AsyncParsableCommand {
     var check = false
 
     func run() async throws {
-        let session = try await database.connect(name: "migrate")
-        defer { Task { await session.close() } }
+        try await database.withSession(name: "migrate", checked: false) { session in
+            try await migrate(session)
+        }
+    }
+
+    private func migrate(_ session: PostgresSession) async throws {
         let latest = SchemaMigrations.latestVersion
         if check {
             let installed = try await session.run { try SchemaMigrations.installedVersion(on: $0) }

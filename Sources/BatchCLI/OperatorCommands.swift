@@ -19,10 +19,10 @@ struct StopCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        let session = try await database.connectChecked(name: "stop")
-        defer { Task { await session.close() } }
         let id = execution
-        let status = try await session.run { try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: id) }
+        let status = try await database.withSession(name: "stop") { session in
+            try await session.run { try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: id) }
+        }
         guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
         guard status == .stopping else {
             throw CommandFailure(
@@ -45,10 +45,10 @@ struct AbandonCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        let session = try await database.connectChecked(name: "abandon")
-        defer { Task { await session.close() } }
         let id = execution
-        let status = try await session.run { try PostgresJobRepositorySession(connection: $0).abandon(jobExecutionID: id) }
+        let status = try await database.withSession(name: "abandon") { session in
+            try await session.run { try PostgresJobRepositorySession(connection: $0).abandon(jobExecutionID: id) }
+        }
         guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
         guard status == .abandoned else {
             throw CommandFailure(
@@ -77,10 +77,10 @@ struct RestartCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        let session = try await database.connectChecked(name: "restart")
         let id = execution
-        let found = try await session.run { try PostgresJobRepositorySession(connection: $0).jobExecution(id: id) }
-        await session.close()
+        let found = try await database.withSession(name: "restart") { session in
+            try await session.run { try PostgresJobRepositorySession(connection: $0).jobExecution(id: id) }
+        }
         guard let found else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
         guard found.status == .failed || found.status == .stopped else {
             throw CommandFailure(

@@ -36,12 +36,12 @@ struct StatusCommand: AsyncParsableCommand {
             try await ExecutionReport.print(executionID: execution, database: database)
             return
         }
-        let session = try await database.connectChecked(name: "status")
-        defer { Task { await session.close() } }
         let job = self.job
         let limit = self.limit
-        let rows = try await session.run { connection in
-            try PostgresJobRepositorySession(connection: connection).recentExecutions(jobName: job, limit: limit)
+        let rows = try await database.withSession(name: "status") { session in
+            try await session.run { connection in
+                try PostgresJobRepositorySession(connection: connection).recentExecutions(jobName: job, limit: limit)
+            }
         }
         if rows.isEmpty {
             print("No job executions yet.")

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Batch
+import BatchPostgres
 import Foundation
 import PostgresClient
 
@@ -24,6 +25,9 @@ public enum SwiftBatchCLI {
         } catch let failure as CommandFailure {
             printError("error: \(failure.message)")
             exit(failure.exitCode.rawValue)
+        } catch let error as SchemaError {
+            printError("error: \(error.message)")
+            exit(ExitCodes.unavailable.rawValue)
         } catch let error as PostgresError {
             // Anything a command did not translate: still one line, never a stack trace.
             printError("error: \(error)")

@@ -13,8 +13,18 @@ public struct PostgresJobRepository: JobRepository {
         self.connectionString = connectionString
     }
 
+    /// Opens a connection and checks the schema is the one this binary needs, so a missing or
+    /// older schema is a ``SchemaError`` that says to run `swiftbatch migrate`, never a raw
+    /// "relation does not exist".
     public func openSession() throws -> any JobRepositorySession {
-        PostgresJobRepositorySession(connection: try PostgresConnection(connectionString: connectionString))
+        let connection = try PostgresConnection(connectionString: connectionString)
+        do {
+            try SchemaMigrations.check(on: connection)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return PostgresJobRepositorySession(connection: connection)
     }
 }
 
