@@ -1,0 +1,66 @@
+/// One slice of a partitioned step's work: a name (unique within the step) and the context its
+/// worker step starts from (typically the key range to read).
+public struct Partition: Sendable, Hashable {
+    public var name: String
+    public var context: ExecutionContext
+
+    public init(name: String, context: ExecutionContext) {
+        self.name = name
+        self.context = context
+    }
+}
+
+/// Splits a step's work into partitions, run independently (by worker daemons or local
+/// threads), each restartable from its own checkpoint.
+///
+/// Called once per job instance: a restart reuses the partitions made the first time.
+public protocol Partitioner: Sendable {
+    /// - Parameters:
+    ///   - gridSize: how many partitions are wanted (a partitioner may make fewer, e.g. zero for
+    ///     an empty table).
+    ///   - scope: the manager step's scope (parameters, repository session).
+    func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition]
+}
+
+extension Partition {
+    /// Context keys of a key-range partition, read by range-aware readers.
+    public static let minimumKey = "partition.min"
+    public static let maximumKey = "partition.max"
+
+    /// A partition covering the keys `range`, both ends included.
+    public static func keyRange(_ range: ClosedRange<Int64>, index: Int, of count: Int) -> Partition {
+        let width = String(max(count - 1, 0)).count
+        let number = String(index)
+        let name = "p" + String(repeating: "0", count: max(0, width - number.count)) + number
+        return Partition(name: name, context: [minimumKey: .int(range.lowerBound), maximumKey: .int(range.upperBound)])
+    }
+
+    /// The key range of a partition made by ``keyRange(_:index:of:)``, from its context.
+    public static func keyRange(in context: ExecutionContext) -> ClosedRange<Int64>? {
+        guard let low = context.int(minimumKey), let high = context.int(maximumKey), low <= high else { return nil }
+        return low...high
+    }
+}
+
+/// Splits `[minimum, maximum]` into `count` contiguous ranges of (nearly) equal width.
+///
+/// Pure arithmetic, shared by the column-range partitioners; ids with gaps are fine (a range
+/// may then hold fewer rows, never a row twice or none).
+public func contiguousRanges(from minimum: Int64, to maximum: Int64, count: Int) -> [ClosedRange<Int64>] {
+    precondition(count > 0 && minimum <= maximum)
+    // Work in the unsigned distance so Int64.min...Int64.max does not overflow.
+    let span = UInt64(bitPattern: maximum &- minimum)
+    let parts = UInt64(min(count, span == UInt64.max ? count : Int(min(span + 1, UInt64(count)))))
+    let (base, extra) = span == UInt64.max
+        ? (UInt64.max / parts, UInt64.max % parts + 1)
+        : ((span + 1) / parts, (span + 1) % parts)
+    var ranges: [ClosedRange<Int64>] = []
+    var start = minimum
+    for index in 0..<parts {
+        let size = base + (index < extra ? 1 : 0)
+        let end = start &+ Int64(bitPattern: size &- 1)
+        ranges.append(start...end)
+        start = end &+ 1
+    }
+    return ranges
+}
