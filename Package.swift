@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
-        .library(name: "SwiftBatch", targets: ["Batch", "BatchPostgres", "BatchCLI"]),
+        .library(name: "SwiftBatch", targets: ["Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
@@ -48,11 +48,20 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The worker daemon: claims partitions, runs them under lease, hands them back on shutdown.
+        .target(
+            name: "BatchCluster",
+            dependencies: [
+                "Batch", "BatchPostgres", "PostgresClient",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command line any executable gets by handing over its jobs.
         .target(
             name: "BatchCLI",
             dependencies: [
-                "Batch", "BatchPostgres", "PostgresClient",
+                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -10,7 +10,8 @@ Usage: scripts/demo.sh [--rows N]
 On a fresh machine: installs PostgreSQL 15 and libpq-dev if missing, starts the project's
 private PostgreSQL (scripts/postgres.sh; state in .pg/), builds swiftbatch in release mode,
 creates the job repository (swiftbatch migrate), seeds N ledger rows (default 1,000,000),
-runs ledger-etl on them, and checks the output against PostgreSQL's own transformation.
+starts two worker daemons, runs the partitioned ledger-etl on them (grid 8, chunk 1000),
+checks the output against PostgreSQL's own transformation, and stops the workers.
 Leaves the private server running; stop it with scripts/postgres.sh stop.
 TXT
         exit 0 ;;
@@ -48,8 +49,21 @@ say "The job repository"
 say "swiftbatch launch ledger-seed rows=$rows --next"
 "$bin" launch ledger-seed "rows=$rows" --next
 
-say "swiftbatch launch ledger-etl chunk=1000 --next"
-"$bin" launch ledger-etl chunk=1000 --next
+say "Two worker daemons (swiftbatch worker --concurrency 2), logs in .pg/log/worker-*.log"
+mkdir -p .pg/log
+workers=()
+stop_workers() {
+    for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap stop_workers EXIT
+for n in 1 2; do
+    "$bin" worker --concurrency 2 >".pg/log/worker-$n.log" 2>&1 &
+    workers+=("$!")
+done
+
+say "swiftbatch launch ledger-etl grid=8 chunk=1000 --next"
+"$bin" launch ledger-etl grid=8 chunk=1000 --next
 
 say "Correctness: bench_txn_out against PostgreSQL's own transformation of bench_txn"
 /usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "

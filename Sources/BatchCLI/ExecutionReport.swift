@@ -24,7 +24,12 @@ enum ExecutionReport {
         text += "\n"
         let parameters = execution.parameters.map { "\($0.name)=\($0.parameter.storageValue)" }
         if !parameters.isEmpty { text += "  parameters: \(parameters.joined(separator: " "))\n" }
-        for step in steps {
+        // Partitions (`<step>:<partition>`) are summed up under their manager step, and only
+        // the ones that did not complete are named.
+        let partitions = Dictionary(grouping: steps.filter { $0.stepName.contains(":") }) {
+            String($0.stepName.prefix { $0 != ":" })
+        }
+        for step in steps where !step.stepName.contains(":") {
             let c = step.counts
             text += "  step \(step.stepName): \(step.status.rawValue)"
             if let duration = duration(step.startTime, step.endTime) { text += " in \(duration)" }
@@ -36,6 +41,14 @@ enum ExecutionReport {
             text += "\n"
             if step.status == .failed || step.status == .stopped, !step.exitStatus.exitDescription.isEmpty {
                 text += "    \(step.exitStatus.exitDescription)\n"
+            }
+            if let parts = partitions[step.stepName] {
+                let done = parts.filter { $0.status == .completed }.count
+                text += "    partitions: \(parts.count) in this execution, \(done) completed\n"
+                for part in parts where part.status != .completed {
+                    let reason = part.exitStatus.exitDescription.isEmpty ? "" : ": \(part.exitStatus.exitDescription)"
+                    text += "    \(part.stepName) \(part.status.rawValue), read \(part.counts.read)\(reason)\n"
+                }
             }
         }
         switch execution.status {

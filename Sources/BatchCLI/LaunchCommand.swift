@@ -1,5 +1,6 @@
 import ArgumentParser
 import Batch
+import BatchCluster
 import BatchPostgres
 import PostgresClient
 import Foundation
@@ -38,6 +39,13 @@ struct LaunchCommand: AsyncParsableCommand {
     @Flag(help: "Start a new instance: set run.id to one more than the job's last execution.")
     var next = false
 
+    @Option(name: .customLong("local-workers"), help: "Also run partitions in this process, on N threads (0: leave them to `swiftbatch worker` daemons).")
+    var localWorkers: Int = 0
+
+    func validate() throws {
+        guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }
+    }
+
     func run() async throws {
         let job = try JobRegistry.job(named: job)
         let given: JobParameters
@@ -58,10 +66,26 @@ struct LaunchCommand: AsyncParsableCommand {
         let launcher = JobLauncher(
             repository: PostgresJobRepository(connectionString: database.resolvedURL),
             logger: CLILogging.logger)
+        var local: (worker: PartitionWorker, task: Task<Void, any Error>)?
+        if localWorkers > 0 {
+            let worker = try PartitionWorker(
+                jobs: [job],
+                configuration: WorkerConfiguration(connectionString: database.resolvedURL, concurrency: localWorkers, leaseSeconds: 15),
+                logger: CLILogging.logger)
+            local = (worker, Task { try await worker.run() })
+        }
         let execution: JobExecution
         do {
             execution = try await launcher.run(job, parameters: given, next: next)
+            if let local {
+                local.worker.shutdown()
+                try await local.task.value
+            }
         } catch let error as JobLaunchError {
+            if let local {
+                local.worker.shutdown()
+                _ = try? await local.task.value
+            }
             throw CommandFailure(
                 error.message,
                 exitCode: error.code.isRefusal ? ExitCodes.refused : ExitCodes.usage)

@@ -65,7 +65,7 @@ struct RootCommand: AsyncParsableCommand {
             \(ExitCodes.helpText)
             """,
         subcommands: [
-            MigrateCommand.self, JobsCommand.self, LaunchCommand.self, StatusCommand.self,
+            MigrateCommand.self, JobsCommand.self, LaunchCommand.self, WorkerCommand.self, StatusCommand.self,
             StopCommand.self, RestartCommand.self, AbandonCommand.self,
         ])
 }

@@ -22,7 +22,8 @@ extension PostgresJobRepositorySession {
                    coalesce(sum(s.read_count), 0)::bigint, coalesce(sum(s.write_count), 0)::bigint
             FROM batch_job_execution e
             JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
-            LEFT JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id
+            -- A manager step already holds its partitions' sums; partitions (`step:part`) are not added again.
+            LEFT JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id AND strpos(s.step_name, ':') = 0
             WHERE \(jobName)::text IS NULL OR i.job_name = \(jobName)
             GROUP BY e.job_execution_id, i.job_name
             ORDER BY e.job_execution_id DESC LIMIT \(limit)

@@ -6,6 +6,9 @@ import PostgresClient
 public final class PostgresJobRepositorySession: JobRepositorySession {
     /// The session's connection, for callers that need more than the repository protocol.
     public let connection: PostgresConnection
+    /// Set while a worker runs a claimed partition: every save of a step execution then renews
+    /// the partition's lease in the same statement, and fails if the lease was lost.
+    public var fence: PartitionFence?
 
     public init(connection: PostgresConnection) {
         self.connection = connection
@@ -183,8 +186,9 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
 
     public func update(_ execution: inout StepExecution) throws {
         var saved = execution
+        let fence = self.fence
         try connection.withTransaction { db in
-            _ = try Self.save(&saved, db)
+            _ = try Self.save(&saved, db, fence: fence)
         }
         execution = saved
     }
@@ -195,17 +199,19 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     ) throws -> (Result, jobStatus: BatchStatus) {
         var working = execution
         let transaction = PostgresStepTransaction(connection: connection)
+        let fence = self.fence
         let (result, jobStatus) = try connection.withTransaction { db in
             let result = try body(transaction, &working)
-            return (result, try Self.save(&working, db))
+            return (result, try Self.save(&working, db, fence: fence))
         }
         execution = working
         return (result, jobStatus)
     }
 
-    /// Saves counts, status and context in one statement, guarded by the optimistic version,
-    /// and returns the job execution's status as of now.
-    private static func save(_ execution: inout StepExecution, _ db: PostgresConnection) throws -> BatchStatus {
+    /// Saves counts, status and context in one statement, guarded by the optimistic version
+    /// (and, for a fenced partition, by its lease, renewed in the same statement), and returns
+    /// the job execution's status as of now.
+    static func save(_ execution: inout StepExecution, _ db: PostgresConnection, fence: PartitionFence?) throws -> BatchStatus {
         let now = Date()
         let counts = execution.counts
         let exit = execution.exitStatus.truncatedForStorage
@@ -225,9 +231,18 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
             ), context AS (
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
+            ), lease AS (
+                UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(fence?.leaseSeconds ?? 0)),
+                                           updated_at = now()
+                WHERE partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
+                  AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
+                RETURNING partition_id
             )
-            SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id
+            SELECT e.status, (SELECT count(*) FROM lease) FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id
             """, prepared: true).first
+        if let fence, let row, try row.decode(Int64.self, column: 1) == 0 {
+            throw PartitionLeaseLost(fence: fence)
+        }
         guard let row else {
             throw JobRepositoryError(
                 message: "step execution \(execution.id) (\(execution.stepName)) was changed by another process (version \(execution.version) is stale); this run stops here")

@@ -4,4 +4,5 @@ await SwiftBatchCLI.main(jobs: [
     LedgerSeedJob.job,
     LedgerETLJob.job,
     CSVImportJob.job,
+    NoopPartitionsJob.job,
 ])

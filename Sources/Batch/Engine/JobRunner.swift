@@ -64,7 +64,8 @@ struct JobRunner {
         stepExecution.status = .started
         stepExecution.startTime = Date()
         try session.update(&stepExecution)
-        let scope = StepScope(session: session, jobExecution: jobExecution, logger: logger)
+        let scope = StepScope(
+            session: session, jobExecution: jobExecution, logger: logger, stepContext: stepExecution.context)
         for listener in step.listeners { listener.beforeStep(stepExecution) }
         do {
             try step.run(&stepExecution, in: scope)

@@ -64,3 +64,28 @@ public func contiguousRanges(from minimum: Int64, to maximum: Int64, count: Int)
     }
     return ranges
 }
+
+/// Makes a fixed number of partitions, named `p0`..., each with its index in its context
+/// (`partition.index`): for work that is split by count rather than by data.
+public struct CountPartitioner: Partitioner {
+    public let count: Int?
+    public let countParameter: String?
+
+    /// - Parameters:
+    ///   - count: how many partitions; nil uses the grid size.
+    ///   - countParameter: a long job parameter that overrides `count`.
+    public init(count: Int? = nil, countParameter: String? = nil) {
+        self.count = count
+        self.countParameter = countParameter
+    }
+
+    public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+        let n = countParameter.flatMap { scope.parameters.long($0) }.map(Int.init) ?? count ?? gridSize
+        let width = String(max(n - 1, 0)).count
+        return (0..<max(0, n)).map { index in
+            let number = String(index)
+            let name = "p" + String(repeating: "0", count: max(0, width - number.count)) + number
+            return Partition(name: name, context: ["partition.index": .int(Int64(index))])
+        }
+    }
+}

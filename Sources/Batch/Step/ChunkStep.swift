@@ -126,7 +126,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                     Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
                 }
             }
-            if jobStatus == .stopping && !chunk.exhausted {
+            if (jobStatus == .stopping || scope.isInterrupted) && !chunk.exhausted {
                 execution.status = .stopped
                 execution.exitStatus = .stopped.adding(
                     description: "stopped by request after \(execution.counts.read) items")

@@ -30,12 +30,25 @@ public final class StepScope {
     public let session: any JobRepositorySession
     public let jobExecution: JobExecution
     public let logger: Logger
+    /// The step's context as the step starts: a partition's range, or a restart's checkpoint.
+    public let stepContext: ExecutionContext
+    private let interruption: (@Sendable () -> Bool)?
 
-    public init(session: any JobRepositorySession, jobExecution: JobExecution, logger: Logger) {
+    /// - Parameter interruption: asked after every commit; when it says true the step ends
+    ///   STOPPED at once, its checkpoint saved (a worker shutting down hands its partition back).
+    public init(
+        session: any JobRepositorySession, jobExecution: JobExecution, logger: Logger,
+        stepContext: ExecutionContext = ExecutionContext(), interruption: (@Sendable () -> Bool)? = nil
+    ) {
         self.session = session
+        self.stepContext = stepContext
         self.jobExecution = jobExecution
         self.logger = logger
+        self.interruption = interruption
     }
+
+    /// True when whoever runs the step wants it to end after the commit in hand.
+    public var isInterrupted: Bool { interruption?() ?? false }
 
     /// The job's parameters.
     public var parameters: JobParameters { jobExecution.parameters }

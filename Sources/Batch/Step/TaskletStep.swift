@@ -76,7 +76,7 @@ public struct TaskletStep: Step {
                 execution.exitStatus = .completed
                 return
             }
-            if jobStatus == .stopping {
+            if jobStatus == .stopping || scope.isInterrupted {
                 execution.status = .stopped
                 execution.exitStatus = .stopped.adding(description: "stopped by request after commit \(execution.counts.commit)")
                 return

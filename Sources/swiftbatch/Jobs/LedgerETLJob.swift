@@ -6,22 +6,33 @@ extension LedgerTransaction: ItemKeyed {
     var itemKey: String { "bench_txn id \(id)" }
 }
 
-/// `ledger-etl [chunk=1000]`: the benchmark's transformation as a chunk step: pages of
-/// `bench_txn` by id, converted in Swift, COPYed into `bench_txn_out` in the chunk's
-/// transaction (output, checkpoint and counts commit together: exactly once).
+/// `ledger-etl [grid=8] [chunk=1000]`: the benchmark's job (../shared/bench/ledger-etl.md). A
+/// column-range partitioner splits `bench_txn`'s ids into `grid` ranges; each partition pages its
+/// range by id, converts rows in Swift and COPYs them into `bench_txn_out` in the chunk's
+/// transaction (output, checkpoint, counts and lease commit together: exactly once).
+/// Partitions run on `swiftbatch worker` daemons, or in the launcher with `--local-workers N`.
 enum LedgerETLJob {
     static let job = Job(
         "ledger-etl",
-        summary: "Convert bench_txn into bench_txn_out (EUR amounts, fees, flags); run ledger-seed first.",
+        summary: "Convert bench_txn into bench_txn_out, partitioned; needs workers (or --local-workers N).",
         parameters: [
-            .optional("chunk", .long, default: .long(1000), identifying: false, help: "items per chunk (commit interval)")
+            .optional("grid", .long, default: .long(8), identifying: false, help: "partitions (key ranges)"),
+            .optional("chunk", .long, default: .long(1000), identifying: false, help: "items per chunk (commit interval)"),
         ]
     ) {
-        ChunkStep("transform", commitInterval: 1000, commitIntervalParameter: "chunk") { scope in
+        PartitionStep(
+            "transform", gridParameter: "grid",
+            partitioner: ColumnRangePartitioner(table: "bench_txn", column: "id"),
+            workerStep: transformRange)
+    }
+
+    /// One partition: a key range of bench_txn.
+    static let transformRange = ChunkStep("transform-range", commitInterval: 1000, commitIntervalParameter: "chunk") {
+        scope in
             let pageSize = Int(scope.parameters.long("chunk") ?? 1000)
             let reader = PostgresKeysetReader<LedgerTransaction>(
                 table: "bench_txn", columns: ["id", "account_id", "amount_cents", "currency", "memo"],
-                key: "id", pageSize: pageSize, name: "bench_txn"
+                key: "id", keys: Partition.keyRange(in: scope.stepContext), pageSize: pageSize, name: "bench_txn"
             ) { row in
                 let (id, account, amount, currency, memo) = try row.decode((Int64, Int64, Int64, String, String).self)
                 return LedgerTransaction(id: id, accountID: account, amountCents: amount, currency: currency, memo: memo)
@@ -38,6 +49,5 @@ enum LedgerETLJob {
                 row.appendField(entry.memo)
             }
             return (reader, LedgerProcessor(), writer)
-        }
     }
 }

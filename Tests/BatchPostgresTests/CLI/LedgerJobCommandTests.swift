@@ -27,9 +27,11 @@ struct LedgerJobCommandTests {
                 defer { db.close() }
                 try db.execute("UPDATE bench_txn SET currency = 'XXX' WHERE id = 12345")
             }
-            let failed = try await binary.run(["launch", "ledger-etl", "chunk=500"], environment: env)
+            let launch = ["launch", "ledger-etl", "grid=8", "chunk=500", "--local-workers", "2"]
+            let failed = try await binary.run(launch, environment: env)
             #expect(failed.exitCode == 1)
             #expect(failed.standardOutput.contains("FAILED"))
+            #expect(failed.standardOutput.contains("1 of 8 partitions failed: p4"))
             #expect(failed.standardOutput.contains("bench_txn id 12345: unknown currency \"XXX\""))
             #expect(failed.standardOutput.contains("swiftbatch restart"))
 
@@ -39,12 +41,14 @@ struct LedgerJobCommandTests {
                 try db.execute("UPDATE bench_txn SET currency = 'GBP' WHERE id = 12345")
                 return try db.query("SELECT count(*), coalesce(max(id), 0) FROM bench_txn_out").single().decode((Int64, Int64).self)
             }
-            // Every chunk before the poison row committed; nothing of its chunk did.
-            #expect(committed == 12_000 && maxID == 12_000)
+            // Ids 10001...12500 are partition p4: its chunks before the poison row committed,
+            // nothing of the poison row's chunk did; every other partition completed.
+            #expect(committed == 19_500 && maxID == 20_000)
 
-            let restarted = try await binary.run(["launch", "ledger-etl", "chunk=500"], environment: env)
+            let restarted = try await binary.run(launch, environment: env)
             #expect(restarted.exitCode == 0, "\(restarted.standardError)")
-            #expect(restarted.standardOutput.contains("read 8000, written 8000"))
+            // Only p4 ran again, from its checkpoint: the 500 rows of the chunk that failed.
+            #expect(restarted.standardOutput.contains("partitions: 1 in this execution, 1 completed"))
 
             let (output, expected, distinct) = try await onDedicatedThread {
                 let db = try PostgresConnection(connectionString: url)
@@ -60,7 +64,7 @@ struct LedgerJobCommandTests {
             #expect(output == expected)
             #expect(distinct == 20_000)
 
-            let again = try await binary.run(["launch", "ledger-etl", "chunk=500"], environment: env)
+            let again = try await binary.run(launch, environment: env)
             #expect(again.exitCode == 4)
             #expect(again.standardError.contains("already complete"))
             #expect(again.standardError.contains("--next"))

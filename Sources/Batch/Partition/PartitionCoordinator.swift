@@ -1,0 +1,63 @@
+/// Where a partitioned step's partitions stand, from the manager's one aggregate query.
+public struct PartitionProgress: Sendable, Equatable {
+    public var total = 0
+    public var completed = 0
+    public var failed = 0
+    public var stopped = 0
+    /// Claimed by a worker right now.
+    public var running = 0
+    /// Names of the failed partitions (for the step's exit message).
+    public var failedNames: [String] = []
+    /// Workers whose heartbeat is fresh and that serve this step.
+    public var liveWorkers = 0
+
+    public init() {}
+
+    public var finished: Int { completed + failed + stopped }
+    public var isFinished: Bool { finished == total }
+}
+
+/// The repository side of partitioned steps: writing partitions, awaiting them, summing them.
+/// The PostgreSQL repository implements it with the cluster tables.
+public protocol PartitionCoordinator: AnyObject {
+    /// Makes the manager step's partitions ready for workers, in one transaction, and wakes the
+    /// workers. On a restart of the instance it reuses the last attempt's partitions instead of
+    /// calling `partitioner`: COMPLETED ones are kept, the others become ready again from their
+    /// saved context.
+    ///
+    /// - Returns: the number of partitions.
+    func preparePartitions(
+        manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
+        partitioner: () throws -> [Partition]
+    ) throws -> Int
+
+    /// Waits until every partition is COMPLETED, FAILED or STOPPED (or `timeout` passes),
+    /// calling `progress` whenever the picture changes and at least every `reportEvery`.
+    func awaitPartitions(
+        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration,
+        progress: (PartitionProgress) -> Void
+    ) throws -> PartitionProgress
+
+    /// The counts of the manager's partitions, summed.
+    func partitionCounts(manager: StepExecution) throws -> StepCounts
+}
+
+extension JobRepositorySession {
+    /// The session's partition coordinator, when its repository supports partitioned steps.
+    public var partitionCoordinator: (any PartitionCoordinator)? { self as? any PartitionCoordinator }
+}
+
+/// A partitioned step did not finish in the time it was given.
+public struct PartitionTimeout: Error, CustomStringConvertible {
+    public var step: String
+    public var progress: PartitionProgress
+
+    public init(step: String, progress: PartitionProgress) {
+        self.step = step
+        self.progress = progress
+    }
+
+    public var description: String {
+        "step \(step) timed out with \(progress.finished) of \(progress.total) partitions finished"
+    }
+}

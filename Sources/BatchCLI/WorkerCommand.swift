@@ -1,0 +1,101 @@
+import ArgumentParser
+import Batch
+import BatchCluster
+import Dispatch
+import Foundation
+import PostgresClient
+import Synchronization
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Run partitions of partitioned steps, claimed from the job repository.",
+        discussion: """
+            Start as many workers as you like, on any host that reaches the repository. Each \
+            registers itself, claims ready partitions of the steps it serves (FOR UPDATE SKIP \
+            LOCKED: never two workers on one partition), runs up to --concurrency of them at \
+            once, and renews its leases by heartbeat and at every chunk commit. A worker that \
+            dies or is paused past its lease loses its partitions to others, which resume them \
+            from their last committed chunk; it can never commit after that.
+
+            SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
+            (their checkpoints kept) and exit 0. A second signal exits at once.
+
+            Examples:
+              swiftbatch worker
+              swiftbatch worker --concurrency 4 --steps ledger-etl --lease-seconds 30
+            """)
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Partitions run at once (one thread and one connection each).")
+    var concurrency: Int = 2
+
+    @Option(help: "Serve only these partitioned steps: job or job/step names, comma-separated (default: all).")
+    var steps: String?
+
+    @Option(name: .customLong("lease-seconds"), help: "How long a claim lasts without renewal.")
+    var leaseSeconds: Double = 30
+
+    func validate() throws {
+        guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
+        guard leaseSeconds >= 1, leaseSeconds <= 3600 else {
+            throw ValidationError("--lease-seconds must be between 1 and 3600")
+        }
+    }
+
+    func run() async throws {
+        try await database.connectChecked(name: "worker").close()
+        let configuration = WorkerConfiguration(
+            connectionString: database.resolvedURL, concurrency: concurrency,
+            steps: steps.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
+            leaseSeconds: leaseSeconds)
+        let worker: PartitionWorker
+        do {
+            worker = try PartitionWorker(jobs: JobRegistry.all, configuration: configuration, logger: CLILogging.logger)
+        } catch let error as WorkerError {
+            throw CommandFailure(error.message, exitCode: ExitCodes.usage)
+        }
+        let signals = SignalHandler { worker.shutdown() }
+        defer { signals.cancel() }
+        try await worker.run()
+    }
+}
+
+/// SIGTERM and SIGINT: the first calls `graceful`, the second exits at once.
+final class SignalHandler {
+    private let sources: [any DispatchSourceSignal]
+
+    private final class Counter: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    init(graceful: @escaping @Sendable () -> Void) {
+        let counter = Counter()
+        var sources: [any DispatchSourceSignal] = []
+        for number in [SIGTERM, SIGINT] {
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                if counter.value.add(1, ordering: .relaxed).newValue == 1 {
+                    FileHandle.standardError.write(
+                        Data("swiftbatch: stopping after the current chunks (signal again to exit now)\n".utf8))
+                    graceful()
+                } else {
+                    exit(128 + number)
+                }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        self.sources = sources
+    }
+
+    func cancel() {
+        for source in sources { source.cancel() }
+    }
+}

@@ -1,0 +1,285 @@
+import Batch
+import BatchPostgres
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+
+/// The worker daemon: registers itself, claims partitions of the steps it serves, runs up to
+/// `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
+/// claiming, lets each running partition finish its chunk and hands it back (ready again, its
+/// checkpoint kept), then returns from ``run()``.
+///
+/// Every partition runs on a thread and connection of its own; nothing here blocks the
+/// cooperative pool.
+public final class PartitionWorker: Sendable {
+    public let configuration: WorkerConfiguration
+    private let logger: Logger
+    /// Partitioned steps by worker-step key (`job/step`).
+    private let steps: [String: PartitionStep]
+    private let state = Mutex(State())
+    private let slotFreed = NSCondition()
+    private let sessions: SlotSessions
+
+    private struct State {
+        var shuttingDown = false
+        var busy: [Bool] = []
+    }
+
+    /// - Throws: when `configuration.steps` names a step the jobs do not have.
+    public init(jobs: [Job], configuration: WorkerConfiguration, logger: Logger) throws {
+        precondition(configuration.concurrency > 0 && configuration.leaseSeconds > 0)
+        var available: [String: PartitionStep] = [:]
+        for job in jobs {
+            for case let step as PartitionStep in job.steps {
+                available[PartitionStep.workerStepKey(job: job.name, step: step.name)] = step
+            }
+        }
+        if let wanted = configuration.steps {
+            var served: [String: PartitionStep] = [:]
+            for name in wanted {
+                let matches = available.filter { $0.key == name || $0.key.hasPrefix(name + "/") }
+                guard !matches.isEmpty else {
+                    let known = available.keys.sorted().joined(separator: ", ")
+                    throw WorkerError(message: "no partitioned step \"\(name)\" here; the partitioned steps are: \(known.isEmpty ? "(none)" : known)")
+                }
+                served.merge(matches) { a, _ in a }
+            }
+            available = served
+        }
+        self.steps = available
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "batch.worker.id"] = "\(configuration.workerID)"
+        self.logger = logger
+        self.sessions = SlotSessions(count: configuration.concurrency)
+        state.withLock { $0.busy = Array(repeating: false, count: configuration.concurrency) }
+    }
+
+    /// The worker-step keys this worker serves.
+    public var servedSteps: [String] { steps.keys.sorted() }
+
+    /// Asks the worker to stop: no new claims; running partitions end after their current chunk
+    /// and are handed back. ``run()`` returns once they have.
+    public func shutdown() {
+        state.withLock { $0.shuttingDown = true }
+        slotFreed.lock()
+        slotFreed.broadcast()
+        slotFreed.unlock()
+    }
+
+    public var isShuttingDown: Bool { state.withLock { $0.shuttingDown } }
+
+    /// Runs until ``shutdown()``; survives lost connections (reconnecting with backoff).
+    public func run() async throws {
+        let control = DedicatedThread(name: "worker-control")
+        defer { control.shutdown() }
+        try await control.run { [self] in try controlLoop() }
+    }
+
+    // MARK: - Control loop (its own thread)
+
+    private func controlLoop() throws {
+        let slots = (0..<configuration.concurrency).map { DedicatedThread(name: "worker-slot-\($0)") }
+        defer { slots.forEach { $0.shutdown() } }
+        var backoff = Duration.milliseconds(200)
+        logger.notice("worker started", metadata: ["batch.worker.steps": "\(servedSteps.joined(separator: ","))", "batch.worker.concurrency": "\(configuration.concurrency)"])
+        while !isShuttingDown {
+            do {
+                let session = try connect()
+                defer { session.close() }
+                try session.registerWorker(
+                    id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+                    concurrency: configuration.concurrency, steps: servedSteps)
+                try session.connection.listen(ClusterChannels.work)
+                backoff = .milliseconds(200)
+                try claimLoop(session, slots)
+            } catch {
+                if isShuttingDown { break }
+                logger.warning("repository unreachable; retrying", metadata: ["batch.error": "\(error)", "batch.backoff": "\(backoff)"])
+                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                backoff = min(backoff * 2, .seconds(10))
+            }
+        }
+        waitForSlots()
+        if let session = try? connect() {
+            try? session.stopWorker(id: configuration.workerID)
+            session.close()
+        }
+        logger.notice("worker stopped")
+    }
+
+    private func claimLoop(_ session: PostgresJobRepositorySession, _ slots: [DedicatedThread]) throws {
+        let clock = ContinuousClock()
+        var lastHeartbeat = clock.now - .seconds(3600)
+        let heartbeatEvery = Duration.seconds(configuration.leaseSeconds / 3)
+        while !isShuttingDown {
+            if clock.now - lastHeartbeat >= heartbeatEvery {
+                try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds)
+                try session.sweepExpiredPartitions()
+                lastHeartbeat = clock.now
+            }
+            let free = state.withLock { state in state.busy.indices.filter { !state.busy[$0] } }
+            if free.isEmpty {
+                waitForFreeSlot(upTo: heartbeatEvery)
+                continue
+            }
+            let claimed = try session.claimPartitions(
+                workerID: configuration.workerID, steps: servedSteps, limit: free.count,
+                leaseSeconds: configuration.leaseSeconds)
+            for (partition, slot) in zip(claimed, free) {
+                state.withLock { $0.busy[slot] = true }
+                slots[slot].submit { [self] in
+                    runPartition(partition, slot: slot)
+                    state.withLock { $0.busy[slot] = false }
+                    slotFreed.lock()
+                    slotFreed.broadcast()
+                    slotFreed.unlock()
+                }
+            }
+            if claimed.count < free.count {
+                // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
+                // sliced so a shutdown is seen within 200 ms without any extra query.
+                let deadline = clock.now + min(configuration.pollInterval, heartbeatEvery)
+                while !isShuttingDown && clock.now < deadline {
+                    if try session.connection.nextNotification(timeout: min(.milliseconds(200), clock.now.duration(to: deadline))) != nil {
+                        while try session.connection.nextNotification(timeout: .zero) != nil {}
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    private func waitForFreeSlot(upTo limit: Duration) {
+        slotFreed.lock()
+        defer { slotFreed.unlock() }
+        let anyFree = { self.state.withLock { $0.busy.contains(false) || $0.shuttingDown } }
+        if !anyFree() { _ = slotFreed.wait(until: Date().addingTimeInterval(Self.seconds(limit))) }
+    }
+
+    private func waitForSlots() {
+        slotFreed.lock()
+        defer { slotFreed.unlock() }
+        while state.withLock({ $0.busy.contains(true) }) {
+            _ = slotFreed.wait(until: Date().addingTimeInterval(1))
+        }
+    }
+
+    // MARK: - One partition (a slot's thread)
+
+    private func runPartition(_ claimed: ClaimedPartition, slot: Int) {
+        var logger = self.logger
+        logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
+        logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
+        let fence = PartitionFence(
+            partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
+            leaseSeconds: configuration.leaseSeconds)
+        do {
+            let session = try slotSession(slot)
+            session.fence = fence
+            defer { session.fence = nil }
+            try execute(claimed, fence: fence, session: session, logger: logger)
+        } catch let lost as PartitionLeaseLost {
+            logger.warning("partition dropped", metadata: ["batch.error": "\(lost)"])
+        } catch {
+            // The connection broke or the repository refused: drop the session; the lease
+            // expires and the partition is claimed again, from its last checkpoint.
+            logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
+            sessions.replace(slot, with: nil)
+        }
+    }
+
+    private func execute(
+        _ claimed: ClaimedPartition, fence: PartitionFence, session: PostgresJobRepositorySession, logger: Logger
+    ) throws {
+        guard let job = try session.jobExecution(id: claimed.jobExecutionID),
+            var execution = try session.stepExecution(id: claimed.stepExecutionID)
+        else {
+            throw WorkerError(message: "partition \(claimed.partitionID) names an execution that does not exist")
+        }
+        guard let step = steps[claimed.workerStep] else {
+            try session.finishPartition(
+                claimed, execution: &execution, outcome: .failed("worker has no step \(claimed.workerStep)"), fence: fence)
+            return
+        }
+        if job.status == .stopping {
+            execution.status = .stopped
+            execution.exitStatus = .stopped.adding(description: "stopped by request before it started")
+            try session.finishPartition(claimed, execution: &execution, outcome: .stopped, fence: fence)
+            return
+        }
+        execution.status = .started
+        if execution.startTime == nil { execution.startTime = Date() }
+        try session.update(&execution)
+        logger.info("partition started")
+        let scope = StepScope(session: session, jobExecution: job, logger: logger, stepContext: execution.context) {
+            [self] in isShuttingDown
+        }
+        do {
+            try step.workerStep.run(&execution, in: scope)
+        } catch let lost as PartitionLeaseLost {
+            throw lost
+        } catch let error as PostgresError where error.isConnectionLost {
+            throw error
+        } catch {
+            execution.status = .failed
+            execution.exitStatus = .failed.adding(description: "\(error)")
+        }
+        let outcome: PartitionOutcome
+        switch execution.status {
+        case .completed: outcome = .completed
+        case .stopped:
+            let jobStopping = try session.jobExecution(id: job.id)?.status == .stopping
+            outcome = isShuttingDown && !jobStopping ? .handedBack : .stopped
+        default: outcome = .failed(execution.exitStatus.exitDescription)
+        }
+        if case .handedBack = outcome {} else { execution.endTime = Date() }
+        try session.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence)
+        logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
+    }
+
+    private func slotSession(_ slot: Int) throws -> PostgresJobRepositorySession {
+        if let session = sessions.get(slot) { return session }
+        let session = try connect()
+        sessions.replace(slot, with: session)
+        return session
+    }
+
+    private func connect() throws -> PostgresJobRepositorySession {
+        let connection = try PostgresConnection(connectionString: configuration.connectionString)
+        try SchemaMigrations.check(on: connection)
+        return PostgresJobRepositorySession(connection: connection)
+    }
+
+    private static func seconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        return Double(seconds) + Double(attoseconds) / 1e18
+    }
+}
+
+/// One repository session per slot, reused from partition to partition.
+private final class SlotSessions: Sendable {
+    private let boxes: [Box]
+
+    /// Sendable rule: a box is only touched on its slot's own thread (a DedicatedThread runs its
+    /// jobs one at a time); the array of boxes never changes after init.
+    private final class Box: @unchecked Sendable {
+        var session: PostgresJobRepositorySession?
+    }
+
+    init(count: Int) { boxes = (0..<count).map { _ in Box() } }
+
+    func get(_ slot: Int) -> PostgresJobRepositorySession? { boxes[slot].session }
+
+    func replace(_ slot: Int, with session: PostgresJobRepositorySession?) {
+        boxes[slot].session?.close()
+        boxes[slot].session = session
+    }
+}
+
+/// A worker cannot start or go on; the message says why.
+public struct WorkerError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

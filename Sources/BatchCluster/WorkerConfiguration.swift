@@ -1,0 +1,38 @@
+import Foundation
+
+/// How a worker daemon runs.
+public struct WorkerConfiguration: Sendable {
+    /// conninfo or URL of the job repository; nil uses libpq's `PG*` variables.
+    public var connectionString: String?
+    /// Partitions run at once (one thread and one connection each).
+    public var concurrency: Int
+    /// The partitioned steps served, as `job` or `job/step`; nil serves every partitioned step of
+    /// the jobs the executable has.
+    public var steps: [String]?
+    /// How long a claim lasts without renewal; heartbeats renew it every third of it, and every
+    /// chunk commit renews the partition's own.
+    public var leaseSeconds: Double
+    /// The longest wait for new work without a notification.
+    public var pollInterval: Duration
+    /// This worker's name in the repository.
+    public var workerID: String
+
+    public init(
+        connectionString: String?, concurrency: Int = 2, steps: [String]? = nil, leaseSeconds: Double = 30,
+        pollInterval: Duration = .seconds(2), workerID: String? = nil
+    ) {
+        self.connectionString = connectionString
+        self.concurrency = concurrency
+        self.steps = steps
+        self.leaseSeconds = leaseSeconds
+        self.pollInterval = pollInterval
+        self.workerID = workerID ?? Self.defaultID()
+    }
+
+    /// `host:pid:random`, unique across restarts of the same process id.
+    public static func defaultID() -> String {
+        let host = ProcessInfo.processInfo.hostName
+        let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
+        return "\(host):\(getpid()):\(suffix)"
+    }
+}

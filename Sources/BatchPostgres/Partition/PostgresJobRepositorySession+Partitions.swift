@@ -1,0 +1,208 @@
+import Batch
+import Foundation
+import PostgresClient
+
+/// The channel workers listen on for new work, and managers for finished partitions.
+public enum ClusterChannels {
+    public static let work = "swiftbatch_work"
+    public static let partitionDone = "swiftbatch_partition_done"
+}
+
+extension PostgresJobRepositorySession: PartitionCoordinator {
+    public func preparePartitions(
+        manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
+        partitioner: () throws -> [Partition]
+    ) throws -> Int {
+        // A restart reuses the partitions of this step's last attempt in the instance.
+        let previous = try connection.query("""
+            SELECT s.step_execution_id FROM batch_step_execution s
+            JOIN batch_job_execution e ON e.job_execution_id = s.job_execution_id
+            WHERE e.job_instance_id = \(jobExecution.instance.id) AND s.step_name = \(manager.stepName)
+              AND s.step_execution_id <> \(manager.id)
+              AND EXISTS (SELECT 1 FROM batch_partition p WHERE p.manager_step_execution_id = s.step_execution_id)
+            ORDER BY s.step_execution_id DESC LIMIT 1
+            """).first?.decode(Int64.self, column: 0)
+        if let previous {
+            return try reusePartitions(of: previous, manager: manager, jobExecution: jobExecution, maxAttempts: maxAttempts)
+        }
+        let partitions = try partitioner()
+        let now = Date()
+        try connection.withTransaction { db in
+            for partition in partitions {
+                let (short, serialized) = partition.context.storageForm()
+                try db.execute("""
+                    WITH step AS (
+                        INSERT INTO batch_step_execution
+                            (step_execution_id, version, step_name, job_execution_id, create_time, status,
+                             commit_count, read_count, filter_count, write_count, read_skip_count,
+                             write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
+                        VALUES (nextval('batch_step_execution_seq'), 0, \(manager.stepName + ":" + partition.name),
+                                \(jobExecution.id), \(now), 'STARTING', 0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now))
+                        RETURNING step_execution_id
+                    ), context AS (
+                        INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
+                        SELECT step_execution_id, \(short), \(serialized) FROM step
+                    )
+                    INSERT INTO batch_partition
+                        (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step,
+                         partition_name, max_attempts)
+                    SELECT \(jobExecution.id), \(manager.id), step_execution_id, \(jobExecution.jobName), \(workerStep),
+                           \(partition.name), \(maxAttempts)
+                    FROM step
+                    """, prepared: true)
+            }
+            try db.notify(ClusterChannels.work, payload: workerStep)
+        }
+        return partitions.count
+    }
+
+    /// COMPLETED partitions move to the new manager as they are; every other one gets a new
+    /// step execution that starts from the old one's checkpoint, and becomes ready again.
+    private func reusePartitions(
+        of previous: Int64, manager: StepExecution, jobExecution: JobExecution, maxAttempts: Int
+    ) throws -> Int {
+        let now = Date()
+        return try connection.withTransaction { db in
+            let rows = try db.query("""
+                SELECT p.partition_id, p.state, p.step_execution_id, p.partition_name, p.worker_step,
+                       c.short_context, c.serialized_context
+                FROM batch_partition p
+                LEFT JOIN batch_step_execution_context c ON c.step_execution_id = p.step_execution_id
+                WHERE p.manager_step_execution_id = \(previous)
+                ORDER BY p.partition_id FOR UPDATE OF p
+                """)
+            var workerStep = ""
+            for row in rows {
+                let (id, state, oldStep, name, step) = try row.decode((Int64, String, Int64, String, String).self)
+                workerStep = step
+                if state == "COMPLETED" {
+                    try db.execute("""
+                        UPDATE batch_partition SET manager_step_execution_id = \(manager.id), job_execution_id = \(jobExecution.id)
+                        WHERE partition_id = \(id)
+                        """, prepared: true)
+                    continue
+                }
+                // An attempt left running by a dead worker is closed before its successor starts.
+                try db.execute("""
+                    UPDATE batch_step_execution SET status = 'FAILED', exit_code = 'FAILED',
+                        exit_message = 'abandoned by a restart of the job', end_time = \(now), version = version + 1
+                    WHERE step_execution_id = \(oldStep) AND status IN ('STARTING', 'STARTED', 'STOPPING')
+                    """, prepared: true)
+                try db.execute("""
+                    WITH step AS (
+                        INSERT INTO batch_step_execution
+                            (step_execution_id, version, step_name, job_execution_id, create_time, status,
+                             commit_count, read_count, filter_count, write_count, read_skip_count,
+                             write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
+                        VALUES (nextval('batch_step_execution_seq'), 0, \(manager.stepName + ":" + name),
+                                \(jobExecution.id), \(now), 'STARTING', 0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now))
+                        RETURNING step_execution_id
+                    ), context AS (
+                        INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
+                        SELECT step_execution_id, \(try row.decode(String?.self, column: 5) ?? "{}"),
+                               \(try row.decode(String?.self, column: 6))
+                        FROM step
+                    )
+                    UPDATE batch_partition p SET step_execution_id = step.step_execution_id,
+                        manager_step_execution_id = \(manager.id), job_execution_id = \(jobExecution.id),
+                        state = 'READY', owner = NULL, attempt = 0, max_attempts = \(maxAttempts),
+                        lease_expires_at = NULL, last_error = NULL, updated_at = now()
+                    FROM step WHERE p.partition_id = \(id)
+                    """, prepared: true)
+            }
+            if !workerStep.isEmpty { try db.notify(ClusterChannels.work, payload: workerStep) }
+            return rows.count
+        }
+    }
+
+    public func awaitPartitions(
+        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration,
+        progress: (PartitionProgress) -> Void
+    ) throws -> PartitionProgress {
+        let clock = ContinuousClock()
+        let deadline = timeout.map { clock.now.advanced(by: $0) }
+        try connection.listen(ClusterChannels.partitionDone)
+        defer { try? connection.unlisten(ClusterChannels.partitionDone) }
+        var last: PartitionProgress?
+        var lastReport = clock.now
+        while true {
+            try failExpiredPartitions(manager: manager.id)
+            let current = try partitionProgress(manager: manager.id, workerStep: workerStep)
+            if current != last || clock.now - lastReport >= reportEvery {
+                progress(current)
+                last = current
+                lastReport = clock.now
+            }
+            if current.isFinished { return current }
+            if let deadline, clock.now >= deadline {
+                throw PartitionTimeout(step: manager.stepName, progress: current)
+            }
+            // A notice wakes the manager at once; without one it polls every second.
+            var wait = Duration.seconds(1)
+            if let deadline { wait = min(wait, max(.milliseconds(1), clock.now.duration(to: deadline))) }
+            if try connection.nextNotification(timeout: wait) != nil {
+                while try connection.nextNotification(timeout: .zero) != nil {}
+            }
+        }
+    }
+
+    /// The one aggregate query the manager polls.
+    func partitionProgress(manager: Int64, workerStep: String) throws -> PartitionProgress {
+        let row = try connection.query("""
+            SELECT count(*), count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state = 'FAILED'),
+                   count(*) FILTER (WHERE state = 'STOPPED'), count(*) FILTER (WHERE state = 'CLAIMED'),
+                   coalesce(string_agg(partition_name, ', ' ORDER BY partition_name) FILTER (WHERE state = 'FAILED'), ''),
+                   (SELECT count(*) FROM batch_worker w
+                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
+                      AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
+                           OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
+            FROM batch_partition WHERE manager_step_execution_id = \(manager)
+            """, prepared: true).single()
+        var progress = PartitionProgress()
+        progress.total = Int(try row.decode(Int64.self, column: 0))
+        progress.completed = Int(try row.decode(Int64.self, column: 1))
+        progress.failed = Int(try row.decode(Int64.self, column: 2))
+        progress.stopped = Int(try row.decode(Int64.self, column: 3))
+        progress.running = Int(try row.decode(Int64.self, column: 4))
+        let names = try row.decode(String.self, column: 5)
+        progress.failedNames = names.isEmpty ? [] : names.components(separatedBy: ", ")
+        progress.liveWorkers = Int(try row.decode(Int64.self, column: 6))
+        return progress
+    }
+
+    /// Partitions whose lease ran out on their last allowed attempt are FAILED, saying why.
+    /// Both managers and workers sweep, so nothing waits on a worker that died for good.
+    func failExpiredPartitions(manager: Int64? = nil) throws {
+        try connection.execute("""
+            WITH expired AS (
+                UPDATE batch_partition SET state = 'FAILED', updated_at = now(),
+                    last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
+                                 || attempt || ' of ' || max_attempts
+                WHERE state = 'CLAIMED' AND lease_expires_at < now() AND attempt >= max_attempts
+                  AND (\(manager)::bigint IS NULL OR manager_step_execution_id = \(manager))
+                RETURNING step_execution_id, last_error
+            ), steps AS (
+                UPDATE batch_step_execution s SET status = 'FAILED', exit_code = 'FAILED',
+                    exit_message = expired.last_error, end_time = now() AT TIME ZONE 'UTC', version = s.version + 1
+                FROM expired WHERE s.step_execution_id = expired.step_execution_id
+            )
+            SELECT pg_notify(\(ClusterChannels.partitionDone), '') FROM expired LIMIT 1
+            """, prepared: true)
+    }
+
+    public func partitionCounts(manager: StepExecution) throws -> StepCounts {
+        let row = try connection.query("""
+            SELECT coalesce(sum(s.read_count), 0)::bigint, coalesce(sum(s.write_count), 0)::bigint,
+                   coalesce(sum(s.filter_count), 0)::bigint, coalesce(sum(s.read_skip_count), 0)::bigint,
+                   coalesce(sum(s.process_skip_count), 0)::bigint, coalesce(sum(s.write_skip_count), 0)::bigint,
+                   coalesce(sum(s.commit_count), 0)::bigint, coalesce(sum(s.rollback_count), 0)::bigint
+            FROM batch_partition p JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
+            WHERE p.manager_step_execution_id = \(manager.id)
+            """).single()
+        let (read, write, filter, readSkip, processSkip, writeSkip, commit, rollback) =
+            try row.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        return StepCounts(
+            read: read, write: write, filter: filter, readSkip: readSkip, processSkip: processSkip,
+            writeSkip: writeSkip, commit: commit, rollback: rollback)
+    }
+}

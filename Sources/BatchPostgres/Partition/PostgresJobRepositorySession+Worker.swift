@@ -1,0 +1,139 @@
+import Batch
+import Foundation
+import PostgresClient
+
+/// A partition a worker claimed: what it must run, and the claim's attempt.
+public struct ClaimedPartition: Sendable, Hashable {
+    public var partitionID: Int64
+    public var stepExecutionID: Int64
+    public var jobExecutionID: Int64
+    public var jobName: String
+    public var workerStep: String
+    public var partitionName: String
+    public var attempt: Int
+    public var maxAttempts: Int
+}
+
+/// How a worker leaves a partition.
+public enum PartitionOutcome: Sendable {
+    case completed
+    case failed(String)
+    case stopped
+    /// Graceful shutdown: ready again for any worker, its checkpoint kept, the attempt not counted.
+    case handedBack
+}
+
+extension PostgresJobRepositorySession {
+    /// Registers (or re-registers) a worker with a fresh heartbeat.
+    public func registerWorker(id: String, host: String, pid: Int32, concurrency: Int, steps: [String]) throws {
+        try connection.execute("""
+            INSERT INTO batch_worker (worker_id, host, pid, concurrency, steps, state)
+            VALUES (\(id), \(host), \(pid), \(concurrency), \(steps.joined(separator: ",")), 'RUNNING')
+            ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,
+                concurrency = EXCLUDED.concurrency, steps = EXCLUDED.steps, state = 'RUNNING',
+                heartbeat_at = now()
+            """)
+    }
+
+    /// Marks the worker's heartbeat and renews the leases of every partition it holds, in one
+    /// statement. Returns how many leases were renewed.
+    @discardableResult
+    public func heartbeat(workerID: String, leaseSeconds: Double, state: String = "RUNNING") throws -> Int {
+        try connection.query("""
+            WITH worker AS (
+                UPDATE batch_worker SET heartbeat_at = now(), state = \(state) WHERE worker_id = \(workerID)
+            )
+            UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+            WHERE owner = \(workerID) AND state = 'CLAIMED'
+            """, prepared: true).affectedRows
+    }
+
+    /// Claims up to `limit` partitions of the given worker steps: ready ones, and ones whose
+    /// lease expired with attempts left. One statement; concurrent workers skip each other's
+    /// locked rows, so no partition is ever held by two of them.
+    public func claimPartitions(workerID: String, steps: [String], limit: Int, leaseSeconds: Double) throws
+        -> [ClaimedPartition]
+    {
+        guard limit > 0, !steps.isEmpty else { return [] }
+        return try connection.query("""
+            WITH candidates AS MATERIALIZED (
+                SELECT partition_id FROM batch_partition
+                WHERE state IN ('READY', 'CLAIMED') AND worker_step = ANY (string_to_array(\(steps.joined(separator: ",")), ','))
+                  AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+                ORDER BY partition_id
+                LIMIT \(limit)
+                FOR UPDATE SKIP LOCKED
+            )
+            UPDATE batch_partition p SET state = 'CLAIMED', owner = \(workerID), attempt = p.attempt + 1,
+                lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
+            FROM candidates c WHERE p.partition_id = c.partition_id
+            RETURNING p.partition_id, p.step_execution_id, p.job_execution_id, p.job_name, p.worker_step,
+                      p.partition_name, p.attempt, p.max_attempts
+            """, prepared: true).map { row in
+            let (id, step, job, jobName, workerStep, name, attempt, maxAttempts) =
+                try row.decode((Int64, Int64, Int64, String, String, String, Int, Int).self)
+            return ClaimedPartition(
+                partitionID: id, stepExecutionID: step, jobExecutionID: job, jobName: jobName,
+                workerStep: workerStep, partitionName: name, attempt: attempt, maxAttempts: maxAttempts)
+        }
+    }
+
+    /// Fails partitions whose lease ran out on their last attempt (any manager).
+    public func sweepExpiredPartitions() throws {
+        try failExpiredPartitions(manager: nil)
+    }
+
+    /// The step execution of a claimed partition, as its last holder committed it.
+    public func stepExecution(id: Int64) throws -> StepExecution? {
+        try connection.query("""
+            SELECT \(unsafeRaw: Self.stepColumns)
+            FROM batch_step_execution s
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE s.step_execution_id = \(id)
+            """, prepared: true).first.map(Self.stepExecution(from:))
+    }
+
+    /// Saves the partition's step execution and sets the partition's state, in one transaction
+    /// guarded by the claim (owner and attempt); wakes the manager when the partition is done.
+    ///
+    /// - Throws: ``PartitionLeaseLost`` when the claim is no longer this worker's; nothing was
+    ///   written then.
+    public func finishPartition(
+        _ claimed: ClaimedPartition, execution: inout StepExecution, outcome: PartitionOutcome,
+        fence: PartitionFence
+    ) throws {
+        var saved = execution
+        let state: String
+        var error: String?
+        switch outcome {
+        case .completed: state = "COMPLETED"
+        case .failed(let message):
+            state = "FAILED"
+            error = String(message.prefix(2500))
+        case .stopped: state = "STOPPED"
+        case .handedBack:
+            state = "READY"
+            saved.status = .starting
+            saved.exitStatus = .executing
+        }
+        try connection.withTransaction { db in
+            _ = try Self.save(&saved, db, fence: fence)
+            let updated = try db.execute("""
+                UPDATE batch_partition SET state = \(state), last_error = \(error), updated_at = now(),
+                    owner = CASE WHEN \(state) = 'READY' THEN NULL ELSE owner END,
+                    attempt = CASE WHEN \(state) = 'READY' THEN attempt - 1 ELSE attempt END,
+                    lease_expires_at = CASE WHEN \(state) = 'READY' THEN NULL ELSE lease_expires_at END
+                WHERE partition_id = \(fence.partitionID) AND owner = \(fence.owner) AND attempt = \(fence.attempt)
+                  AND state = 'CLAIMED'
+                """, prepared: true)
+            guard updated == 1 else { throw PartitionLeaseLost(fence: fence) }
+            try db.notify(state == "READY" ? ClusterChannels.work : ClusterChannels.partitionDone, payload: claimed.workerStep)
+        }
+        execution = saved
+    }
+
+    /// Marks a worker stopped (it deregisters on a graceful exit).
+    public func stopWorker(id: String) throws {
+        try connection.execute("UPDATE batch_worker SET state = 'STOPPED', heartbeat_at = now() WHERE worker_id = \(id)")
+    }
+}
