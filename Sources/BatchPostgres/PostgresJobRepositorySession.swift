@@ -238,18 +238,20 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                   AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
                 RETURNING partition_id
             )
-            SELECT e.status, (SELECT count(*) FROM lease) FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id
-            """, prepared: true).first
-        if let fence, let row, try row.decode(Int64.self, column: 1) == 0 {
+            SELECT (SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id),
+                   (SELECT count(*) FROM lease)
+            """, prepared: true).single()
+        // A fenced partition checks its lease first: losing it is what a stale version means there.
+        if let fence, try row.decode(Int64.self, column: 1) == 0 {
             throw PartitionLeaseLost(fence: fence)
         }
-        guard let row else {
+        guard let status = try row.decode(String?.self, column: 0) else {
             throw JobRepositoryError(
                 message: "step execution \(execution.id) (\(execution.stepName)) was changed by another process (version \(execution.version) is stale); this run stops here")
         }
         execution.version += 1
         execution.lastUpdated = now
-        return BatchStatus(rawValue: try row.decode(String.self, column: 0)) ?? .unknown
+        return BatchStatus(rawValue: status) ?? .unknown
     }
 
     // MARK: - Jobs
