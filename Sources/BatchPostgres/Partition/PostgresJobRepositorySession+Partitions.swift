@@ -125,8 +125,19 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         defer { try? connection.unlisten(ClusterChannels.partitionDone) }
         var last: PartitionProgress?
         var lastReport = clock.now
+        var lastSweep = clock.now - .seconds(60)
+        var lastPoll = clock.now - .seconds(60)
         while true {
-            try failExpiredPartitions(manager: manager.id)
+            if clock.now - lastSweep >= .seconds(1) {
+                try failExpiredPartitions(manager: manager.id)
+                lastSweep = clock.now
+            }
+            // Completions arrive in bursts; one aggregate per 25 ms answers all of a burst.
+            let sincePoll = clock.now - lastPoll
+            if sincePoll < .milliseconds(25) {
+                Thread.sleep(forTimeInterval: Double((Duration.milliseconds(25) - sincePoll).components.attoseconds) / 1e18)
+            }
+            lastPoll = clock.now
             let current = try partitionProgress(manager: manager.id, workerStep: workerStep)
             if current != last || clock.now - lastReport >= reportEvery {
                 progress(current)
@@ -171,23 +182,33 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
     }
 
     /// Partitions whose lease ran out on their last allowed attempt are FAILED, saying why.
-    /// Both managers and workers sweep, so nothing waits on a worker that died for good.
+    /// Both managers (their own partitions) and workers (all) sweep, so nothing waits on a
+    /// worker that died for good. Each form is its own statement so each uses its index.
     func failExpiredPartitions(manager: Int64? = nil) throws {
-        try connection.execute("""
-            WITH expired AS (
-                UPDATE batch_partition SET state = 'FAILED', updated_at = now(),
-                    last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
-                                 || attempt || ' of ' || max_attempts
-                WHERE state = 'CLAIMED' AND lease_expires_at < now() AND attempt >= max_attempts
-                  AND (\(manager)::bigint IS NULL OR manager_step_execution_id = \(manager))
-                RETURNING step_execution_id, last_error
-            ), steps AS (
-                UPDATE batch_step_execution s SET status = 'FAILED', exit_code = 'FAILED',
-                    exit_message = expired.last_error, end_time = now() AT TIME ZONE 'UTC', version = s.version + 1
-                FROM expired WHERE s.step_execution_id = expired.step_execution_id
-            )
-            SELECT pg_notify(\(ClusterChannels.partitionDone), '') FROM expired LIMIT 1
-            """, prepared: true)
+        let expired: String
+        var bindings = PostgresBindings()
+        if let manager {
+            bindings.append(manager)
+            expired = "manager_step_execution_id = $1 AND state = 'CLAIMED'"
+        } else {
+            expired = "state IN ('READY', 'CLAIMED') AND state = 'CLAIMED'"
+        }
+        try connection.execute(PostgresQuery(
+            unsafeSQL: """
+                WITH expired AS (
+                    UPDATE batch_partition SET state = 'FAILED', updated_at = now(),
+                        last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
+                                     || attempt || ' of ' || max_attempts
+                    WHERE \(expired) AND lease_expires_at < now() AND attempt >= max_attempts
+                    RETURNING step_execution_id, last_error
+                ), steps AS (
+                    UPDATE batch_step_execution s SET status = 'FAILED', exit_code = 'FAILED',
+                        exit_message = expired.last_error, end_time = now() AT TIME ZONE 'UTC', version = s.version + 1
+                    FROM expired WHERE s.step_execution_id = expired.step_execution_id
+                )
+                SELECT pg_notify('\(ClusterChannels.partitionDone)', '') FROM expired LIMIT 1
+                """,
+            bindings: bindings), prepared: true)
     }
 
     public func partitionCounts(manager: StepExecution) throws -> StepCounts {
