@@ -1,0 +1,69 @@
+import Batch
+import BatchPostgres
+import BatchTestSupport
+import Foundation
+import PostgresClient
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+@Suite("Partition lifecycle", .timeLimit(.minutes(2)))
+struct PartitionLifecycleTests {
+    @Test func aPartitionWhoseLeaseExpiresOnItsLastAttemptFailsSayingWhy() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "lease-test", parameters: ["k": .string("v")], restartable: true
+            ).get()
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            let count = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "lease-test/work", maxAttempts: 2
+            ) { [Partition(name: "p0", context: [:])] }
+            #expect(count == 1)
+
+            // Two workers in turn claim it and die (their leases are made to expire at once).
+            for (attempt, worker) in ["w1", "w2"].enumerated() {
+                let claimed = try session.claimPartitions(workerID: worker, steps: ["lease-test/work"], limit: 5, leaseSeconds: 30)
+                #expect(claimed.map(\.attempt) == [attempt + 1])
+                #expect(try session.claimPartitions(workerID: "other", steps: ["lease-test/work"], limit: 5, leaseSeconds: 30).isEmpty)
+                try db.execute("UPDATE batch_partition SET lease_expires_at = now() - interval '1 second'")
+            }
+            // No attempt left: nobody may claim it, and the sweep fails it with the reason.
+            #expect(try session.claimPartitions(workerID: "w3", steps: ["lease-test/work"], limit: 5, leaseSeconds: 30).isEmpty)
+            try session.sweepExpiredPartitions()
+            let (state, error) = try db.query("SELECT state, last_error FROM batch_partition").single().decode((String, String?).self)
+            #expect(state == "FAILED")
+            #expect(error == "its worker (w2) stopped renewing the lease on attempt 2 of 2")
+            let progress = try session.awaitPartitions(
+                manager: manager, workerStep: "lease-test/work", timeout: .seconds(10), reportEvery: .seconds(5)
+            ) { _ in }
+            #expect(progress.failed == 1 && progress.failedNames == ["p0"])
+            let step = try #require(try session.stepExecutions(jobExecutionID: execution.id).first { $0.stepName == "work:p0" })
+            #expect(step.status == .failed)
+            #expect(step.exitStatus.exitDescription.contains("stopped renewing the lease"))
+        }
+    }
+
+    @Test func aLauncherWithoutWorkersSaysHowToStartOneAndGoesOnWhenOneComes() async throws {
+        let binary = try SwiftBatchBinary()
+        try await TestDatabase.withFreshDatabase { url in
+            let env: [String: String?] = ["DATABASE_URL": url]
+            #expect(try await binary.run(["migrate"], environment: env).exitCode == 0)
+            let launcher = try binary.start(["launch", "noop-partitions", "partitions=5"], environment: env)
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(60)
+            while !launcher.output.contains("no live worker serves this step"), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+            #expect(launcher.output.contains("start one with `swiftbatch worker`"))
+            let worker = try binary.start(["worker"], environment: env)
+            #expect(try await launcher.wait() == 0, "\(launcher.output)")
+            #expect(launcher.output.contains("partitions: 5 in this execution, 5 completed"))
+            worker.send(SIGTERM)
+            #expect(try await worker.wait() == 0)
+        }
+    }
+}
