@@ -19,16 +19,25 @@ struct StopCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        let id = execution
-        let status = try await database.withSession(name: "stop") { session in
-            try await session.run { try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: id) }
+        try await changeStatus(database, execution, name: "stop", wanted: .stopping, refusal: "not running: nothing to stop") {
+            try $0.requestStop(jobExecutionID: $1)
         }
-        guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
-        guard status == .stopping else {
-            throw CommandFailure(
-                "execution \(id) is \(status.rawValue), not running: nothing to stop", exitCode: ExitCodes.refused)
-        }
-        print("Execution \(id) is STOPPING: its steps stop at their next commit.")
+        print("Execution \(execution) is STOPPING: its steps stop at their next commit.")
+    }
+}
+
+/// Runs an operator's status change and turns "not found" and "not in that state" into the
+/// documented exit codes.
+private func changeStatus(
+    _ database: DatabaseOptions, _ id: Int64, name: String, wanted: BatchStatus, refusal: String,
+    _ change: @escaping @Sendable (PostgresJobRepositorySession, Int64) throws -> BatchStatus?
+) async throws {
+    let status = try await database.withSession(name: name) { session in
+        try await session.run { try change(PostgresJobRepositorySession(connection: $0), id) }
+    }
+    guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
+    guard status == wanted else {
+        throw CommandFailure("execution \(id) is \(status.rawValue), \(refusal)", exitCode: ExitCodes.refused)
     }
 }
 
@@ -45,17 +54,11 @@ struct AbandonCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        let id = execution
-        let status = try await database.withSession(name: "abandon") { session in
-            try await session.run { try PostgresJobRepositorySession(connection: $0).abandon(jobExecutionID: id) }
-        }
-        guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
-        guard status == .abandoned else {
-            throw CommandFailure(
-                "execution \(id) is \(status.rawValue); only FAILED, STOPPED or UNKNOWN executions can be abandoned",
-                exitCode: ExitCodes.refused)
-        }
-        print("Execution \(id) is ABANDONED.")
+        try await changeStatus(
+            database, execution, name: "abandon", wanted: .abandoned,
+            refusal: "and only FAILED, STOPPED or UNKNOWN executions can be abandoned"
+        ) { try $0.abandon(jobExecutionID: $1) }
+        print("Execution \(execution) is ABANDONED.")
     }
 }
 
