@@ -22,7 +22,7 @@ struct LaunchCommand: AsyncParsableCommand {
 
             Examples:
               swiftbatch launch ledger-seed rows=100000
-              swiftbatch launch ledger-etl chunk=1000
+              swiftbatch launch ledger-etl grid=8 chunk=1000 --local-workers 2
               swiftbatch launch report day=2026-01-31,date --next
 
             \(ExitCodes.helpText)
