@@ -25,6 +25,10 @@ struct WorkerCommand: AsyncParsableCommand {
             SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
             (their checkpoints kept) and exit 0. A second signal exits at once.
 
+            A chunk's transaction must not sit idle longer than twice the lease: the server then \
+            ends the worker's session (idle_in_transaction_session_timeout), so a paused worker \
+            cannot keep a partition locked.
+
             Examples:
               swiftbatch worker
               swiftbatch worker --concurrency 4 --steps ledger-etl --lease-seconds 30

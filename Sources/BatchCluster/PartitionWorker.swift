@@ -249,6 +249,11 @@ public final class PartitionWorker: Sendable {
     private func connect() throws -> PostgresJobRepositorySession {
         let connection = try PostgresConnection(connectionString: configuration.connectionString)
         try SchemaMigrations.check(on: connection)
+        // A worker paused inside a transaction (SIGSTOP, a stall, a cut network) would keep its
+        // partition's row locked, and others skip locked rows: the server ends such a session
+        // after twice the lease, releasing its locks so the partition can be taken over.
+        let milliseconds = Int64(configuration.leaseSeconds * 2000)
+        try connection.execute("SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false)")
         return PostgresJobRepositorySession(connection: connection)
     }
 
