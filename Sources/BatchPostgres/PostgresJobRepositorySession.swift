@@ -232,9 +232,11 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
             ), lease AS (
+                -- Only for a fenced partition: the bound flag is a one-time filter, so an
+                -- unpartitioned step's chunk commit never touches batch_partition.
                 UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(fence?.leaseSeconds ?? 0)),
                                            updated_at = now()
-                WHERE partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
+                WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
                   AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
                 RETURNING partition_id
             )
