@@ -52,6 +52,30 @@ final class BufferedFileReader {
     /// The file offset of the next record (the first byte not yet handed out).
     var offset: Int64 { storageOffset + Int64(start) }
 
+    /// Seeks to the position a checkpoint saved (`offsetKey`, a byte offset of the next record)
+    /// and returns the line count saved with it (`lineKey`); with no checkpoint, stays put and
+    /// returns nil. Shared by the flat-file readers so their restarts behave alike.
+    ///
+    /// - Throws: ``ItemStreamError`` `.badCheckpoint` when the offset is not an integer or does not
+    ///   fit the file (it changed since the last run).
+    func resume(from context: ExecutionContext, offsetKey: String, lineKey: String) throws -> Int? {
+        guard let saved = context[offsetKey] else { return nil }
+        guard case .int(let target) = saved else {
+            throw ItemStreamError(
+                code: .badCheckpoint, stream: stream,
+                message: "the saved context holds \(offsetKey) = \(saved), not a byte offset")
+        }
+        let size = try size()
+        guard target >= offset, target <= size else {
+            throw ItemStreamError(
+                code: .badCheckpoint, stream: stream,
+                message: "the saved offset \(target) does not fit \"\(path)\" (\(size) bytes, records from "
+                    + "\(offset)); the file was changed since the last run, so restore it or start a new job instance")
+        }
+        try seek(to: target)
+        return context.int(lineKey).map { Int($0) } ?? 0
+    }
+
     func close() {
         if descriptor >= 0 { POSIXFile.close(descriptor) }
         descriptor = -1

@@ -76,24 +76,9 @@ public final class CSVItemReader<Item>: ItemReader {
         if hasHeader, let record = try nextRecord(in: file) {
             header = CSVHeader(try parse(record.content, line: record.line))
         }
-        guard let saved = context[offsetKey] else {
-            self.file = file
-            return
+        if let lines = try file.resume(from: context, offsetKey: offsetKey, lineKey: lineKey) {
+            linesRead = lines
         }
-        guard case .int(let offset) = saved else {
-            throw ItemStreamError(
-                code: .badCheckpoint, stream: name,
-                message: "the saved context holds \(offsetKey) = \(saved), not a byte offset")
-        }
-        let size = try file.size()
-        guard offset >= file.offset, offset <= size else {
-            throw ItemStreamError(
-                code: .badCheckpoint, stream: name,
-                message: "the saved offset \(offset) does not fit \"\(path)\" (\(size) bytes, records from "
-                    + "\(file.offset)); the file was changed since the last run, so restore it or start a new job instance")
-        }
-        try file.seek(to: offset)
-        linesRead = context.int(lineKey).map { Int($0) } ?? 0
         self.file = file
     }
 

@@ -49,19 +49,9 @@ public final class JSONLinesItemReader<Item: Decodable>: ItemReader {
         let file = try BufferedFileReader(path: path, stream: name)
         try file.skipByteOrderMark()
         linesRead = 0
-        guard let saved = context[offsetKey] else {
-            self.file = file
-            return
+        if let lines = try file.resume(from: context, offsetKey: offsetKey, lineKey: lineKey) {
+            linesRead = lines
         }
-        let size = try file.size()
-        guard case .int(let offset) = saved, offset >= file.offset, offset <= size else {
-            throw ItemStreamError(
-                code: .badCheckpoint, stream: name,
-                message: "the saved offset \(saved) does not fit \"\(path)\" (\(size) bytes); the file was "
-                    + "changed since the last run, so restore it or start a new job instance")
-        }
-        try file.seek(to: offset)
-        linesRead = context.int(lineKey).map { Int($0) } ?? 0
         self.file = file
     }
 
