@@ -18,6 +18,10 @@ public struct ColumnRangePartitioner: Partitioner {
     }
 
     public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+        try PartitionerSupport.explainingMissingTable(table, schema) { try split(gridSize: gridSize, scope) }
+    }
+
+    private func split(gridSize: Int, _ scope: StepScope) throws -> [Partition] {
         let connection = try PartitionerSupport.connection(scope)
         let row = try connection.query("""
             SELECT min(\(identifier: column))::bigint, max(\(identifier: column))::bigint
@@ -50,6 +54,10 @@ public struct BalancedPartitioner: Partitioner {
     }
 
     public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+        try PartitionerSupport.explainingMissingTable(table, schema) { try split(gridSize: gridSize, scope) }
+    }
+
+    private func split(gridSize: Int, _ scope: StepScope) throws -> [Partition] {
         let connection = try PartitionerSupport.connection(scope)
         let qualified = PartitionerSupport.qualified(table, schema)
         let bounds = try connection.query("""
@@ -100,6 +108,18 @@ enum PartitionerSupport {
             throw PostgresError(kind: .usage, message: "this partitioner needs the PostgreSQL job repository")
         }
         return session.connection
+    }
+
+    /// Turns "relation does not exist" into a sentence that says which table the partitioner
+    /// reads and what to do.
+    static func explainingMissingTable<T>(_ table: String, _ schema: String?, _ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch var error as PostgresError where error.sqlState == .undefinedTable {
+            let name = (schema.map { "\($0)." } ?? "") + table
+            error.message = "the partitioner reads table \(name), which does not exist: create or load it first, then restart"
+            throw error
+        }
     }
 
     static func qualified(_ table: String, _ schema: String?) -> String {
