@@ -53,6 +53,3 @@ public final class StepScope {
     /// The job's parameters.
     public var parameters: JobParameters { jobExecution.parameters }
 }
-
-/// The end of a step, told by the step to the engine.
-struct StepStopped: Error {}
