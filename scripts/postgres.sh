@@ -14,7 +14,7 @@ Runs a private PostgreSQL 15 server for this checkout, with all its state in <re
 Commands:
   start    (default) If DATABASE_URL is set and reachable, print it and do nothing else.
            Otherwise install postgresql-15/libpq-dev if missing, initdb .pg/data if needed,
-           start the server on 127.0.0.1 at the first free port from 55432 up (or reuse the
+           start the server on 127.0.0.1 at the first free port from 25432 up (or reuse the
            server already running on .pg/data), create database "swiftbatch", write .pg/env.
            The last line of stdout is DATABASE_URL=<url>; progress goes to stderr.
   stop     Stop the private server (pg_ctl stop -m fast) if it is running.
@@ -29,7 +29,7 @@ When run as root, initdb/pg_ctl run as the "postgres" user (created if missing).
 The Debian "main" cluster (port 5432) is never used nor touched.
 
 Environment: DATABASE_URL (see start), PG_BIN (default /usr/lib/postgresql/15/bin),
-PG_PORT_BASE (default 55432).
+PG_PORT_BASE (default 25432: below the ephemeral range 32768-60999, so no client connection can hold it).
 EOF
 }
 
@@ -45,7 +45,7 @@ ENV_FILE="$PG_ROOT/env"
 LOCK_FILE="$PG_ROOT/lock"
 DB_NAME="swiftbatch"
 DB_USER="postgres"
-PORT_BASE="${PG_PORT_BASE:-55432}"
+PORT_BASE="${PG_PORT_BASE:-25432}"
 PORT_TRIES=200
 
 log() { printf 'postgres.sh: %s\n' "$*" >&2; }
@@ -173,10 +173,16 @@ server_answers() {
     "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$1" -U "$DB_USER" -d postgres -t "${2:-5}" >/dev/null 2>&1
 }
 
+# Ports a start attempt of this run failed to bind; never picked again.
+FAILED_PORTS=" "
+
 port_in_use() {
     local port="$1"
+    [[ "$FAILED_PORTS" == *" $port "* ]] && return 0
     if command -v ss >/dev/null 2>&1; then
-        [[ -n "$(ss -Hltn "sport = :$port" 2>/dev/null)" ]] && return 0
+        # Any TCP socket on the port counts, not only listeners: a client connection's
+        # ephemeral port (the range includes ours) also makes the server's bind fail.
+        [[ -n "$(ss -Htan "sport = :$port" 2>/dev/null)" ]] && return 0
         return 1
     fi
     # Fallback: something accepts connections there.
@@ -284,6 +290,7 @@ start_server() {
         tail -n 8 "$LOG_FILE" >&2 || true
         # A port taken between our check and the bind: forget it and try the next one.
         rm -f "$PORT_FILE"
+        FAILED_PORTS+="$port "
         clear_stale_locks
         sleep "$attempt"
     done

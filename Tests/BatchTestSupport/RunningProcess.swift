@@ -16,6 +16,15 @@ public final class RunningProcess: @unchecked Sendable {
         self.outputPath = outputPath
     }
 
+    /// A test that fails before it stops its processes must not leave them running (a worker
+    /// would retry its connection forever): whatever is still alive when dropped is killed.
+    deinit {
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+        }
+    }
+
     public var pid: Int32 { process.processIdentifier }
 
     /// Sends a signal (SIGKILL, SIGTERM, SIGSTOP, SIGCONT...).
