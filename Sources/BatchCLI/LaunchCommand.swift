@@ -18,7 +18,13 @@ struct LaunchCommand: AsyncParsableCommand {
 
             The same identifying parameters name the same job instance: a COMPLETED instance is \
             refused (change a parameter, or use --next), a FAILED or STOPPED one restarts where it \
-            stopped, a running one is refused.
+            stopped, a running one is refused while its launcher lives.
+
+            The launcher heartbeats its execution. If it dies (kill -9, lost host) the workers \
+            carry on; launching the same instance again once its lease has run out attaches to \
+            the running execution and waits for it: no partition is created or run twice. An \
+            execution that was running a step inside the dead launcher is failed and restarted \
+            from its checkpoint instead.
 
             Examples:
               swiftbatch launch ledger-seed rows=100000
@@ -39,12 +45,7 @@ struct LaunchCommand: AsyncParsableCommand {
     @Flag(help: "Start a new instance: set run.id to one more than the job's last execution.")
     var next = false
 
-    @Option(name: .customLong("local-workers"), help: "Also run partitions in this process, on N threads (0: leave them to `swiftbatch worker` daemons).")
-    var localWorkers: Int = 0
-
-    func validate() throws {
-        guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }
-    }
+    @OptionGroup var options: LaunchOptions
 
     func run() async throws {
         let job = try JobRegistry.job(named: job)
@@ -54,7 +55,15 @@ struct LaunchCommand: AsyncParsableCommand {
         } catch {
             throw CommandFailure(error.description, exitCode: ExitCodes.usage)
         }
-        // Validate before touching the database, so bad input never writes anything.
+        try await Self.launch(job, given, next: next, options: options, database: database)
+    }
+
+    /// Launches `job` (validating the parameters before touching the database), reports the
+    /// execution, and throws the exit code its status calls for. `restart` comes here too.
+    static func launch(
+        _ job: Job, _ given: JobParameters, next: Bool, options: LaunchOptions, database: DatabaseOptions
+    ) async throws {
+        let localWorkers = options.localWorkers
         do {
             _ = try job.resolveParameters(given)
         } catch let error as JobLaunchError {
@@ -65,7 +74,7 @@ struct LaunchCommand: AsyncParsableCommand {
 
         let launcher = JobLauncher(
             repository: PostgresJobRepository(connectionString: database.resolvedURL),
-            logger: CLILogging.logger)
+            logger: CLILogging.logger, leaseSeconds: options.leaseSeconds)
         var local: (worker: PartitionWorker, task: Task<Void, any Error>)?
         if localWorkers > 0 {
             let worker = try PartitionWorker(
@@ -96,5 +105,26 @@ struct LaunchCommand: AsyncParsableCommand {
         case .stopped: throw ExitCode(ExitCodes.stopped.rawValue)
         default: throw ExitCode(ExitCodes.failed.rawValue)
         }
+    }
+}
+
+/// How a launch runs: shared by `launch` and `restart`.
+struct LaunchOptions: ParsableArguments {
+    @Option(
+        name: .customLong("local-workers"),
+        help: "Also run partitions in this process, on N threads (0: leave them to `swiftbatch worker` daemons).")
+    var localWorkers: Int = 0
+
+    @Option(
+        name: .customLong("lease-seconds"),
+        help: """
+            How long this launcher may be silent before a later launch of the same instance may \
+            attach to its execution (it heartbeats every third of this).
+            """)
+    var leaseSeconds: Int = 30
+
+    func validate() throws {
+        guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }
+        guard (1...3600).contains(leaseSeconds) else { throw ValidationError("--lease-seconds must be between 1 and 3600") }
     }
 }

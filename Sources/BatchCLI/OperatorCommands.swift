@@ -70,14 +70,16 @@ struct RestartCommand: AsyncParsableCommand {
             Completed steps are skipped; the step that failed resumes from its last committed \
             chunk. Same as launching the job again with the same parameters.
 
-            Example:
+            Examples:
               swiftbatch restart 42
+              swiftbatch restart 42 --local-workers 2
 
             \(ExitCodes.helpText)
             """)
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The job execution id.") var execution: Int64
+    @OptionGroup var options: LaunchOptions
 
     func run() async throws {
         let id = execution
@@ -90,10 +92,7 @@ struct RestartCommand: AsyncParsableCommand {
                 "execution \(id) is \(found.status.rawValue); only FAILED or STOPPED executions restart",
                 exitCode: ExitCodes.refused)
         }
-        var launch = LaunchCommand()
-        launch.database = database
-        launch.job = found.jobName
-        launch.parameters = found.parameters.map { $0.parameter.commandLineArgument(name: $0.name) }
-        try await launch.run()
+        let job = try JobRegistry.job(named: found.jobName)
+        try await LaunchCommand.launch(job, found.parameters, next: false, options: options, database: database)
     }
 }

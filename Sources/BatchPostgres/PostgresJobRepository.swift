@@ -1,4 +1,5 @@
 import Batch
+import Logging
 import PostgresClient
 
 /// The job repository in PostgreSQL: Spring Batch 5's tables plus SwiftBatch's rules
@@ -33,4 +34,13 @@ public struct PostgresJobRepository: JobRepository {
 public struct JobRepositoryError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+}
+
+extension PostgresJobRepository {
+    public func startHeartbeat(jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger) throws
+        -> any LauncherHeartbeat
+    {
+        try PostgresLauncherHeartbeat(
+            connectionString: connectionString, jobExecutionID: jobExecutionID, launcher: launcher, logger: logger)
+    }
 }

@@ -20,21 +20,23 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
 
     // MARK: - Launch
 
-    public func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool)
-        throws -> Result<JobExecution, LaunchRefusal>
-    {
+    public func createJobExecution(
+        jobName: String, parameters: JobParameters, restartable: Bool, launcher: LauncherIdentity
+    ) throws -> Result<LaunchGrant, LaunchRefusal> {
         let key = parameters.jobKey
         let now = Date()
         do {
-            return try createJobExecution(jobName: jobName, key: key, parameters: parameters, restartable: restartable, now: now)
+            return try createJobExecution(
+                jobName: jobName, key: key, parameters: parameters, restartable: restartable, launcher: launcher, now: now)
         } catch let refusal as LaunchRefusal {
             return .failure(refusal)
         }
     }
 
     private func createJobExecution(
-        jobName: String, key: String, parameters: JobParameters, restartable: Bool, now: Date
-    ) throws -> Result<JobExecution, LaunchRefusal> {
+        jobName: String, key: String, parameters: JobParameters, restartable: Bool, launcher: LauncherIdentity,
+        now: Date
+    ) throws -> Result<LaunchGrant, LaunchRefusal> {
         try connection.withTransaction { db in
             // Concurrent launchers of a new instance: the loser's INSERT waits for the winner's
             // commit and then does nothing; the row lock below then serializes their checks.
@@ -55,8 +57,20 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 """, prepared: true).first.map { try $0.decode((Int64, String?).self) }
             var restartFrom: Int64?
             if let (lastID, lastStatus) = last {
-                let status = lastStatus.flatMap(BatchStatus.init(rawValue:)) ?? .unknown
-                if status.isRunning { return .failure(.alreadyRunning(executionID: lastID)) }
+                var status = lastStatus.flatMap(BatchStatus.init(rawValue:)) ?? .unknown
+                if status.isRunning {
+                    switch try Self.takeOver(db, executionID: lastID, launcher: launcher, now: now) {
+                    case .refused(let refusal):
+                        return .failure(refusal)
+                    case .attach(let previousOwner):
+                        guard let execution = try jobExecution(id: lastID) else {
+                            throw JobRepositoryError(message: "execution \(lastID) vanished while attaching to it")
+                        }
+                        return .success(LaunchGrant(execution: execution, attachedFrom: previousOwner))
+                    case .failedOrphan:
+                        status = .failed
+                    }
+                }
                 // Unlike Spring Batch, an instance without identifying parameters is no exception:
                 // once complete it is refused (use --next for a new instance).
                 if status == .completed { return .failure(.alreadyComplete(executionID: lastID)) }
@@ -95,10 +109,75 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 INSERT INTO batch_job_execution_context (job_execution_id, short_context, serialized_context)
                 VALUES (\(executionID), \(short), \(serialized))
                 """, prepared: true)
-            return .success(JobExecution(
+            try db.execute("""
+                INSERT INTO batch_job_launcher (job_execution_id, owner, host, pid, lease_expires_at)
+                VALUES (\(executionID), \(launcher.owner), \(launcher.host), \(launcher.pid),
+                        now() + make_interval(secs => \(launcher.leaseSeconds)))
+                """, prepared: true)
+            return .success(LaunchGrant(execution: JobExecution(
                 id: executionID, instance: instance, parameters: parameters, status: .starting,
-                exitStatus: .unknown, createTime: now, lastUpdated: now, context: context))
+                exitStatus: .unknown, createTime: now, lastUpdated: now, context: context)))
         }
+    }
+
+    private enum TakeOver {
+        case refused(LaunchRefusal)
+        /// The execution awaits partitions that workers carry on with: attach to it.
+        case attach(previousOwner: String)
+        /// The execution died with its launcher (it was running a step in-process): it is now
+        /// FAILED and may be restarted.
+        case failedOrphan
+    }
+
+    /// Decides what a launch does about a running execution of its instance (under the
+    /// instance's row lock): refuse while its launcher lives; once the launcher's lease ran
+    /// out, attach when the execution awaits partitions, or fail it so it can restart.
+    private static func takeOver(
+        _ db: PostgresConnection, executionID: Int64, launcher: LauncherIdentity, now: Date
+    ) throws -> TakeOver {
+        guard let row = try db.query("""
+            SELECT owner, host, pid, lease_expires_at < now(), extract(epoch FROM now() - heartbeat_at)::bigint,
+                   ceil(extract(epoch FROM lease_expires_at - now()))::bigint
+            FROM batch_job_launcher WHERE job_execution_id = \(executionID) FOR UPDATE
+            """, prepared: true).first
+        else {
+            // Launched by a binary without launcher heartbeats: never guess that it is dead.
+            return .refused(.alreadyRunning(executionID: executionID))
+        }
+        let (owner, host, pid, expired, silentFor, leaseLeft) = try row.decode((String, String, Int32, Bool, Int64, Int64).self)
+        guard expired else {
+            return .refused(.alreadyRunning(
+                executionID: executionID,
+                launcher: "pid \(pid) on \(host), heard from \(silentFor) s ago; if that process is gone, "
+                    + "a launch after its lease runs out (in \(leaseLeft) s) attaches to the execution"))
+        }
+        let awaitsPartitions = try db.query("""
+            SELECT EXISTS (
+                SELECT 1 FROM batch_step_execution s
+                WHERE s.job_execution_id = \(executionID) AND s.status IN ('STARTING', 'STARTED', 'STOPPING')
+                  AND EXISTS (SELECT 1 FROM batch_partition p WHERE p.manager_step_execution_id = s.step_execution_id))
+            """, prepared: true).single().decode(Bool.self, column: 0)
+        if awaitsPartitions {
+            try db.execute("""
+                UPDATE batch_job_launcher SET owner = \(launcher.owner), host = \(launcher.host), pid = \(launcher.pid),
+                    attachments = attachments + 1, heartbeat_at = now(),
+                    lease_expires_at = now() + make_interval(secs => \(launcher.leaseSeconds))
+                WHERE job_execution_id = \(executionID)
+                """, prepared: true)
+            return .attach(previousOwner: owner)
+        }
+        let reason = "its launcher (pid \(pid) on \(host)) stopped heartbeating \(silentFor) s before a new launch"
+        try db.execute("""
+            UPDATE batch_step_execution SET status = 'FAILED', exit_code = 'FAILED', exit_message = \(reason),
+                end_time = \(now), last_updated = \(now), version = version + 1
+            WHERE job_execution_id = \(executionID) AND status IN ('STARTING', 'STARTED', 'STOPPING')
+            """, prepared: true)
+        try db.execute("""
+            UPDATE batch_job_execution SET status = 'FAILED', exit_code = 'FAILED', exit_message = \(reason),
+                end_time = \(now), last_updated = \(now), version = version + 1
+            WHERE job_execution_id = \(executionID)
+            """, prepared: true)
+        return .failedOrphan
     }
 
     private static func runningExecution(_ db: PostgresConnection, _ instanceID: Int64) throws -> Int64? {

@@ -51,10 +51,12 @@ public struct JobLaunchError: Error, Sendable, CustomStringConvertible {
             JobLaunchError(
                 code: .alreadyComplete, jobName: jobName, executionID: id,
                 message: "job \(jobName) is already complete for these parameters (execution \(id)): change the identifying parameters or use --next")
-        case .alreadyRunning(let id):
+        case .alreadyRunning(let id, let launcher):
             JobLaunchError(
                 code: .alreadyRunning, jobName: jobName, executionID: id,
-                message: "job \(jobName) is already running for these parameters: execution \(id) (stop it with `swiftbatch stop \(id)`)")
+                message: "job \(jobName) is already running for these parameters: execution \(id)"
+                    + (launcher.map { ", launched by \($0)" } ?? "")
+                    + " (watch it with `swiftbatch status \(id)`, stop it with `swiftbatch stop \(id)`)")
         case .notRestartable(let id):
             JobLaunchError(
                 code: .notRestartable, jobName: jobName, executionID: id,

@@ -7,24 +7,34 @@ import Logging
 public struct JobLauncher: Sendable {
     public let repository: any JobRepository
     public let logger: Logger
+    /// How long this launcher may stay silent before a later launch of the same instance may
+    /// take its running execution over (it heartbeats every third of this).
+    public let leaseSeconds: Int
 
-    public init(repository: any JobRepository, logger: Logger = Logger(label: "swiftbatch")) {
+    public init(repository: any JobRepository, logger: Logger = Logger(label: "swiftbatch"), leaseSeconds: Int = 30) {
+        precondition(leaseSeconds > 0)
         self.repository = repository
         self.logger = logger
+        self.leaseSeconds = leaseSeconds
     }
 
     /// Runs `job` for `parameters` and returns its finished execution (COMPLETED, FAILED or
     /// STOPPED: a failed job is a result, not an error).
     ///
+    /// When the instance is running but its launcher died (its lease ran out), this launch takes
+    /// it over: it attaches to an execution that awaits partitions (workers carry on, nothing
+    /// runs twice) and waits for it, or fails and restarts one that died with its launcher.
+    ///
     /// - Parameters:
     ///   - next: start a new instance by incrementing `run.id` past the job's last execution.
     /// - Throws: ``JobLaunchError`` when the parameters are invalid (nothing is written) or
-    ///   the instance's history refuses the launch (already complete, already running, not
-    ///   restartable, abandoned); repository errors as they come.
+    ///   the instance's history refuses the launch (already complete, running with a live
+    ///   launcher, not restartable, abandoned); repository errors as they come.
     public func run(_ job: Job, parameters: JobParameters, next: Bool = false) async throws -> JobExecution {
         let resolved = try job.resolveParameters(parameters)
         let repository = self.repository
         let logger = self.logger
+        let identity = LauncherIdentity.current(leaseSeconds: leaseSeconds)
         return try await onOwnThread(name: "job-\(job.name)") {
             let session = try repository.openSession()
             defer { session.close() }
@@ -35,14 +45,22 @@ public struct JobLauncher: Sendable {
                 launchParameters = launchParameters.adding(
                     JobParameters.runIDName, JobParameter(.long(previous + 1), identifying: true))
             }
-            let created = try session.createJobExecution(
-                jobName: job.name, parameters: launchParameters, restartable: job.restartable)
-            var execution: JobExecution
-            switch created {
-            case .success(let value): execution = value
+            let grant: LaunchGrant
+            switch try session.createJobExecution(
+                jobName: job.name, parameters: launchParameters, restartable: job.restartable, launcher: identity)
+            {
+            case .success(let value): grant = value
             case .failure(let refusal): throw JobLaunchError.refused(refusal, jobName: job.name)
             }
-            try JobRunner(job: job, session: session, logger: logger).run(&execution)
+            var execution = grant.execution
+            let heartbeat = try repository.startHeartbeat(jobExecutionID: execution.id, launcher: identity, logger: logger)
+            defer { heartbeat.stop() }
+            if let previous = grant.attachedFrom {
+                logger.notice(
+                    "attached to the running execution: its launcher stopped heartbeating, the workers carry on",
+                    metadata: ["batch.job.execution_id": "\(execution.id)", "batch.launcher.previous": "\(previous)"])
+            }
+            try JobRunner(job: job, session: session, logger: logger).run(&execution, attached: grant.isAttach)
             return execution
         }
     }

@@ -7,21 +7,36 @@ struct JobRunner {
     let session: any JobRepositorySession
     let logger: Logger
 
-    func run(_ execution: inout JobExecution) throws {
+    /// Runs the execution's steps in order.
+    ///
+    /// - Parameter attached: the execution was started by a launcher that died; steps it
+    ///   completed are skipped and the step it was awaiting is resumed, not created again.
+    func run(_ execution: inout JobExecution, attached: Bool = false) throws {
         var logger = logger
         logger[metadataKey: "batch.job.name"] = "\(job.name)"
         logger[metadataKey: "batch.job.execution_id"] = "\(execution.id)"
-        execution.status = .started
-        execution.startTime = Date()
-        try session.update(&execution)
-        logger.info("job started")
-        for listener in job.listeners { listener.beforeJob(execution) }
+        if !attached {
+            execution.status = .started
+            execution.startTime = Date()
+            try session.update(&execution)
+            logger.info("job started")
+            for listener in job.listeners { listener.beforeJob(execution) }
+        }
 
         var outcome: (BatchStatus, ExitStatus) = (.completed, .completed)
         for step in job.steps {
             let last = try session.lastStepExecution(jobInstanceID: execution.instance.id, stepName: step.name)
-            if let last, last.status == .completed, !step.allowStartIfComplete {
+            let ranInThisExecution = last?.jobExecutionID == execution.id
+            if let last, last.status == .completed, !step.allowStartIfComplete || ranInThisExecution {
                 logger.info("step already complete; skipped", metadata: ["batch.step.name": "\(step.name)"])
+                continue
+            }
+            if attached, var resumed = last, ranInThisExecution, resumed.status.isRunning {
+                // The dead launcher's step: await it again (even when STOPPING, so its
+                // partitions' outcome is what the step records).
+                logger.info("resuming the step the previous launcher was running", metadata: ["batch.step.name": "\(step.name)"])
+                try runStep(step, &resumed, execution, logger: logger, resuming: true)
+                if let stop = Self.outcome(of: resumed, step) { outcome = stop; break }
                 continue
             }
             if let current = try session.jobExecution(id: execution.id), current.status == .stopping {
@@ -33,18 +48,7 @@ struct JobRunner {
             var stepExecution = try session.createStepExecution(
                 jobExecutionID: execution.id, stepName: step.name, context: resumeFrom)
             try runStep(step, &stepExecution, execution, logger: logger)
-            switch stepExecution.status {
-            case .completed:
-                continue
-            case .stopped:
-                outcome = (.stopped, .stopped.adding(description: "stopped in step \(step.name)"))
-            default:
-                outcome = (
-                    .failed,
-                    .failed.adding(description: "step \(step.name) failed: \(stepExecution.exitStatus.exitDescription)")
-                )
-            }
-            break
+            if let stop = Self.outcome(of: stepExecution, step) { outcome = stop; break }
         }
         execution.status = outcome.0
         execution.exitStatus = outcome.1
@@ -54,16 +58,30 @@ struct JobRunner {
         logger.info("job ended", metadata: ["batch.job.status": "\(execution.status.rawValue)"])
     }
 
+    /// The job's outcome when `stepExecution` ends the job (stopped or failed); nil to go on.
+    private static func outcome(of stepExecution: StepExecution, _ step: any Step) -> (BatchStatus, ExitStatus)? {
+        switch stepExecution.status {
+        case .completed:
+            nil
+        case .stopped:
+            (.stopped, .stopped.adding(description: "stopped in step \(step.name)"))
+        default:
+            (.failed, .failed.adding(description: "step \(step.name) failed: \(stepExecution.exitStatus.exitDescription)"))
+        }
+    }
+
     private func runStep(
         _ step: any Step, _ stepExecution: inout StepExecution, _ jobExecution: JobExecution,
-        logger: Logger
+        logger: Logger, resuming: Bool = false
     ) throws {
         var logger = logger
         logger[metadataKey: "batch.step.name"] = "\(step.name)"
         logger[metadataKey: "batch.step.execution_id"] = "\(stepExecution.id)"
-        stepExecution.status = .started
-        stepExecution.startTime = Date()
-        try session.update(&stepExecution)
+        if !resuming {
+            stepExecution.status = .started
+            stepExecution.startTime = Date()
+            try session.update(&stepExecution)
+        }
         let scope = StepScope(
             session: session, jobExecution: jobExecution, logger: logger, stepContext: stepExecution.context)
         for listener in step.listeners { listener.beforeStep(stepExecution) }

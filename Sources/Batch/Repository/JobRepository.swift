@@ -1,3 +1,5 @@
+import Logging
+
 /// Where jobs' instances and executions are recorded, so every run can be restarted.
 ///
 /// A repository hands out sessions; each session is a connection used by one thread at a time
@@ -6,14 +8,20 @@
 public protocol JobRepository: Sendable {
     /// Opens a session for the calling thread.
     func openSession() throws -> any JobRepositorySession
+
+    /// Starts renewing `launcher`'s lease on a running execution, on a connection and thread of
+    /// its own, until the returned heartbeat is stopped.
+    func startHeartbeat(jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger) throws
+        -> any LauncherHeartbeat
 }
 
 /// What a launch found when it looked at the instance's history.
 public enum LaunchRefusal: Error, Sendable, Equatable {
     /// The instance's last execution COMPLETED.
     case alreadyComplete(executionID: Int64)
-    /// An execution of the instance is running (STARTING, STARTED or STOPPING).
-    case alreadyRunning(executionID: Int64)
+    /// An execution of the instance is running (STARTING, STARTED or STOPPING) and its launcher
+    /// is alive (`launcher`: who it is and when its lease runs out, when known).
+    case alreadyRunning(executionID: Int64, launcher: String? = nil)
     /// The instance failed or stopped before, but the job is not restartable.
     case notRestartable(executionID: Int64)
     /// The last execution was abandoned: an operator said it must not be restarted.
@@ -25,13 +33,19 @@ public enum LaunchRefusal: Error, Sendable, Equatable {
 /// - Important: blocking. Call it only from a thread of its own, never from a task's code.
 public protocol JobRepositorySession: AnyObject {
     /// Finds or creates the instance for `jobName` and the identifying `parameters`, checks its
-    /// history, and creates a new execution in STARTING state, atomically: of several
-    /// processes launching the same instance at once, exactly one gets an execution and the
-    /// others a ``LaunchRefusal`` (`alreadyRunning`).
+    /// history, and creates a new execution in STARTING state recorded as `launcher`'s,
+    /// atomically: of several processes launching the same instance at once, exactly one gets an
+    /// execution and the others a ``LaunchRefusal`` (`alreadyRunning`).
     ///
     /// On a restart, the new execution's context is the previous execution's.
-    func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool) throws
-        -> Result<JobExecution, LaunchRefusal>
+    ///
+    /// When an execution of the instance is running but its launcher's lease ran out (the
+    /// launching process died), `launcher` takes it over: if the execution was awaiting a
+    /// partitioned step, the grant attaches to it (``LaunchGrant/attachedFrom`` is set); otherwise
+    /// the orphan is marked FAILED and restarted, in the same transaction. A live launcher is
+    /// never displaced.
+    func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool, launcher: LauncherIdentity)
+        throws -> Result<LaunchGrant, LaunchRefusal>
 
     /// The newest execution of `stepName` in any execution of the instance, or nil.
     func lastStepExecution(jobInstanceID: Int64, stepName: String) throws -> StepExecution?

@@ -13,6 +13,11 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
         partitioner: () throws -> [Partition]
     ) throws -> Int {
+        // A launch that attached to this manager (its launcher died) finds them already there.
+        let existing = try connection.query("""
+            SELECT count(*) FROM batch_partition WHERE manager_step_execution_id = \(manager.id)
+            """, prepared: true).single().decode(Int64.self, column: 0)
+        if existing > 0 { return Int(existing) }
         // A restart reuses the partitions of this step's last attempt in the instance.
         let previous = try connection.query("""
             SELECT s.step_execution_id FROM batch_step_execution s

@@ -45,7 +45,9 @@ struct LedgerJobCommandTests {
             // nothing of the poison row's chunk did; every other partition completed.
             #expect(committed == 19_500 && maxID == 20_000)
 
-            let restarted = try await binary.run(launch, environment: env)
+            // The operator's way back: the id the failed launch printed.
+            let hint = try #require(failed.standardOutput.firstMatch(of: /swiftbatch restart (\d+)/))
+            let restarted = try await binary.run(["restart", String(hint.1), "--local-workers", "2"], environment: env)
             #expect(restarted.exitCode == 0, "\(restarted.standardError)")
             // Only p4 ran again, from its checkpoint: the 500 rows of the chunk that failed.
             #expect(restarted.standardOutput.contains("partitions: 1 in this execution, 1 completed"))
@@ -68,6 +70,9 @@ struct LedgerJobCommandTests {
             #expect(again.exitCode == 4)
             #expect(again.standardError.contains("already complete"))
             #expect(again.standardError.contains("--next"))
+            let restartCompleted = try await binary.run(["restart", String(hint.1)], environment: env)
+            #expect(restartCompleted.exitCode == 4)
+            #expect(restartCompleted.standardError.contains("already complete"))
         }
     }
 

@@ -16,8 +16,8 @@ struct PartitionLifecycleTests {
             try SchemaMigrations.migrate(on: db)
             let session = PostgresJobRepositorySession(connection: db)
             let execution = try session.createJobExecution(
-                jobName: "lease-test", parameters: ["k": .string("v")], restartable: true
-            ).get()
+                jobName: "lease-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
             let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
             let count = try session.preparePartitions(
                 manager: manager, jobExecution: execution, workerStep: "lease-test/work", maxAttempts: 2

@@ -60,11 +60,13 @@ struct WorkerFaultTests {
             var others: [RunningProcess] { workers.filter { $0 !== victim } }
         }
 
-        func startRun(workers count: Int, leaseSeconds: Int) async throws -> Run {
+        static let launch = ["launch", "ledger-etl", "grid=6", "chunk=100"]
+
+        func startRun(workers count: Int, leaseSeconds: Int, launcherOptions: [String] = []) async throws -> Run {
             let workers = try (0..<count).map { _ in
                 try binary.start(["worker", "--concurrency", "1", "--lease-seconds", "\(leaseSeconds)"], environment: env)
             }
-            let launcher = try binary.start(["launch", "ledger-etl", "grid=6", "chunk=100"], environment: env)
+            let launcher = try binary.start(Self.launch + launcherOptions, environment: env)
             let busy = try await busyPartition()
             let victim = try #require(workers.first { $0.pid == WorkerFaultTests.pid(of: busy.owner) })
             return Run(workers: workers, launcher: launcher, busy: busy, victim: victim)
@@ -153,6 +155,41 @@ struct WorkerFaultTests {
             let fencedBySession = run.victim.output.contains("partition abandoned")
                 && run.victim.output.contains("connection lost")
             #expect(fencedByLease || fencedBySession, "\(run.victim.output)")
+        }
+    }
+
+    @Test func aLaunchAfterTheLauncherWasKilledAttachesAndNoPartitionRunsTwice() async throws {
+        try await Self.withCluster(rows: 120_000) { cluster in
+            let run = try await cluster.startRun(workers: 2, leaseSeconds: 5, launcherOptions: ["--lease-seconds", "2"])
+            run.launcher.send(SIGKILL)
+            #expect(try await run.launcher.wait() == 128 + SIGKILL)
+            // The workers carry on; once the dead launcher's lease has run out a new launch
+            // takes the execution over.
+            let executionID = try await cluster.waitFor("the dead launcher's lease to run out") { db in
+                try db.query("SELECT job_execution_id FROM batch_job_launcher WHERE lease_expires_at < now()")
+                    .first?.decode(Int64.self, column: 0)
+            }
+            let relaunch = try cluster.binary.start(Cluster.launch, environment: cluster.env)
+            #expect(try await relaunch.wait() == 0, "\(relaunch.output)")
+            #expect(relaunch.output.contains("attached to the running execution"), "\(relaunch.output)")
+            try await cluster.checkExactOutput(rows: 120_000)
+
+            let (executions, status, managers, partitions, reruns, attachments) = try await cluster.query { db in
+                try db.query("""
+                    SELECT (SELECT count(*) FROM batch_job_execution e JOIN batch_job_instance i USING (job_instance_id)
+                            WHERE i.job_name = 'ledger-etl'),
+                           (SELECT status FROM batch_job_execution WHERE job_execution_id = \(executionID)),
+                           (SELECT count(*) FROM batch_step_execution WHERE job_execution_id = \(executionID)
+                            AND step_name = 'transform'),
+                           (SELECT count(*) FROM batch_partition WHERE job_execution_id = \(executionID) AND state = 'COMPLETED'),
+                           (SELECT count(*) FROM batch_partition WHERE attempt <> 1),
+                           (SELECT attachments FROM batch_job_launcher WHERE job_execution_id = \(executionID))
+                    """).single().decode((Int64, String, Int64, Int64, Int64, Int32).self)
+            }
+            // One execution, one manager step, the same six partitions, each run exactly once.
+            #expect(executions == 1 && status == "COMPLETED" && managers == 1)
+            #expect(partitions == 6 && reruns == 0 && attachments == 1)
+            try await cluster.stop(run.workers)
         }
     }
 

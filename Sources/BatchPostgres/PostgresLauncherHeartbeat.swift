@@ -1,0 +1,77 @@
+import Batch
+import Foundation
+import Logging
+import PostgresClient
+
+/// Renews a launcher's lease on its running execution every third of the lease, on a thread
+/// and connection of its own (the job's own session is busy running steps). A lost connection
+/// is retried at the next beat; a renewal that finds another owner means a later launch took
+/// the execution over while this process was unresponsive, which is logged as an error.
+final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
+    // Sendable rule: `stopped` is only touched with `condition` locked; the connection only by
+    // the heartbeat thread after init.
+    private let condition = NSCondition()
+    private var stopped = false
+
+    init(
+        connectionString: String?, jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger
+    ) throws {
+        let first = try PostgresConnection(connectionString: connectionString)
+        let thread = Thread { [self] in
+            beat(first, connectionString, jobExecutionID, launcher, logger)
+        }
+        thread.name = "launcher-heartbeat"
+        thread.start()
+    }
+
+    func stop() {
+        condition.lock()
+        stopped = true
+        condition.broadcast()
+        condition.unlock()
+    }
+
+    /// Waits up to `interval`; true when stopped meanwhile.
+    private func waitForStop(_ interval: Duration) -> Bool {
+        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
+        let deadline = Date(timeIntervalSinceNow: seconds)
+        condition.lock()
+        defer { condition.unlock() }
+        while !stopped, condition.wait(until: deadline) {}
+        return stopped
+    }
+
+    private func beat(
+        _ first: PostgresConnection, _ connectionString: String?, _ executionID: Int64,
+        _ launcher: LauncherIdentity, _ logger: Logger
+    ) {
+        var connection: PostgresConnection? = first
+        defer { connection?.close() }
+        while !waitForStop(launcher.heartbeatInterval) {
+            do {
+                let db: PostgresConnection
+                if let connection { db = connection } else {
+                    db = try PostgresConnection(connectionString: connectionString)
+                    connection = db
+                }
+                let renewed = try db.query("""
+                    UPDATE batch_job_launcher SET heartbeat_at = now(),
+                        lease_expires_at = now() + make_interval(secs => \(launcher.leaseSeconds))
+                    WHERE job_execution_id = \(executionID) AND owner = \(launcher.owner)
+                    RETURNING 1
+                    """, prepared: true).first != nil
+                if !renewed {
+                    logger.error(
+                        "another launch took this execution over while this process was unresponsive; its result here may be refused",
+                        metadata: ["batch.job.execution_id": "\(executionID)"])
+                    return
+                }
+            } catch {
+                logger.warning(
+                    "launcher heartbeat failed; retrying", metadata: ["batch.error": "\(error)", "batch.job.execution_id": "\(executionID)"])
+                connection?.close()
+                connection = nil
+            }
+        }
+    }
+}
