@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
     cat <<'EOF'
-Usage: scripts/postgres.sh [start|stop|status|url|env|install|--help]
+Usage: scripts/postgres.sh [start|stop|restart [fast|immediate]|status|url|env|install|--help]
 
 Runs a private PostgreSQL 15 server for this checkout, with all its state in <repo>/.pg/:
   .pg/data   data directory           .pg/log/postgres.log  server log
@@ -18,6 +18,8 @@ Commands:
            server already running on .pg/data), create database "swiftbatch", write .pg/env.
            The last line of stdout is DATABASE_URL=<url>; progress goes to stderr.
   stop     Stop the private server (pg_ctl stop -m fast) if it is running.
+  restart  Restart the running private server in place (pg_ctl restart -m fast, or -m
+           immediate: a crash and recovery), same port. For fault tests.
   status   Print "running <url>" (exit 0) or "stopped" (exit 3) for the private server.
   url      Print the private server's URL if it is running (exit 3 if not).
   env      Like start, but print only `export DATABASE_URL=...`, for
@@ -29,13 +31,14 @@ When run as root, initdb/pg_ctl run as the "postgres" user (created if missing).
 The Debian "main" cluster (port 5432) is never used nor touched.
 
 Environment: DATABASE_URL (see start), PG_BIN (default /usr/lib/postgresql/15/bin),
+SWIFTBATCH_PG_ROOT (default <repo>/.pg: a second private server lives in another directory),
 PG_PORT_BASE (default 25432: below the ephemeral range 32768-60999, so no client connection can hold it).
 EOF
 }
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)"
 PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
-PG_ROOT="$ROOT/.pg"
+PG_ROOT="${SWIFTBATCH_PG_ROOT:-$ROOT/.pg}"
 DATA_DIR="$PG_ROOT/data"
 RUN_DIR="$PG_ROOT/run"
 LOG_DIR="$PG_ROOT/log"
@@ -368,6 +371,16 @@ do_stop() {
     fi
 }
 
+do_restart() {
+    local mode="${1:-fast}"
+    [[ "$mode" == fast || "$mode" == immediate ]] || die "restart mode must be fast or immediate, not $mode"
+    lock
+    server_running || die "the private server on $DATA_DIR is not running"
+    log "restarting the private server on $DATA_DIR (-m $mode)"
+    as_pg "$PG_BIN/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" restart -m "$mode" -w -t 120 >&2 \
+        || die "restart failed; see $LOG_FILE"
+}
+
 main() {
     local cmd="${1:-start}"
     URL=""
@@ -389,6 +402,9 @@ main() {
             ;;
         stop)
             do_stop
+            ;;
+        restart)
+            do_restart "${2:-fast}"
             ;;
         status)
             local port

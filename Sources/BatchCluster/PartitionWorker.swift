@@ -24,6 +24,8 @@ public final class PartitionWorker: Sendable {
     private struct State {
         var shuttingDown = false
         var busy: [Bool] = []
+        /// The claim each slot is running, whose lease the heartbeat renews.
+        var held: [PartitionFence?] = []
     }
 
     /// - Throws: when `configuration.steps` names a step the jobs do not have.
@@ -53,7 +55,10 @@ public final class PartitionWorker: Sendable {
         logger[metadataKey: "batch.worker.id"] = "\(configuration.workerID)"
         self.logger = logger
         self.sessions = SlotSessions(count: configuration.concurrency)
-        state.withLock { $0.busy = Array(repeating: false, count: configuration.concurrency) }
+        state.withLock {
+            $0.busy = Array(repeating: false, count: configuration.concurrency)
+            $0.held = Array(repeating: nil, count: configuration.concurrency)
+        }
     }
 
     /// The worker-step keys this worker serves.
@@ -115,7 +120,8 @@ public final class PartitionWorker: Sendable {
         let heartbeatEvery = Duration.seconds(configuration.leaseSeconds / 3)
         while !isShuttingDown {
             if clock.now - lastHeartbeat >= heartbeatEvery {
-                try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds)
+                let held = state.withLock { $0.held.compactMap { $0 } }
+                try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: held)
                 try session.sweepExpiredPartitions()
                 lastHeartbeat = clock.now
             }
@@ -128,10 +134,17 @@ public final class PartitionWorker: Sendable {
                 workerID: configuration.workerID, steps: servedSteps, limit: free.count,
                 leaseSeconds: configuration.leaseSeconds)
             for (partition, slot) in zip(claimed, free) {
-                state.withLock { $0.busy[slot] = true }
+                let fence = fence(for: partition)
+                state.withLock {
+                    $0.busy[slot] = true
+                    $0.held[slot] = fence
+                }
                 slots[slot].submit { [self] in
-                    runPartition(partition, slot: slot)
-                    state.withLock { $0.busy[slot] = false }
+                    runPartition(partition, fence: fence, slot: slot)
+                    state.withLock {
+                        $0.busy[slot] = false
+                        $0.held[slot] = nil
+                    }
                     slotFreed.lock()
                     slotFreed.broadcast()
                     slotFreed.unlock()
@@ -168,25 +181,47 @@ public final class PartitionWorker: Sendable {
 
     // MARK: - One partition (a slot's thread)
 
-    private func runPartition(_ claimed: ClaimedPartition, slot: Int) {
+    private func fence(for claimed: ClaimedPartition) -> PartitionFence {
+        PartitionFence(
+            partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
+            leaseSeconds: configuration.leaseSeconds)
+    }
+
+    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) {
         var logger = self.logger
         logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
         logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
-        let fence = PartitionFence(
-            partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
-            leaseSeconds: configuration.leaseSeconds)
-        do {
-            let session = try slotSession(slot)
-            session.fence = fence
-            defer { session.fence = nil }
-            try execute(claimed, fence: fence, session: session, logger: logger)
-        } catch let lost as PartitionLeaseLost {
-            logger.warning("partition dropped", metadata: ["batch.error": "\(lost)"])
-        } catch {
-            // The connection broke or the repository refused: drop the session; the lease
-            // expires and the partition is claimed again, from its last checkpoint.
-            logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
-            sessions.replace(slot, with: nil)
+        var backoff = Duration.milliseconds(200)
+        while true {
+            do {
+                let session = try slotSession(slot)
+                session.fence = fence
+                defer { session.fence = nil }
+                try execute(claimed, fence: fence, session: session, logger: logger)
+                return
+            } catch let lost as PartitionLeaseLost {
+                logger.warning("partition dropped", metadata: ["batch.error": "\(lost)"])
+                return
+            } catch let error as PostgresError where error.isConnectionLost {
+                // The database restarted or the network broke. The claim is still ours while
+                // the heartbeat renews it: reconnect and resume from the last committed chunk.
+                // Had another worker taken it over meanwhile, the first fenced save says so.
+                sessions.replace(slot, with: nil)
+                if isShuttingDown {
+                    logger.warning("partition left to its lease: the repository went away during shutdown", metadata: ["batch.error": "\(error)"])
+                    return
+                }
+                logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
+                    metadata: ["batch.error": "\(error)", "batch.backoff": "\(backoff)"])
+                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                backoff = min(backoff * 2, .seconds(5))
+            } catch {
+                // The repository refused: drop the session and stop renewing the claim; the
+                // lease expires and the partition is claimed again, from its last checkpoint.
+                logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
+                sessions.replace(slot, with: nil)
+                return
+            }
         }
     }
 

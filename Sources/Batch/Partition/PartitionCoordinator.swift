@@ -1,3 +1,5 @@
+import Logging
+
 /// Where a partitioned step's partitions stand, from the manager's one aggregate query.
 public struct PartitionProgress: Sendable, Equatable {
     public var total = 0
@@ -33,8 +35,9 @@ public protocol PartitionCoordinator: AnyObject {
 
     /// Waits until every partition is COMPLETED, FAILED or STOPPED (or `timeout` passes),
     /// calling `progress` whenever the picture changes and at least every `reportEvery`.
+    /// A lost connection is reconnected (the database may restart meanwhile), logged to `logger`.
     func awaitPartitions(
-        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration,
+        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration, logger: Logger,
         progress: (PartitionProgress) -> Void
     ) throws -> PartitionProgress
 

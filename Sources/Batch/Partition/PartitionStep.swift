@@ -69,7 +69,7 @@ public struct PartitionStep: Step {
 
         var warnedAboutWorkers = false
         let progress = try coordinator.awaitPartitions(
-            manager: execution, workerStep: key, timeout: timeout, reportEvery: .seconds(5)
+            manager: execution, workerStep: key, timeout: timeout, reportEvery: .seconds(5), logger: scope.logger
         ) { progress in
             if progress.liveWorkers == 0 && !progress.isFinished && !warnedAboutWorkers {
                 warnedAboutWorkers = true

@@ -1,5 +1,6 @@
 import Batch
 import Foundation
+import Logging
 import PostgresClient
 
 /// The channel workers listen on for new work, and managers for finished partitions.
@@ -121,7 +122,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
     }
 
     public func awaitPartitions(
-        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration,
+        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration, logger: Logger,
         progress: (PartitionProgress) -> Void
     ) throws -> PartitionProgress {
         let clock = ContinuousClock()
@@ -133,17 +134,25 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         var lastSweep = clock.now - .seconds(60)
         var lastPoll = clock.now - .seconds(60)
         while true {
-            if clock.now - lastSweep >= .seconds(1) {
-                try failExpiredPartitions(manager: manager.id)
-                lastSweep = clock.now
+            let current: PartitionProgress
+            do {
+                if clock.now - lastSweep >= .seconds(1) {
+                    try failExpiredPartitions(manager: manager.id)
+                    lastSweep = clock.now
+                }
+                // Completions arrive in bursts; one aggregate per 25 ms answers all of a burst.
+                let sincePoll = clock.now - lastPoll
+                if sincePoll < .milliseconds(25) {
+                    Thread.sleep(forTimeInterval: Self.seconds(.milliseconds(25) - sincePoll))
+                }
+                lastPoll = clock.now
+                current = try partitionProgress(manager: manager.id, workerStep: workerStep)
+            } catch let error as PostgresError where error.isConnectionLost {
+                // The workers ride out a database restart; so does the manager. Nothing is lost
+                // meanwhile: completions are rows, and the first poll after reconnecting sees them.
+                try reconnectToAwait(after: error, deadline: deadline, logger: logger)
+                continue
             }
-            // Completions arrive in bursts; one aggregate per 25 ms answers all of a burst.
-            let sincePoll = clock.now - lastPoll
-            if sincePoll < .milliseconds(25) {
-                Thread.sleep(forTimeInterval: Double((Duration.milliseconds(25) - sincePoll).components.attoseconds) / 1e18)
-            }
-            lastPoll = clock.now
-            let current = try partitionProgress(manager: manager.id, workerStep: workerStep)
             if current != last || clock.now - lastReport >= reportEvery {
                 progress(current)
                 last = current
@@ -156,10 +165,45 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
             // A notice wakes the manager at once; without one it polls every second.
             var wait = Duration.seconds(1)
             if let deadline { wait = min(wait, max(.milliseconds(1), clock.now.duration(to: deadline))) }
-            if try connection.nextNotification(timeout: wait) != nil {
-                while try connection.nextNotification(timeout: .zero) != nil {}
+            do {
+                if try connection.nextNotification(timeout: wait) != nil {
+                    while try connection.nextNotification(timeout: .zero) != nil {}
+                }
+            } catch let error as PostgresError where error.isConnectionLost {
+                try reconnectToAwait(after: error, deadline: deadline, logger: logger)
             }
         }
+    }
+
+    /// How long a manager keeps trying to reach a database that went away before its step fails.
+    static let managerReconnectLimit = Duration.seconds(300)
+
+    /// Reconnects with backoff (up to ``managerReconnectLimit``, or the step's deadline) and
+    /// listens again.
+    private func reconnectToAwait(after error: PostgresError, deadline: ContinuousClock.Instant?, logger: Logger) throws {
+        let clock = ContinuousClock()
+        let giveUp = min(deadline ?? clock.now + Self.managerReconnectLimit, clock.now + Self.managerReconnectLimit)
+        var backoff = Duration.milliseconds(100)
+        logger.warning("lost the repository connection while awaiting partitions; reconnecting", metadata: ["batch.error": "\(error)"])
+        while true {
+            do {
+                try connection.reconnect()
+                try connection.listen(ClusterChannels.partitionDone)
+                logger.notice("reconnected to the repository; awaiting partitions again")
+                return
+            } catch let retry as PostgresError where retry.isConnectionLost {
+                guard clock.now + backoff < giveUp else {
+                    throw JobRepositoryError(
+                        message: "lost the repository while awaiting partitions and could not reconnect: \(retry)")
+                }
+                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                backoff = min(backoff * 2, .seconds(5))
+            }
+        }
+    }
+
+    static func seconds(_ duration: Duration) -> Double {
+        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
     /// The one aggregate query the manager polls.

@@ -35,16 +35,23 @@ extension PostgresJobRepositorySession {
             """)
     }
 
-    /// Marks the worker's heartbeat and renews the leases of every partition it holds, in one
-    /// statement. Returns how many leases were renewed.
+    /// Marks the worker's heartbeat and renews the leases of the partitions it is running
+    /// (`held`: their claims), in one statement. Returns how many leases were renewed.
+    ///
+    /// Only claims in hand are renewed, never every row the worker owns: a partition a slot
+    /// dropped (its connection broke and it gave up) must expire so another worker takes it.
     @discardableResult
-    public func heartbeat(workerID: String, leaseSeconds: Double, state: String = "RUNNING") throws -> Int {
-        try connection.query("""
+    public func heartbeat(workerID: String, leaseSeconds: Double, held: [PartitionFence], state: String = "RUNNING") throws -> Int {
+        let claims = held.map { "\($0.partitionID):\($0.attempt)" }.joined(separator: ",")
+        return try connection.query("""
             WITH worker AS (
                 UPDATE batch_worker SET heartbeat_at = now(), state = \(state) WHERE worker_id = \(workerID)
             )
             UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE owner = \(workerID) AND state = 'CLAIMED'
+            WHERE (partition_id, attempt) IN (
+                    SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
+                    FROM unnest(string_to_array(\(claims), ',')) claim)
+              AND owner = \(workerID) AND state = 'CLAIMED'
             """, prepared: true).affectedRows
     }
 

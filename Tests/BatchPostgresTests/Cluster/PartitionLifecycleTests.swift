@@ -2,6 +2,7 @@ import Batch
 import BatchPostgres
 import BatchTestSupport
 import Foundation
+import Logging
 import PostgresClient
 import Testing
 
@@ -38,12 +39,44 @@ struct PartitionLifecycleTests {
             #expect(state == "FAILED")
             #expect(error == "its worker (w2) stopped renewing the lease on attempt 2 of 2")
             let progress = try session.awaitPartitions(
-                manager: manager, workerStep: "lease-test/work", timeout: .seconds(10), reportEvery: .seconds(5)
+                manager: manager, workerStep: "lease-test/work", timeout: .seconds(10), reportEvery: .seconds(5),
+                logger: Logger(label: "test")
             ) { _ in }
             #expect(progress.failed == 1 && progress.failedNames == ["p0"])
             let step = try #require(try session.stepExecutions(jobExecutionID: execution.id).first { $0.stepName == "work:p0" })
             #expect(step.status == .failed)
             #expect(step.exitStatus.exitDescription.contains("stopped renewing the lease"))
+        }
+    }
+
+    @Test func theHeartbeatRenewsOnlyTheClaimsInHand() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "heartbeat-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "heartbeat-test/work", maxAttempts: 3
+            ) { [Partition(name: "p0", context: [:]), Partition(name: "p1", context: [:])] }
+            let claimed = try session.claimPartitions(workerID: "w1", steps: ["heartbeat-test/work"], limit: 2, leaseSeconds: 30)
+            #expect(claimed.count == 2)
+            try db.execute("UPDATE batch_partition SET lease_expires_at = now() - interval '1 second'")
+
+            // The worker still runs p0 but dropped p1 (say its slot gave up): only p0 is renewed,
+            // and a stale attempt number renews nothing.
+            let inHand = claimed.first { $0.partitionName == "p0" }!
+            let fence = PartitionFence(partitionID: inHand.partitionID, owner: "w1", attempt: inHand.attempt, leaseSeconds: 30)
+            var stale = fence
+            stale.attempt += 1
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [stale]) == 0)
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [fence]) == 1)
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: []) == 0)
+
+            let taken = try session.claimPartitions(workerID: "w2", steps: ["heartbeat-test/work"], limit: 2, leaseSeconds: 30)
+            #expect(taken.map(\.partitionName) == ["p1"])
+            #expect(taken.map(\.attempt) == [2])
         }
     }
 
