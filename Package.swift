@@ -101,7 +101,7 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchPostgresTests",
-            dependencies: ["BatchPostgres", "PostgresClient", "BatchTestSupport"],
+            dependencies: ["BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport"],
             swiftSettings: strictSettings
         ),
     ],

@@ -160,6 +160,10 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
             }
             if current.isFinished { return current }
             if let deadline, clock.now >= deadline {
+                // The step fails now; partitions nobody claimed yet must not run under a failed
+                // execution (a restart makes them ready again). Claimed ones end at their next
+                // commit or lease, as for any failed job.
+                try failUnclaimedPartitions(manager: manager.id, reason: "not run: step \(manager.stepName) timed out first")
                 throw PartitionTimeout(step: manager.stepName, progress: current)
             }
             // A notice wakes the manager at once; without one it polls every second.
@@ -258,6 +262,20 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                 SELECT pg_notify('\(ClusterChannels.partitionDone)', '') FROM expired LIMIT 1
                 """,
             bindings: bindings), prepared: true)
+    }
+
+    /// Fails the manager's partitions that no worker has claimed, with their step executions.
+    func failUnclaimedPartitions(manager: Int64, reason: String) throws {
+        try connection.execute("""
+            WITH unclaimed AS (
+                UPDATE batch_partition SET state = 'FAILED', updated_at = now(), last_error = \(reason)
+                WHERE manager_step_execution_id = \(manager) AND state = 'READY'
+                RETURNING step_execution_id
+            )
+            UPDATE batch_step_execution s SET status = 'FAILED', exit_code = 'FAILED', exit_message = \(reason),
+                end_time = now() AT TIME ZONE 'UTC', version = s.version + 1
+            FROM unclaimed WHERE s.step_execution_id = unclaimed.step_execution_id
+            """)
     }
 
     public func partitionCounts(manager: StepExecution) throws -> StepCounts {

@@ -1,4 +1,5 @@
 import Batch
+import BatchCluster
 import BatchPostgres
 import BatchTestSupport
 import Foundation
@@ -77,6 +78,54 @@ struct PartitionLifecycleTests {
             let taken = try session.claimPartitions(workerID: "w2", steps: ["heartbeat-test/work"], limit: 2, leaseSeconds: 30)
             #expect(taken.map(\.partitionName) == ["p1"])
             #expect(taken.map(\.attempt) == [2])
+        }
+    }
+
+    @Test func aPartitionedStepPastItsTimeoutFailsSayingHowFarItGotAndRestarts() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                try SchemaMigrations.migrate(on: db)
+            }
+            let job = Job("timeout-test") {
+                PartitionStep(
+                    "work", gridSize: 3, timeout: .seconds(2), partitioner: CountPartitioner(),
+                    workerStep: TaskletStep("work") { _, _ in .finished })
+            }
+            let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url))
+            // No worker serves the step: the manager gives up after its timeout.
+            let failed = try await launcher.run(job, parameters: ["k": .string("v")])
+            #expect(failed.status == .failed)
+            #expect(failed.exitStatus.exitDescription.contains("step work timed out with 0 of 3 partitions finished"),
+                "\(failed.exitStatus.exitDescription)")
+            // What nobody claimed is failed with the job, so no worker runs it under a failed execution.
+            let leftover = try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                return try db.query("""
+                    SELECT count(*) FROM batch_partition p JOIN batch_step_execution s USING (step_execution_id)
+                    WHERE p.state = 'FAILED' AND s.status = 'FAILED' AND p.last_error = 'not run: step work timed out first'
+                    """).single().decode(Int64.self, column: 0)
+            }
+            #expect(leftover == 3)
+
+            // A worker comes; the restart reuses the three partitions and completes.
+            let worker = try PartitionWorker(
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+                logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            let restarted = try await launcher.run(job, parameters: ["k": .string("v")])
+            worker.shutdown()
+            try await running.value
+            #expect(restarted.status == .completed)
+            let partitions = try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                return try db.query("SELECT count(*), count(*) FILTER (WHERE state = 'COMPLETED') FROM batch_partition")
+                    .single().decode((Int64, Int64).self)
+            }
+            #expect(partitions == (3, 3))
         }
     }
 
