@@ -4,17 +4,25 @@ set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick]
+Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger] [--worker-concurrency C]
 
-Builds in release mode, starts (or reuses) the private PostgreSQL, and measures:
+Builds in release mode, starts (or reuses) the private PostgreSQL, and measures in ONE run:
   client round trip   `SELECT 1` through PostgresClient, unprepared and prepared,
                       against pgbench running the same query (-M simple and -M prepared)
   COPY throughput     N narrow rows (bigint, bigint, text) through PostgresClient's COPY,
                       against psql's own COPY FROM STDIN reading the same rows from a file
-Each figure is the median of 3 runs (1 with --quick). Prints a Markdown table, writes the
-same as JSON and prints the JSON file's path as the last line.
+  ledger-etl          the benchmark workload (../shared/bench/ledger-etl.md) on N seeded rows,
+                      grid 8, chunk 1000, with 1 and then 2 `swiftbatch worker` processes
+                      (concurrency C each, default 1), against its two PostgreSQL peers:
+                      INSERT ... SELECT, and the COPY pipe (psql COPY TO STDOUT | psql COPY
+                      FROM STDIN); every run is checked against the reference aggregates
+  coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers
+Each figure is the median of 3 runs (1 with --quick). Times are wall times of the whole
+`swiftbatch launch` process (workers already running). Prints a Markdown table, writes the
+same as JSON under bench-results/ and prints the JSON file's path as the last line.
 
-Options: --rows N (default 1000000; --quick: 200000), --quick.
+Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger,
+--worker-concurrency C (default 1).
 TXT
 }
 
@@ -23,16 +31,22 @@ cd "$ROOT"
 rows=""
 repeats=3
 quick=0
+only=""
+worker_concurrency=1
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) rows="$2"; shift 2 ;;
         --quick) quick=1; repeats=1; shift ;;
+        --only) only="$2"; shift 2 ;;
+        --worker-concurrency) worker_concurrency="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
 [[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
 [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
+[[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
+[[ -z "$only" || "$only" == client || "$only" == ledger ]] || { echo "bench.sh: --only takes client or ledger" >&2; exit 2; }
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -42,64 +56,195 @@ say() { printf '==> bench.sh: %s\n' "$*" >&2; }
 
 say "building (release)"
 swift build -c release --product swiftbatch-bench >&2
-bin="$(swift build -c release --show-bin-path)/swiftbatch-bench"
-
-"$PG_BIN/psql" "$url" -qAt -v ON_ERROR_STOP=1 -c "DROP TABLE IF EXISTS bench_copy" \
-    -c "CREATE TABLE bench_copy (id bigint, account_id bigint, memo text)" >/dev/null
+swift build -c release --product swiftbatch >&2
+bindir="$(swift build -c release --show-bin-path)"
+bin="$bindir/swiftbatch-bench"
+swiftbatch="$bindir/swiftbatch"
 work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+workers=()
+cleanup() {
+    for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
+sql() { "$PG_BIN/psql" "$url" -qAt -v ON_ERROR_STOP=1 "$@"; }
+now() { date +%s.%N; }
+rate() { awk -v n="$1" -v s="$2" -v e="$3" 'BEGIN {print n / (e - s)}'; }
+results="$work/results.txt"   # name=value lines, read by the report
+: >"$results"
+put() { echo "$1=$2" >>"$results"; }
 
-say "client round trip"
-rt=$("$bin" roundtrip "$url" 20000)
-swift_rt_simple=$(sed -n 1p <<<"$rt" | json_field p50_us)
-swift_rt_prepared=$(sed -n 2p <<<"$rt" | json_field p50_us)
-echo "SELECT 1;" >"$work/select1.sql"
-pgbench_latency() {
-    # pgbench reports the mean latency of its transactions in ms; one client, one thread.
-    "$PG_BIN/pgbench" -n -c 1 -j 1 -T 5 -M "$1" -f "$work/select1.sql" "$url" 2>/dev/null \
-        | awk -F'= ' '/latency average/ {split($2, a, " "); print a[1] * 1000}'
+client_bench() {
+    sql -c "DROP TABLE IF EXISTS bench_copy" -c "CREATE TABLE bench_copy (id bigint, account_id bigint, memo text)" >/dev/null
+    say "client round trip"
+    local rt
+    rt=$("$bin" roundtrip "$url" 20000)
+    put client_roundtrip_us_p50 "$(sed -n 1p <<<"$rt" | json_field p50_us)"
+    put client_roundtrip_prepared_us_p50 "$(sed -n 2p <<<"$rt" | json_field p50_us)"
+    echo "SELECT 1;" >"$work/select1.sql"
+    pgbench_latency() {
+        # pgbench reports the mean latency of its transactions in ms; one client, one thread.
+        "$PG_BIN/pgbench" -n -c 1 -j 1 -T 5 -M "$1" -f "$work/select1.sql" "$url" 2>/dev/null \
+            | awk -F'= ' '/latency average/ {split($2, a, " "); print a[1] * 1000}'
+    }
+    put pgbench_roundtrip_us_mean "$(pgbench_latency simple)"
+    put pgbench_roundtrip_prepared_us_mean "$(pgbench_latency prepared)"
+
+    say "COPY of $rows rows"
+    sql -c "COPY (SELECT g, g % 100000, 'payment ' || g FROM generate_series(1, $rows) g) TO STDOUT" >"$work/rows.tsv"
+    local swift_copy=() psql_copy=() start end
+    for _ in $(seq "$repeats"); do
+        swift_copy+=("$("$bin" copy "$url" "$rows" | json_field rows_per_s)")
+        sql -c "TRUNCATE bench_copy" >/dev/null
+        start=$(now)
+        sql -c "COPY bench_copy (id, account_id, memo) FROM STDIN" <"$work/rows.tsv" >/dev/null
+        end=$(now)
+        psql_copy+=("$(rate "$rows" "$start" "$end")")
+    done
+    put client_copy_rows_per_s "$(printf '%s\n' "${swift_copy[@]}" | median)"
+    put psql_copy_rows_per_s "$(printf '%s\n' "${psql_copy[@]}" | median)"
+    sql -c "DROP TABLE bench_copy" >/dev/null
+    rm -f "$work/rows.tsv"
 }
-pg_rt_simple=$(pgbench_latency simple)
-pg_rt_prepared=$(pgbench_latency prepared)
 
-say "COPY of $rows rows"
-"$PG_BIN/psql" "$url" -qAt -c "COPY (SELECT g, g % 100000, 'payment ' || g FROM generate_series(1, $rows) g) TO STDOUT" >"$work/rows.tsv"
-swift_copy=()
-psql_copy=()
-for _ in $(seq "$repeats"); do
-    swift_copy+=("$("$bin" copy "$url" "$rows" | json_field rows_per_s)")
-    "$PG_BIN/psql" "$url" -qAt -c "TRUNCATE bench_copy" >/dev/null
-    start=$(date +%s.%N)
-    "$PG_BIN/psql" "$url" -qAt -c "COPY bench_copy (id, account_id, memo) FROM STDIN" <"$work/rows.tsv" >/dev/null
-    end=$(date +%s.%N)
-    psql_copy+=("$(awk -v r="$rows" -v s="$start" -v e="$end" 'BEGIN {print r / (e - s)}')")
-done
-swift_copy_med=$(printf '%s\n' "${swift_copy[@]}" | median)
-psql_copy_med=$(printf '%s\n' "${psql_copy[@]}" | median)
-"$PG_BIN/psql" "$url" -qAt -c "DROP TABLE bench_copy" >/dev/null
+# The ledger-etl transformation in SQL (../shared/bench/ledger-etl-reference.sql).
+TRANSFORM="SELECT id, account_id, a, greatest(25, round(abs(a) * 0.0125))::bigint,
+       abs(a) > 1000000 OR memo LIKE 'refund%', upper(memo)
+FROM (SELECT id, account_id, memo,
+             round(amount_cents * CASE currency WHEN 'EUR' THEN 1.0 WHEN 'USD' THEN 0.92
+                                                WHEN 'GBP' THEN 1.17 ELSE 0.0061 END)::bigint AS a
+      FROM bench_txn) s"
+AGGREGATES="SELECT count(*), sum(amount_eur_cents), sum(fee_cents), count(*) FILTER (WHERE flagged),
+       count(*) - count(DISTINCT id) FROM bench_txn_out"
+
+start_workers() { # count
+    local i
+    for i in $(seq "$1"); do
+        DATABASE_URL="$url" "$swiftbatch" worker --concurrency "$worker_concurrency" >>"$work/workers.log" 2>&1 &
+        workers+=("$!")
+    done
+    # Wait until they have registered, so no launch waits for a worker to come up.
+    local deadline=$((SECONDS + 60))
+    until [[ "$(sql -c "SELECT count(*) FROM batch_worker WHERE state = 'RUNNING' AND heartbeat_at > now() - interval '10 seconds'")" -ge "$1" ]]; do
+        ((SECONDS < deadline)) || { say "error: workers did not register; see $work/workers.log"; cat "$work/workers.log" >&2; exit 1; }
+        sleep 0.1
+    done
+}
+
+stop_workers() {
+    local pid
+    for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+    workers=()
+    sql -c "DELETE FROM batch_worker" >/dev/null
+}
+
+launch_timed() { # job params... ; prints seconds; fails loudly
+    local start end
+    start=$(now)
+    if ! DATABASE_URL="$url" "$swiftbatch" launch "$@" --next >"$work/launch.log" 2>&1; then
+        say "error: swiftbatch launch $* failed:"; cat "$work/launch.log" >&2; exit 1
+    fi
+    end=$(now)
+    awk -v s="$start" -v e="$end" 'BEGIN {print e - s}'
+}
+
+ledger_bench() {
+    DATABASE_URL="$url" "$swiftbatch" migrate >/dev/null
+    sql -c "DELETE FROM batch_worker" >/dev/null
+    say "seeding $rows ledger rows"
+    DATABASE_URL="$url" "$swiftbatch" launch ledger-seed rows="$rows" --next >/dev/null 2>&1
+
+    local insert_select=() pipe=() start end reference got
+    for _ in $(seq "$repeats"); do
+        sql -c "TRUNCATE bench_txn_out" >/dev/null
+        start=$(now)
+        sql -c "INSERT INTO bench_txn_out $TRANSFORM" >/dev/null
+        end=$(now)
+        insert_select+=("$(rate "$rows" "$start" "$end")")
+    done
+    reference="$(sql -c "$AGGREGATES")"
+    say "reference aggregates: $reference"
+    check() { # what
+        got="$(sql -c "$AGGREGATES")"
+        [[ "$got" == "$reference" ]] || { say "error: $1 produced $got, the reference is $reference"; exit 1; }
+    }
+    for _ in $(seq "$repeats"); do
+        sql -c "TRUNCATE bench_txn_out" >/dev/null
+        start=$(now)
+        sql -c "COPY ($TRANSFORM) TO STDOUT" | sql -c "COPY bench_txn_out FROM STDIN" >/dev/null
+        end=$(now)
+        check "the COPY pipe"
+        pipe+=("$(rate "$rows" "$start" "$end")")
+    done
+    put insert_select_rows_per_s "$(printf '%s\n' "${insert_select[@]}" | median)"
+    put copy_pipe_rows_per_s "$(printf '%s\n' "${pipe[@]}" | median)"
+
+    local n runs seconds
+    for n in 1 2; do
+        say "ledger-etl with $n worker process(es), concurrency $worker_concurrency"
+        start_workers "$n"
+        runs=()
+        for _ in $(seq "$repeats"); do
+            sql -c "TRUNCATE bench_txn_out" >/dev/null
+            seconds=$(launch_timed ledger-etl grid=8 chunk=1000)
+            check "ledger-etl ($n workers)"
+            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+        done
+        stop_workers
+        put "ledger_etl_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
+    done
+
+    local partitions=$([[ $quick == 1 ]] && echo 2000 || echo 10000)
+    say "noop-partitions partitions=$partitions with 2 workers"
+    start_workers 2
+    runs=()
+    for _ in $(seq "$repeats"); do
+        seconds=$(launch_timed noop-partitions partitions="$partitions")
+        runs+=("$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')")
+    done
+    stop_workers
+    put noop_partitions "$partitions"
+    put noop_partitions_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+}
+
+[[ "$only" == ledger ]] || client_bench
+[[ "$only" == client ]] || ledger_bench
 
 mkdir -p bench-results
 out="$ROOT/bench-results/bench-$(date -u +%Y%m%dT%H%M%SZ).json"
-python3 - "$out" <<PY
+python3 - "$out" "$results" "$rows" "$repeats" "$worker_concurrency" <<'PY'
 import json, sys
-r = {
-  "rows": $rows, "repeats": $repeats,
-  "client_roundtrip_us_p50": $swift_rt_simple,
-  "client_roundtrip_prepared_us_p50": $swift_rt_prepared,
-  "pgbench_roundtrip_us_mean": $pg_rt_simple,
-  "pgbench_roundtrip_prepared_us_mean": $pg_rt_prepared,
-  "client_copy_rows_per_s": $swift_copy_med,
-  "psql_copy_rows_per_s": $psql_copy_med,
-}
-r["client_copy_ratio_to_psql"] = r["client_copy_rows_per_s"] / r["psql_copy_rows_per_s"]
-json.dump(r, open(sys.argv[1], "w"), indent=2)
+out, results, rows, repeats, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+r = {"rows": rows, "repeats": repeats, "worker_concurrency": conc}
+for line in open(results):
+    k, v = line.strip().split("=", 1)
+    r[k] = float(v)
+if "client_copy_rows_per_s" in r:
+    r["client_copy_ratio_to_psql"] = r["client_copy_rows_per_s"] / r["psql_copy_rows_per_s"]
+if "copy_pipe_rows_per_s" in r:
+    for n, key in ((1, "ledger_etl_1_worker"), (2, "ledger_etl_2_workers")):
+        r[key + "_rows_per_s"] = r.pop(f"ledger_etl_{n}_worker_rows_per_s")
+        r[key + "_ratio_to_copy_pipe"] = r[key + "_rows_per_s"] / r["copy_pipe_rows_per_s"]
+        r[key + "_ratio_to_insert_select"] = r[key + "_rows_per_s"] / r["insert_select_rows_per_s"]
+json.dump(r, open(out, "w"), indent=2)
 print("| figure | SwiftBatch | peer (same run) | ratio |")
 print("|---|---|---|---|")
-print(f"| round trip, SELECT 1 (us) | {r['client_roundtrip_us_p50']:.1f} (p50) | pgbench -M simple {r['pgbench_roundtrip_us_mean']:.1f} (mean) | {r['client_roundtrip_us_p50']/r['pgbench_roundtrip_us_mean']:.2f}x |")
-print(f"| round trip, prepared (us) | {r['client_roundtrip_prepared_us_p50']:.1f} (p50) | pgbench -M prepared {r['pgbench_roundtrip_prepared_us_mean']:.1f} (mean) | {r['client_roundtrip_prepared_us_p50']/r['pgbench_roundtrip_prepared_us_mean']:.2f}x |")
-print(f"| COPY {$rows:,} narrow rows (rows/s) | {r['client_copy_rows_per_s']:,.0f} | psql COPY FROM STDIN {r['psql_copy_rows_per_s']:,.0f} | {r['client_copy_ratio_to_psql']:.2f}x |")
+if "client_roundtrip_us_p50" in r:
+    print(f"| round trip, SELECT 1 (us) | {r['client_roundtrip_us_p50']:.1f} (p50) | pgbench -M simple {r['pgbench_roundtrip_us_mean']:.1f} (mean) | {r['client_roundtrip_us_p50']/r['pgbench_roundtrip_us_mean']:.2f}x |")
+    print(f"| round trip, prepared (us) | {r['client_roundtrip_prepared_us_p50']:.1f} (p50) | pgbench -M prepared {r['pgbench_roundtrip_prepared_us_mean']:.1f} (mean) | {r['client_roundtrip_prepared_us_p50']/r['pgbench_roundtrip_prepared_us_mean']:.2f}x |")
+    print(f"| COPY {rows:,} narrow rows (rows/s) | {r['client_copy_rows_per_s']:,.0f} | psql COPY FROM STDIN {r['psql_copy_rows_per_s']:,.0f} | {r['client_copy_ratio_to_psql']:.2f}x |")
+if "copy_pipe_rows_per_s" in r:
+    pipe, ins = r["copy_pipe_rows_per_s"], r["insert_select_rows_per_s"]
+    print(f"| ledger-etl peer: COPY pipe (rows/s) | - | {pipe:,.0f} | 1.00x |")
+    print(f"| ledger-etl peer: INSERT ... SELECT (rows/s) | - | {ins:,.0f} | {ins/pipe:.2f}x of the pipe |")
+    for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
+        v = r[key + "_rows_per_s"]
+        print(f"| ledger-etl {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+    print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | - | - |")
 PY
 echo "$out"
