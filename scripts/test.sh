@@ -11,7 +11,8 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
   2. gets a database from `scripts/postgres.sh start`: DATABASE_URL from the environment
      when it is set and reachable, otherwise the project's private server in .pg/
      (started if needed, reused if already running);
-  3. exports DATABASE_URL, runs `swift build --build-tests`, then `swift test "$@"`.
+  3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
+     Examples/billing (its binary is run by a test), then `swift test "$@"`.
 Exits with swift test's exit code (or swift build's, if the build fails).
 
 Arguments go to `swift test` only, e.g. scripts/test.sh --filter PartitionTests
@@ -97,6 +98,12 @@ if [[ $build_rc -ne 0 ]]; then
     say "FAILED: swift build --build-tests exited with $build_rc"
     exit "$build_rc"
 fi
+
+# The example package (Examples/billing) uses SwiftBatch as an outside application would; a
+# test runs its binary, so a change that breaks the library's public face fails here.
+say "swift build --package-path Examples/billing"
+swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+export SWIFTBATCH_EXAMPLE_BIN="$ROOT/Examples/billing/.build/debug/billing"
 
 say "swift test${*:+ $*}"
 test_rc=0

@@ -26,6 +26,14 @@ public struct SwiftBatchBinary: Sendable {
         }
     }
 
+    /// Another executable built on the SwiftBatch CLI (an example application, say).
+    public init(path: String) throws {
+        guard FileManager.default.isExecutableFile(atPath: path) else {
+            throw PostgresError(kind: .usage, message: "no executable at \(path): build it first")
+        }
+        self.path = path
+    }
+
     /// Runs `swiftbatch arguments...` to completion and returns its exit code and output.
     ///
     /// - Parameters:

@@ -1,0 +1,49 @@
+import BatchTestSupport
+import Foundation
+import PostgresClient
+import Testing
+
+/// Examples/billing is an application of its own that defines its job outside the framework and
+/// gets the whole command line from `SwiftBatchCLI.main(jobs:)`. scripts/test.sh builds it and
+/// sets SWIFTBATCH_EXAMPLE_BIN; a plain `swift test` skips this suite.
+@Suite(
+    "The example application (Examples/billing)", .timeLimit(.minutes(2)),
+    .enabled(if: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"] != nil, "run by scripts/test.sh"))
+struct ExamplePackageTests {
+    @Test func anOutsideJobGetsTheWholeCommandLine() async throws {
+        let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
+        try await TestDatabase.withFreshDatabase { url in
+            let env: [String: String?] = ["DATABASE_URL": url]
+            #expect(try await billing.run(["migrate"], environment: env).exitCode == 0)
+            let jobs = try await billing.run(["jobs"], environment: env)
+            #expect(jobs.standardOutput.contains("billing"))
+            #expect(jobs.standardOutput.contains("month=<string>  required"))
+
+            // 10,000 demo invoices: every 1000th negative (skipped, recorded), every other 250th free (filtered).
+            let run = try await billing.run(["launch", "billing", "month=2026-11", "demo-rows=10000"], environment: env)
+            #expect(run.exitCode == 0, "\(run.standardError)")
+            #expect(run.standardOutput.contains("read 10000, written 9960, filtered 30, skipped 10"), "\(run.standardOutput)")
+            let (rows, cents, skips) = try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                return try db.query("""
+                    SELECT (SELECT count(*) FROM invoice_out WHERE month = '2026-11'),
+                           (SELECT sum(cents) FROM invoice_out WHERE month = '2026-11')::bigint,
+                           (SELECT count(*) FROM batch_skipped_item WHERE reason LIKE 'invoice % has a negative amount')
+                    """).single().decode((Int64, Int64, Int64).self)
+            }
+            // The same sum computed by PostgreSQL: 20% VAT rounded half up on the paid invoices.
+            var expected: Int64 = 0
+            for id in Int64(1)...10_000 where id % 250 != 0 {
+                expected += (id % 10_000 * 120 + 50) / 100
+            }
+            #expect(rows == 9960 && cents == expected && skips == 10)
+
+            let again = try await billing.run(["launch", "billing", "month=2026-11"], environment: env)
+            #expect(again.exitCode == 4)
+            #expect(again.standardError.contains("already complete"))
+            let unknown = try await billing.run(["launch", "invoicing"], environment: env)
+            #expect(unknown.exitCode == 2)
+        }
+    }
+}
