@@ -20,6 +20,10 @@ public final class PartitionWorker: Sendable {
     private let state = Mutex(State())
     private let slotFreed = NSCondition()
     private let sessions: SlotSessions
+    /// Job executions of recent claims, by execution and partitioned step: parameters never
+    /// change, the job's context does not while one step's partitions run, and the status comes
+    /// with each claim; so each is loaded once per step rather than once per partition.
+    private let jobExecutions = Mutex<[String: JobExecution]>([:])
 
     private struct State {
         var shuttingDown = false
@@ -228,11 +232,12 @@ public final class PartitionWorker: Sendable {
     private func execute(
         _ claimed: ClaimedPartition, fence: PartitionFence, session: PostgresJobRepositorySession, logger: Logger
     ) throws {
-        guard let job = try session.jobExecution(id: claimed.jobExecutionID),
+        guard var job = try jobExecution(of: claimed, session: session),
             var execution = try session.stepExecution(id: claimed.stepExecutionID)
         else {
             throw WorkerError(message: "partition \(claimed.partitionID) names an execution that does not exist")
         }
+        job.status = claimed.jobStatus
         guard let step = steps[claimed.workerStep] else {
             try session.finishPartition(
                 claimed, execution: &execution, outcome: .failed("worker has no step \(claimed.workerStep)"), fence: fence)
@@ -244,9 +249,9 @@ public final class PartitionWorker: Sendable {
             try session.finishPartition(claimed, execution: &execution, outcome: .stopped, fence: fence)
             return
         }
+        // STARTED is saved by the first chunk commit (fenced like every other): no round trip of its own.
         execution.status = .started
         if execution.startTime == nil { execution.startTime = Date() }
-        try session.update(&execution)
         logger.info("partition started")
         let scope = StepScope(session: session, jobExecution: job, logger: logger, stepContext: execution.context) {
             [self] in isShuttingDown
@@ -272,6 +277,17 @@ public final class PartitionWorker: Sendable {
         if case .handedBack = outcome {} else { execution.endTime = Date() }
         try session.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence)
         logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
+    }
+
+    private func jobExecution(of claimed: ClaimedPartition, session: PostgresJobRepositorySession) throws -> JobExecution? {
+        let key = "\(claimed.jobExecutionID)/\(claimed.workerStep)"
+        if let cached = jobExecutions.withLock({ $0[key] }) { return cached }
+        guard let loaded = try session.jobExecution(id: claimed.jobExecutionID) else { return nil }
+        jobExecutions.withLock { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[key] = loaded
+        }
+        return loaded
     }
 
     private func slotSession(_ slot: Int) throws -> PostgresJobRepositorySession {

@@ -290,13 +290,36 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// Saves counts, status and context in one statement, guarded by the optimistic version
     /// (and, for a fenced partition, by its lease, renewed in the same statement), and returns
     /// the job execution's status as of now.
-    static func save(_ execution: inout StepExecution, _ db: PostgresConnection, fence: PartitionFence?) throws -> BatchStatus {
+    ///
+    /// With `finish`, the same statement also ends the partition (its state, error and lease)
+    /// and wakes the manager or the workers: a partition's last save is one round trip, atomic
+    /// on its own, outside any transaction.
+    static func save(
+        _ execution: inout StepExecution, _ db: PostgresConnection, fence: PartitionFence?,
+        finish: PartitionFinish? = nil
+    ) throws -> BatchStatus {
+        precondition(finish == nil || fence != nil, "only a fenced partition can be finished")
         let now = Date()
         let counts = execution.counts
         let exit = execution.exitStatus.truncatedForStorage
         let (short, serialized) = execution.context.storageForm()
+        let state = finish?.state
         let row = try db.query("""
-            WITH step AS (
+            WITH lease AS (
+                -- Only for a fenced partition: the bound flag is a one-time filter, so an
+                -- unpartitioned step's chunk commit never touches batch_partition. A chunk
+                -- renews the lease; a finish sets the partition's state instead.
+                UPDATE batch_partition SET updated_at = now(),
+                    lease_expires_at = CASE WHEN \(state)::text IS NULL THEN now() + make_interval(secs => \(fence?.leaseSeconds ?? 0))
+                                            WHEN \(state)::text = 'READY' THEN NULL ELSE lease_expires_at END,
+                    state = coalesce(\(state)::text, state),
+                    last_error = CASE WHEN \(state)::text IS NULL THEN last_error ELSE \(finish?.error)::text END,
+                    owner = CASE WHEN \(state)::text = 'READY' THEN NULL ELSE owner END,
+                    attempt = CASE WHEN \(state)::text = 'READY' THEN attempt - 1 ELSE attempt END
+                WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
+                  AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
+                RETURNING partition_id
+            ), step AS (
                 UPDATE batch_step_execution SET
                     version = version + 1, status = \(execution.status.rawValue),
                     start_time = \(execution.startTime), end_time = \(execution.endTime),
@@ -306,33 +329,35 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                     process_skip_count = \(counts.processSkip), rollback_count = \(counts.rollback),
                     exit_code = \(exit.exitCode), exit_message = \(exit.exitDescription), last_updated = \(now)
                 WHERE step_execution_id = \(execution.id) AND version = \(execution.version)
+                  AND (NOT \(fence != nil) OR EXISTS (SELECT 1 FROM lease))
                 RETURNING job_execution_id
             ), context AS (
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
-            ), lease AS (
-                -- Only for a fenced partition: the bound flag is a one-time filter, so an
-                -- unpartitioned step's chunk commit never touches batch_partition.
-                UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(fence?.leaseSeconds ?? 0)),
-                                           updated_at = now()
-                WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
-                  AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
-                RETURNING partition_id
             )
             SELECT (SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id),
-                   (SELECT count(*) FROM lease)
+                   (SELECT count(*) FROM lease),
+                   (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease WHERE \(state)::text IS NOT NULL),
+                   -- A finish must not end the partition with its step unsaved (a stale version):
+                   -- dividing by zero then fails the whole statement, so nothing is written.
+                   CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1
+                        THEN 1 / (SELECT count(*) FROM step)::int END
             """, prepared: true).single()
         // A fenced partition checks its lease first: losing it is what a stale version means there.
         if let fence, try row.decode(Int64.self, column: 1) == 0 {
             throw PartitionLeaseLost(fence: fence)
         }
         guard let status = try row.decode(String?.self, column: 0) else {
-            throw JobRepositoryError(
-                message: "step execution \(execution.id) (\(execution.stepName)) was changed by another process (version \(execution.version) is stale); this run stops here")
+            throw staleVersion(execution)
         }
         execution.version += 1
         execution.lastUpdated = now
         return BatchStatus(rawValue: status) ?? .unknown
+    }
+
+    static func staleVersion(_ execution: StepExecution) -> JobRepositoryError {
+        JobRepositoryError(
+            message: "step execution \(execution.id) (\(execution.stepName)) was changed by another process (version \(execution.version) is stale); this run stops here")
     }
 
     // MARK: - Jobs

@@ -23,3 +23,12 @@ public struct PartitionLeaseLost: Error, CustomStringConvertible {
         "lost the lease of partition \(fence.partitionID) (attempt \(fence.attempt)): another worker owns it now; nothing more was committed"
     }
 }
+
+/// How a partition's last save ends it: its new state (COMPLETED, FAILED, STOPPED, or READY when
+/// handed back), the error to record, and whom to wake.
+struct PartitionFinish {
+    var state: String
+    var error: String?
+    var channel: String
+    var payload: String
+}

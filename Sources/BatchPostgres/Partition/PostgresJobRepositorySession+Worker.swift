@@ -12,6 +12,8 @@ public struct ClaimedPartition: Sendable, Hashable {
     public var partitionName: String
     public var attempt: Int
     public var maxAttempts: Int
+    /// The job execution's status when the partition was claimed (STOPPING: do not start it).
+    public var jobStatus: BatchStatus
 }
 
 /// How a worker leaves a partition.
@@ -75,13 +77,15 @@ extension PostgresJobRepositorySession {
                 lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
             FROM candidates c WHERE p.partition_id = c.partition_id
             RETURNING p.partition_id, p.step_execution_id, p.job_execution_id, p.job_name, p.worker_step,
-                      p.partition_name, p.attempt, p.max_attempts
+                      p.partition_name, p.attempt, p.max_attempts,
+                      (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
             """, prepared: true).map { row in
-            let (id, step, job, jobName, workerStep, name, attempt, maxAttempts) =
-                try row.decode((Int64, Int64, Int64, String, String, String, Int, Int).self)
+            let (id, step, job, jobName, workerStep, name, attempt, maxAttempts, jobStatus) =
+                try row.decode((Int64, Int64, Int64, String, String, String, Int, Int, String?).self)
             return ClaimedPartition(
                 partitionID: id, stepExecutionID: step, jobExecutionID: job, jobName: jobName,
-                workerStep: workerStep, partitionName: name, attempt: attempt, maxAttempts: maxAttempts)
+                workerStep: workerStep, partitionName: name, attempt: attempt, maxAttempts: maxAttempts,
+                jobStatus: jobStatus.flatMap(BatchStatus.init(rawValue:)) ?? .unknown)
         }
     }
 
@@ -100,8 +104,9 @@ extension PostgresJobRepositorySession {
             """, prepared: true).first.map(Self.stepExecution(from:))
     }
 
-    /// Saves the partition's step execution and sets the partition's state, in one transaction
-    /// guarded by the claim (owner and attempt); wakes the manager when the partition is done.
+    /// Saves the partition's step execution and sets the partition's state in one statement
+    /// guarded by the claim (owner and attempt), waking the manager when the partition is done
+    /// (the workers when it was handed back).
     ///
     /// - Throws: ``PartitionLeaseLost`` when the claim is no longer this worker's; nothing was
     ///   written then.
@@ -110,31 +115,24 @@ extension PostgresJobRepositorySession {
         fence: PartitionFence
     ) throws {
         var saved = execution
-        let state: String
-        var error: String?
+        var finish = PartitionFinish(
+            state: "COMPLETED", error: nil, channel: ClusterChannels.partitionDone, payload: claimed.workerStep)
         switch outcome {
-        case .completed: state = "COMPLETED"
+        case .completed: break
         case .failed(let message):
-            state = "FAILED"
-            error = String(message.prefix(2500))
-        case .stopped: state = "STOPPED"
+            finish.state = "FAILED"
+            finish.error = String(message.prefix(2500))
+        case .stopped: finish.state = "STOPPED"
         case .handedBack:
-            state = "READY"
+            finish.state = "READY"
+            finish.channel = ClusterChannels.work
             saved.status = .starting
             saved.exitStatus = .executing
         }
-        try connection.withTransaction { db in
-            _ = try Self.save(&saved, db, fence: fence)
-            let updated = try db.execute("""
-                UPDATE batch_partition SET state = \(state), last_error = \(error), updated_at = now(),
-                    owner = CASE WHEN \(state) = 'READY' THEN NULL ELSE owner END,
-                    attempt = CASE WHEN \(state) = 'READY' THEN attempt - 1 ELSE attempt END,
-                    lease_expires_at = CASE WHEN \(state) = 'READY' THEN NULL ELSE lease_expires_at END
-                WHERE partition_id = \(fence.partitionID) AND owner = \(fence.owner) AND attempt = \(fence.attempt)
-                  AND state = 'CLAIMED'
-                """, prepared: true)
-            guard updated == 1 else { throw PartitionLeaseLost(fence: fence) }
-            try db.notify(state == "READY" ? ClusterChannels.work : ClusterChannels.partitionDone, payload: claimed.workerStep)
+        do {
+            _ = try Self.save(&saved, connection, fence: fence, finish: finish)
+        } catch let error as PostgresError where error.sqlState == .divisionByZero {
+            throw Self.staleVersion(execution)
         }
         execution = saved
     }
