@@ -81,6 +81,52 @@ struct PartitionLifecycleTests {
         }
     }
 
+    @Test func aFinishWritesNothingWhenTheLeaseOrTheVersionIsStale() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "finish-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "finish-test/work", maxAttempts: 3
+            ) { [Partition(name: "p0", context: [:])] }
+            let claimed = try #require(
+                try session.claimPartitions(workerID: "w1", steps: ["finish-test/work"], limit: 1, leaseSeconds: 30).first)
+            #expect(claimed.jobStatus == .starting)
+            let fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            var step = try #require(try session.stepExecution(id: claimed.stepExecutionID))
+            step.status = .completed
+            step.counts.read = 7
+            func state() throws -> (String, Int64) {
+                try db.query("""
+                    SELECT p.state, s.read_count FROM batch_partition p JOIN batch_step_execution s USING (step_execution_id)
+                    """).single().decode((String, Int64).self)
+            }
+
+            // Another process wrote the step execution: the finish fails and writes nothing.
+            try db.execute("UPDATE batch_step_execution SET version = version + 1 WHERE step_execution_id = \(step.id)")
+            var stale = step
+            #expect(throws: JobRepositoryError.self) {
+                try session.finishPartition(claimed, execution: &stale, outcome: .completed, fence: fence)
+            }
+            #expect(try state() == ("CLAIMED", 0))
+
+            // Another worker holds the claim now: the finish is fenced out, nothing written.
+            step.version += 1
+            var other = fence
+            other.owner = "w2"
+            #expect(throws: PartitionLeaseLost.self) {
+                try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: other)
+            }
+            #expect(try state() == ("CLAIMED", 0))
+
+            try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: fence)
+            #expect(try state() == ("COMPLETED", 7))
+        }
+    }
+
     @Test func aPartitionedStepPastItsTimeoutFailsSayingHowFarItGotAndRestarts() async throws {
         try await TestDatabase.withFreshDatabase { url in
             try await onDedicatedThread {
