@@ -13,7 +13,7 @@ Builds in release mode, starts (or reuses) the private PostgreSQL, and measures 
                       against psql's own COPY FROM STDIN reading the same rows from a file
   ledger-etl          the benchmark workload (../shared/bench/ledger-etl.md) on N seeded rows,
                       grid 8, chunk 1000, with 1 and then 2 `swiftbatch worker` processes
-                      (concurrency C each, default 1), against its two PostgreSQL peers:
+                      (concurrency C each, default 2 as `worker`), against its two PostgreSQL peers:
                       INSERT ... SELECT, and the COPY pipe (psql COPY TO STDOUT | psql COPY
                       FROM STDIN); every run is checked against the reference aggregates
   coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers
@@ -22,7 +22,7 @@ Each figure is the median of 3 runs (1 with --quick). Times are wall times of th
 same as JSON under bench-results/ and prints the JSON file's path as the last line.
 
 Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger,
---worker-concurrency C (default 1).
+--worker-concurrency C (default 2, the worker's own default).
 TXT
 }
 
@@ -32,7 +32,7 @@ rows=""
 repeats=3
 quick=0
 only=""
-worker_concurrency=1
+worker_concurrency=2
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) rows="$2"; shift 2 ;;

@@ -82,11 +82,16 @@ public struct PostgresRow: Sendable {
     }
 
     /// Decodes column `column` as `T`.
+    @inlinable
     public func decode<T: PostgresDecodable>(_ type: T.Type = T.self, column: Int) throws -> T {
         try self[column].decode(T.self)
     }
 
     /// Decodes the leading columns as a tuple: `let (id, name) = try row.decode((Int64, String).self)`.
+    ///
+    /// Inlinable so that callers specialize it: unspecialized, every row would look up the
+    /// tuple's type metadata at run time (a measurable share of a reader's time).
+    @inlinable
     public func decode<each T: PostgresDecodable>(_ types: (repeat each T).Type) throws
         -> (repeat each T)
     {
@@ -96,6 +101,46 @@ public struct PostgresRow: Sendable {
             return try self[column].decode(U.self)
         }
         return (repeat try next((each T).self))
+    }
+}
+
+// Tuples of 2 to 8 columns, spelled out: Swift does not yet specialize a parameter pack's
+// elements, so the variadic `decode` above would look up type metadata for every cell of every
+// row. These concrete forms are chosen first and compile down to straight calls.
+extension PostgresRow {
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable>(_ types: (A, B).Type) throws -> (A, B) {
+        (try self[0].decode(A.self), try self[1].decode(B.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable>(_ types: (A, B, C).Type) throws -> (A, B, C) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable>(_ types: (A, B, C, D).Type) throws -> (A, B, C, D) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self), try self[3].decode(D.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable, E: PostgresDecodable>(_ types: (A, B, C, D, E).Type) throws -> (A, B, C, D, E) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self), try self[3].decode(D.self), try self[4].decode(E.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable, E: PostgresDecodable, F: PostgresDecodable>(_ types: (A, B, C, D, E, F).Type) throws -> (A, B, C, D, E, F) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self), try self[3].decode(D.self), try self[4].decode(E.self), try self[5].decode(F.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable, E: PostgresDecodable, F: PostgresDecodable, G: PostgresDecodable>(_ types: (A, B, C, D, E, F, G).Type) throws -> (A, B, C, D, E, F, G) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self), try self[3].decode(D.self), try self[4].decode(E.self), try self[5].decode(F.self), try self[6].decode(G.self))
+    }
+
+    @inlinable
+    public func decode<A: PostgresDecodable, B: PostgresDecodable, C: PostgresDecodable, D: PostgresDecodable, E: PostgresDecodable, F: PostgresDecodable, G: PostgresDecodable, H: PostgresDecodable>(_ types: (A, B, C, D, E, F, G, H).Type) throws -> (A, B, C, D, E, F, G, H) {
+        (try self[0].decode(A.self), try self[1].decode(B.self), try self[2].decode(C.self), try self[3].decode(D.self), try self[4].decode(E.self), try self[5].decode(F.self), try self[6].decode(G.self), try self[7].decode(H.self))
     }
 }
 
@@ -115,14 +160,16 @@ public struct PostgresCell: Sendable {
     public var columnName: String { result.columnName(Int(column)) }
 
     /// The value's text bytes, valid as long as the result lives.
-    var bytes: UnsafeBufferPointer<UInt8> {
+    @usableFromInline var bytes: UnsafeBufferPointer<UInt8> {
         let length = Int(PQgetlength(result.handle, row, column))
         let pointer = PQgetvalue(result.handle, row, column)
         return UnsafeBufferPointer(
             start: UnsafeRawPointer(pointer)?.assumingMemoryBound(to: UInt8.self), count: length)
     }
 
-    /// Decodes the value as `T`; NULL decodes only into an Optional.
+    /// Decodes the value as `T`; NULL decodes only into an Optional. Inlinable, so the NULL
+    /// check and the call into `T` specialize in the caller (no run-time metadata lookups).
+    @inlinable
     public func decode<T: PostgresDecodable>(_ type: T.Type = T.self) throws -> T {
         if isNull {
             if let nullValue = T.postgresNull { return nullValue }
