@@ -13,9 +13,10 @@
 -- tables that jobs read and write are not covered: grant those per job.
 --
 -- Run it as the repository's owner (or a superuser), in the repository's database, after
--- `swiftbatch migrate` and again after every upgrade; the first run needs CREATEROLE to create
--- the roles. It is one transaction and safe to repeat: each run first revokes what the roles
--- had on the repository, then grants exactly what is below.
+-- `swiftbatch migrate` and again after every upgrade. The first run on a server needs CREATEROLE
+-- (a superuser, or the owner with CREATEROLE) to create the roles; later runs need only the
+-- ownership of the tables. It is one transaction and safe to repeat: each run first revokes
+-- what the roles had on the repository, then grants exactly what is below.
 --
 --   psql "$DATABASE_URL" -v ON_ERROR_STOP=1 -f sql/roles.sql
 
@@ -90,7 +91,15 @@ GRANT USAGE ON SEQUENCE batch_skipped_item_skipped_item_id_seq TO swiftbatch_wor
 -- executions, their parameters and contexts, steps, partitions and the launcher's row; updating
 -- executions (stop, abandon, end) and the launcher's heartbeat. The instance row is only locked
 -- (SELECT ... FOR UPDATE needs UPDATE on one column): no launcher ever changes it.
-GRANT swiftbatch_worker TO swiftbatch_launcher;
+DO $$
+BEGIN
+    -- Only when missing: granting a membership takes CREATEROLE, which later runs by the
+    -- owner alone need not have.
+    IF NOT pg_has_role('swiftbatch_launcher', 'swiftbatch_worker', 'MEMBER') THEN
+        GRANT swiftbatch_worker TO swiftbatch_launcher;
+    END IF;
+END
+$$;
 GRANT SELECT ON TABLE batch_job_launcher TO swiftbatch_launcher;
 GRANT INSERT ON TABLE
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
