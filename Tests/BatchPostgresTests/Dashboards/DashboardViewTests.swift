@@ -194,6 +194,15 @@ struct DashboardViewTests {
             #expect(straggler.1 == victimID && straggler.2 == 5 && straggler.3 == 6 && straggler.4 && straggler.5)
             #expect(straggler.6.contains("median of its completed siblings"))
 
+            // The job meanwhile: running, its launcher heartbeating, its counts as committed.
+            let (status, launcherPID, heartbeatAge, duration, writtenSoFar, committed) = try await cluster.row("""
+                SELECT j.status, j.launcher_pid, j.launcher_heartbeat_age_seconds, j.duration_seconds, j.instance_write_count,
+                       (SELECT sum(write_count)::bigint FROM batch_step_execution WHERE strpos(step_name, ':') > 0)
+                FROM batch_dashboard_jobs j WHERE j.job_name = 'ledger-etl'
+                """, as: (String, Int32, Decimal, Decimal, Int64, Int64).self)
+            #expect(status == "STARTED" && launcherPID == run.launcher.pid && heartbeatAge < 30 && duration > 0)
+            #expect(writtenSoFar == committed && writtenSoFar > 5 * 4_000 && writtenSoFar < 24_000)
+
             // Heartbeat ages no live test can wait for: the rows workers killed 45 s and 10
             // minutes ago would have left.
             _ = try await cluster.query { db in
