@@ -12,7 +12,8 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
      when it is set and reachable, otherwise the project's private server in .pg/
      (started if needed, reused if already running);
   3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
-     Examples/billing (its binary is run by a test), then `swift test "$@"`.
+     Examples/billing (its binary is run by a test), then `swift test "$@"`;
+  4. without arguments, a short fault campaign: scripts/chaos.sh --rounds 4.
 Exits with swift test's exit code (or swift build's, if the build fails).
 
 Arguments go to `swift test` only, e.g. scripts/test.sh --filter PartitionTests
@@ -108,6 +109,13 @@ export SWIFTBATCH_EXAMPLE_BIN="$ROOT/Examples/billing/.build/debug/billing"
 say "swift test${*:+ $*}"
 test_rc=0
 swift test "$@" || test_rc=$?
+
+# A short fault campaign on a PostgreSQL of its own (the long one is for release checks:
+# scripts/chaos.sh --rounds 20 --rows 200000). Only with the whole suite, not with a filter.
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    say "scripts/chaos.sh --rounds 4 --rows 50000 --seed 20261129"
+    bash "$ROOT/scripts/chaos.sh" --rounds 4 --rows 50000 --seed 20261129 || test_rc=$?
+fi
 if [[ $test_rc -eq 0 ]]; then
     say "tests passed (database $(redact "$DATABASE_URL"))"
 else

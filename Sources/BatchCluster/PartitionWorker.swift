@@ -303,8 +303,13 @@ public final class PartitionWorker: Sendable {
         // A worker paused inside a transaction (SIGSTOP, a stall, a cut network) would keep its
         // partition's row locked, and others skip locked rows: the server ends such a session
         // after twice the lease, releasing its locks so the partition can be taken over.
+        // The session is named after the worker, so pg_stat_activity (and an audit) shows whose
+        // it is; PostgreSQL keeps the first 63 bytes.
         let milliseconds = Int64(configuration.leaseSeconds * 2000)
-        try connection.execute("SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false)")
+        try connection.execute("""
+            SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false),
+                   set_config('application_name', \("swiftbatch worker " + configuration.workerID), false)
+            """)
         return PostgresJobRepositorySession(connection: connection)
     }
 

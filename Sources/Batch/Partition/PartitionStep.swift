@@ -53,6 +53,7 @@ public struct PartitionStep: Step {
 
     public func validate(_ parameters: JobParameters) throws {
         _ = try gridSize(for: parameters)
+        try partitioner.validate(parameters)
         try workerStep.validate(parameters)
     }
 

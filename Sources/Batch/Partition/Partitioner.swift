@@ -20,6 +20,14 @@ public protocol Partitioner: Sendable {
     ///     an empty table).
     ///   - scope: the manager step's scope (parameters, repository session).
     func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition]
+
+    /// Refuses parameters this partitioner cannot work with, before anything is written
+    /// (called at launch). By default every parameter is fine.
+    func validate(_ parameters: JobParameters) throws
+}
+
+extension Partitioner {
+    public func validate(_ parameters: JobParameters) throws {}
 }
 
 extension Partition {

@@ -270,8 +270,13 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     }
 }
 
-struct InvalidStepParameter: Error, CustomStringConvertible {
-    var description: String
+/// A job parameter a step (or its partitioner) cannot work with; refused at launch.
+public struct InvalidStepParameter: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(description: String) {
+        self.description = description
+    }
 }
 
 /// The items of the chunk in hand, kept across retries of its transaction.

@@ -6,7 +6,7 @@ extension LedgerTransaction: ItemKeyed {
     var itemKey: String { "bench_txn id \(id)" }
 }
 
-/// `ledger-etl [grid=8] [chunk=1000]`: the benchmark's job (../shared/bench/ledger-etl.md). A
+/// `ledger-etl [grid=8] [chunk=1000] [partitioner=range|balanced]`: the benchmark's job (../shared/bench/ledger-etl.md). A
 /// column-range partitioner splits `bench_txn`'s ids into `grid` ranges; each partition pages its
 /// range by id, converts rows in Swift and COPYs them into `bench_txn_out` in the chunk's
 /// transaction (output, checkpoint, counts and lease commit together: exactly once).
@@ -18,12 +18,34 @@ enum LedgerETLJob {
         parameters: [
             .optional("grid", .long, default: .long(8), identifying: false, help: "partitions (key ranges)"),
             .optional("chunk", .long, default: .long(1000), identifying: false, help: "items per chunk (commit interval)"),
+            .optional(
+                "partitioner", .string, default: .string("range"), identifying: false,
+                help: "range (equal id widths) or balanced (equal row counts, for skewed ids)"),
         ]
     ) {
-        PartitionStep(
-            "transform", gridParameter: "grid",
-            partitioner: ColumnRangePartitioner(table: "bench_txn", column: "id"),
-            workerStep: transformRange)
+        PartitionStep("transform", gridParameter: "grid", partitioner: ChosenPartitioner(), workerStep: transformRange)
+    }
+
+    /// `partitioner=range` or `partitioner=balanced`, over bench_txn's ids.
+    struct ChosenPartitioner: Partitioner {
+        static let choices: [String: any Partitioner] = [
+            "range": ColumnRangePartitioner(table: "bench_txn", column: "id"),
+            "balanced": BalancedPartitioner(table: "bench_txn", column: "id"),
+        ]
+
+        func chosen(_ parameters: JobParameters) throws -> any Partitioner {
+            let name = parameters.string("partitioner") ?? "range"
+            guard let partitioner = Self.choices[name] else {
+                throw InvalidStepParameter(description: "partitioner must be range or balanced, not \"\(name)\"")
+            }
+            return partitioner
+        }
+
+        func validate(_ parameters: JobParameters) throws { _ = try chosen(parameters) }
+
+        func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+            try chosen(scope.parameters).partitions(gridSize: gridSize, in: scope)
+        }
     }
 
     /// One partition: a key range of bench_txn.
