@@ -32,6 +32,18 @@ extension Job {
                 problems.append("job \(self.name) takes no parameter \(name) (it takes: \(list))")
             }
         }
+        // What the repository's columns hold (Spring Batch's parameter_name varchar(100) and
+        // parameter_value varchar(2500)): longer is refused here, not by an SQL error later.
+        for (name, parameter) in resolved.sorted(by: { $0.key < $1.key }) {
+            if name.count > JobParameters.maximumNameLength {
+                problems.append(
+                    "parameter name \"\(name.prefix(40))...\" has \(name.count) characters; at most \(JobParameters.maximumNameLength) are kept")
+            }
+            if case .string(let text) = parameter.value, text.count > JobParameters.maximumValueLength {
+                problems.append(
+                    "parameter \(name) has \(text.count) characters; the repository keeps at most \(JobParameters.maximumValueLength): pass a file name or a key instead")
+            }
+        }
         if problems.isEmpty {
             let candidate = JobParameters(resolved)
             for step in steps {

@@ -14,6 +14,9 @@ public struct JobParameters: Sendable, Hashable, RandomAccessCollection, Express
     /// The name of the parameter that `--next` (``incrementingRunID()``) increments, as in Spring
     /// Batch's `RunIdIncrementer`.
     public static let runIDName = "run.id"
+    /// The longest name and string value the repository keeps (Spring Batch 5's columns).
+    public static let maximumNameLength = 100
+    public static let maximumValueLength = 2500
 
     private let parameters: [String: JobParameter]
     /// The parameter names, sorted.
