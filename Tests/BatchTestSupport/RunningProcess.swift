@@ -27,6 +27,9 @@ public final class RunningProcess: @unchecked Sendable {
 
     public var pid: Int32 { process.processIdentifier }
 
+    /// True until the process has exited.
+    public var isRunning: Bool { process.isRunning }
+
     /// Sends a signal (SIGKILL, SIGTERM, SIGSTOP, SIGCONT...).
     public func send(_ signal: Int32) {
         kill(process.processIdentifier, signal)
