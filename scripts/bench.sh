@@ -195,6 +195,14 @@ ledger_bench() {
             check "ledger-etl ($n workers)"
             runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
         done
+        if [[ $n == 2 ]]; then
+            local pid rss=0 hwm
+            for pid in "${workers[@]}"; do
+                hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+                ((hwm > rss)) && rss=$hwm
+            done
+            put worker_peak_rss_mib "$(awk -v k="$rss" 'BEGIN {print k / 1024}')"
+        fi
         stop_workers
         put "ledger_etl_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
     done
@@ -207,9 +215,75 @@ ledger_bench() {
         seconds=$(launch_timed noop-partitions partitions="$partitions")
         runs+=("$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')")
     done
-    stop_workers
     put noop_partitions "$partitions"
     put noop_partitions_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+
+    # Await latency: from the last partition's completion to the job's end, over small jobs.
+    local jobs=$([[ $quick == 1 ]] && echo 20 || echo 40) first
+    say "await latency over $jobs jobs of 4 partitions"
+    first=$(sql -c "SELECT coalesce(max(job_execution_id), 0) FROM batch_job_execution")
+    for _ in $(seq "$jobs"); do launch_timed noop-partitions partitions=4 >/dev/null; done
+    sql -c "SELECT extract(epoch FROM e.end_time - max(s.end_time)) * 1000
+            FROM batch_job_execution e JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id
+            WHERE e.job_execution_id > $first AND strpos(s.step_name, ':') > 0
+            GROUP BY e.job_execution_id, e.end_time" >"$work/await.txt"
+    put await_latency_ms_p50 "$(sort -g "$work/await.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+    put await_latency_ms_p99 "$(sort -g "$work/await.txt" | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i>NR) i=NR; print a[i]}')"
+    stop_workers
+
+    # Launch overhead: a whole `swiftbatch launch` of a job with one do-nothing tasklet.
+    runs=()
+    for _ in $(seq 10); do runs+=("$(launch_timed noop)"); done
+    put launch_overhead_ms "$(printf '%s\n' "${runs[@]}" | median | awk '{print $1 * 1000}')"
+
+    # Claim latency with a million finished partitions in the history tables: the workers'
+    # claim statement (prepared, as they run it), rolled back so every try finds the same row.
+    local history=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
+    say "claim latency with $history finished partitions in history"
+    sql >/dev/null <<SQL
+WITH e AS (SELECT max(job_execution_id) AS id FROM batch_job_execution),
+     m AS (SELECT max(step_execution_id) AS id FROM batch_step_execution),
+     steps AS (
+         INSERT INTO batch_step_execution (step_execution_id, version, step_name, job_execution_id, create_time,
+                                           status, exit_code, last_updated)
+         SELECT nextval('batch_step_execution_seq'), 1, 'history:p' || g, e.id, now(), 'COMPLETED', 'COMPLETED', now()
+         FROM e, generate_series(1, $history) g
+         RETURNING step_execution_id, job_execution_id)
+INSERT INTO batch_partition (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step,
+                             partition_name, state, attempt)
+SELECT steps.job_execution_id, m.id, steps.step_execution_id, 'history', 'history/work', 'p' || steps.step_execution_id,
+       'COMPLETED', 1
+FROM steps, m;
+WITH e AS (SELECT max(job_execution_id) AS id FROM batch_job_execution),
+     m AS (SELECT max(step_execution_id) AS id FROM batch_step_execution WHERE step_name NOT LIKE 'history:%'),
+     step AS (
+         INSERT INTO batch_step_execution (step_execution_id, version, step_name, job_execution_id, create_time, status, exit_code, last_updated)
+         SELECT nextval('batch_step_execution_seq'), 0, 'claim:p0', e.id, now(), 'STARTING', 'EXECUTING', now() FROM e
+         RETURNING step_execution_id, job_execution_id)
+INSERT INTO batch_partition (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step, partition_name)
+SELECT step.job_execution_id, m.id, step.step_execution_id, 'claim', 'claim/work', 'p0' FROM step, m;
+VACUUM ANALYZE batch_partition;
+SQL
+    cat >"$work/claim.sql" <<'SQL'
+BEGIN;
+WITH candidates AS MATERIALIZED (
+    SELECT partition_id FROM batch_partition
+    WHERE state IN ('READY', 'CLAIMED') AND worker_step = ANY (string_to_array('claim/work', ','))
+      AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+    ORDER BY partition_id LIMIT 4 FOR UPDATE SKIP LOCKED)
+UPDATE batch_partition p SET state = 'CLAIMED', owner = 'bench', attempt = p.attempt + 1,
+    lease_expires_at = now() + make_interval(secs => 30), updated_at = now()
+FROM candidates c WHERE p.partition_id = c.partition_id
+RETURNING p.partition_id, p.step_execution_id, p.job_execution_id, p.job_name, p.worker_step, p.partition_name,
+          p.attempt, p.max_attempts, (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id);
+ROLLBACK;
+SQL
+    (cd "$work" && "$PG_BIN/pgbench" -n -c 1 -j 1 -T 5 -M prepared -f claim.sql --log --log-prefix=claim "$url" >/dev/null 2>&1)
+    # pgbench's log: one line per transaction, latency in microseconds in the third column.
+    put claim_history "$history"
+    put claim_latency_ms_p50 "$(cat "$work"/claim.* | awk '{print $3 / 1000}' | median)"
+    sql -c "DELETE FROM batch_partition WHERE job_name IN ('history', 'claim')" \
+        -c "DELETE FROM batch_step_execution WHERE step_name LIKE 'history:%' OR step_name = 'claim:p0'" >/dev/null
 }
 
 [[ "$only" == ledger ]] || client_bench
@@ -245,6 +319,10 @@ if "copy_pipe_rows_per_s" in r:
     for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
         v = r[key + "_rows_per_s"]
         print(f"| ledger-etl {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
-    print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | - | - |")
+    print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | target 1,500 | {r['noop_partitions_per_s']/1500:.2f}x |")
+    print(f"| await latency, last partition to job end (ms) | p50 {r['await_latency_ms_p50']:.1f}, p99 {r['await_latency_ms_p99']:.1f} | target p50 20, p99 100 | - |")
+    print(f"| claim with {int(r['claim_history']):,} finished partitions in history (ms) | p50 {r['claim_latency_ms_p50']:.3f} | target 2 | - |")
+    print(f"| launch overhead, a one-tasklet job (ms, whole process) | {r['launch_overhead_ms']:.0f} | - | - |")
+    print(f"| worker peak RSS at chunk 1000 (MiB) | {r['worker_peak_rss_mib']:.1f} | target 64 | - |")
 PY
 echo "$out"

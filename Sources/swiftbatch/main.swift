@@ -5,4 +5,5 @@ await SwiftBatchCLI.main(jobs: [
     LedgerETLJob.job,
     CSVImportJob.job,
     NoopPartitionsJob.job,
+    NoopPartitionsJob.empty,
 ])

@@ -141,8 +141,11 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                     lastSweep = clock.now
                 }
                 // Completions arrive in bursts; one aggregate per 25 ms answers all of a burst.
+                // With only a few partitions left, each completion is answered at once: the
+                // last one is what the whole job waits for.
                 let sincePoll = clock.now - lastPoll
-                if sincePoll < .milliseconds(25) {
+                let fewLeft = last.map { $0.total - $0.finished <= 8 } ?? false
+                if sincePoll < .milliseconds(25) && !fewLeft {
                     Thread.sleep(forTimeInterval: Self.seconds(.milliseconds(25) - sincePoll))
                 }
                 lastPoll = clock.now

@@ -12,4 +12,9 @@ enum NoopPartitionsJob {
             "noop", partitioner: CountPartitioner(countParameter: "partitions"),
             workerStep: TaskletStep("noop") { _, _ in .finished })
     }
+
+    /// `noop`: one do-nothing tasklet, so a launch measures what launching itself costs.
+    static let empty = Job("noop", summary: "One do-nothing tasklet: what a launch itself costs.") {
+        TaskletStep("noop") { _, _ in .finished }
+    }
 }
