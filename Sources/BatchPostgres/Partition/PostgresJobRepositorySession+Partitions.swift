@@ -133,6 +133,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         var lastReport = clock.now
         var lastSweep = clock.now - .seconds(60)
         var lastPoll = clock.now - .seconds(60)
+        var total: Int?
         while true {
             let current: PartitionProgress
             do {
@@ -149,7 +150,12 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                     Thread.sleep(forTimeInterval: Self.seconds(.milliseconds(25) - sincePoll))
                 }
                 lastPoll = clock.now
-                current = try partitionProgress(manager: manager.id, workerStep: workerStep)
+                if total == nil {
+                    total = Int(try connection.query("""
+                        SELECT count(*) FROM batch_partition WHERE manager_step_execution_id = \(manager.id)
+                        """).single().decode(Int64.self, column: 0))
+                }
+                current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total ?? 0)
             } catch let error as PostgresError where error.isConnectionLost {
                 // The workers ride out a database restart; so does the manager. Nothing is lost
                 // meanwhile: completions are rows, and the first poll after reconnecting sees them.
@@ -213,27 +219,34 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
     }
 
-    /// The one aggregate query the manager polls.
-    func partitionProgress(manager: Int64, workerStep: String) throws -> PartitionProgress {
+    /// The one query the manager polls. It reads only what is still open or went wrong: the
+    /// unfinished partitions (through the claimable partial index) and the failed or stopped
+    /// ones, so a poll costs the same at the end of 100,000 partitions as of 10. `total` is
+    /// counted once per wait.
+    func partitionProgress(manager: Int64, workerStep: String, total: Int) throws -> PartitionProgress {
         let row = try connection.query("""
-            SELECT count(*), count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state = 'FAILED'),
-                   count(*) FILTER (WHERE state = 'STOPPED'), count(*) FILTER (WHERE state = 'CLAIMED'),
-                   coalesce(string_agg(partition_name, ', ' ORDER BY partition_name) FILTER (WHERE state = 'FAILED'), ''),
+            SELECT (SELECT count(*) FROM batch_partition
+                    WHERE worker_step = \(workerStep) AND state IN ('READY', 'CLAIMED') AND manager_step_execution_id = \(manager)),
+                   (SELECT count(*) FROM batch_partition
+                    WHERE worker_step = \(workerStep) AND state = 'CLAIMED' AND manager_step_execution_id = \(manager)),
+                   (SELECT count(*) FROM batch_partition WHERE manager_step_execution_id = \(manager) AND state = 'STOPPED'),
+                   (SELECT coalesce(array_to_string(array_agg(partition_name ORDER BY partition_name), ', '), '')
+                    FROM batch_partition WHERE manager_step_execution_id = \(manager) AND state = 'FAILED'),
                    (SELECT count(*) FROM batch_worker w
                     WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
                       AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
                            OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
-            FROM batch_partition WHERE manager_step_execution_id = \(manager)
             """, prepared: true).single()
         var progress = PartitionProgress()
-        progress.total = Int(try row.decode(Int64.self, column: 0))
-        progress.completed = Int(try row.decode(Int64.self, column: 1))
-        progress.failed = Int(try row.decode(Int64.self, column: 2))
-        progress.stopped = Int(try row.decode(Int64.self, column: 3))
-        progress.running = Int(try row.decode(Int64.self, column: 4))
-        let names = try row.decode(String.self, column: 5)
+        progress.total = total
+        let open = Int(try row.decode(Int64.self, column: 0))
+        progress.running = Int(try row.decode(Int64.self, column: 1))
+        progress.stopped = Int(try row.decode(Int64.self, column: 2))
+        let names = try row.decode(String.self, column: 3)
         progress.failedNames = names.isEmpty ? [] : names.components(separatedBy: ", ")
-        progress.liveWorkers = Int(try row.decode(Int64.self, column: 6))
+        progress.failed = progress.failedNames.count
+        progress.completed = total - open - progress.failed - progress.stopped
+        progress.liveWorkers = Int(try row.decode(Int64.self, column: 4))
         return progress
     }
 
