@@ -25,7 +25,8 @@ struct ProgressOptions: ParsableArguments {
         help: ArgumentHelp(
             "How to show progress on stderr: auto, line, plain, json or off.",
             discussion: """
-                auto (default): a line redrawn every second on a terminal, else a plain line every 5 s; \
+                auto (default): a line redrawn every second on a terminal, else a plain line every 5 s \
+                (and when a step starts or ends); \
                 json: one object per line every second.
                 """,
             valueName: "mode"))
@@ -46,11 +47,12 @@ struct ProgressOptions: ParsableArguments {
 /// on a connection and thread of its own (libpq never runs on the cooperative pool), so the job
 /// is not slowed. A lost connection is retried at the next tick, silently.
 final class ProgressMonitor: @unchecked Sendable {
-    // Sendable rule: `executionID`, `stopped` and `latest` are only touched with `condition`
+    // Sendable rule: `executionID`, `stopped`, `woken`, `finished` and `latest` are only touched with `condition`
     // locked; the connection and the rate samples only by the monitor's thread.
     private let condition = NSCondition()
     private var executionID: Int64?
     private var stopped = false
+    private var woken = false
     private var finished = false
     private var latest: ExecutionProgress?
     private let mode: ProgressMode
@@ -58,6 +60,7 @@ final class ProgressMonitor: @unchecked Sendable {
     private let stopWhenEnded: Bool
     private var samples: [(time: Date, read: Int64)] = []
     private var lastPrinted: Date?
+    private var lastPhase = ""
 
     /// - Parameter stopWhenEnded: end the monitor once the execution is no longer running
     ///   (`status --watch`); otherwise it runs until ``stop()``.
@@ -75,6 +78,7 @@ final class ProgressMonitor: @unchecked Sendable {
     func follow(_ id: Int64) {
         condition.lock()
         executionID = id
+        woken = true
         condition.broadcast()
         condition.unlock()
     }
@@ -132,9 +136,11 @@ final class ProgressMonitor: @unchecked Sendable {
                     connection = nil
                 }
             }
+            // A tick a second; `follow` and `stop` wake it at once.
             condition.lock()
             let deadline = Date(timeIntervalSinceNow: 1)
-            while !stopped, condition.wait(until: deadline) {}
+            while !stopped, !woken, condition.wait(until: deadline) {}
+            woken = false
             condition.unlock()
         }
     }
@@ -150,9 +156,11 @@ final class ProgressMonitor: @unchecked Sendable {
         case .json:
             StatusLine.shared.printLine(line.json)
         case .plain:
-            // Every 5 s, and once more when the execution ends.
-            if let lastPrinted, now.timeIntervalSince(lastPrinted) < 5, progress.status.isRunning { return }
+            // Every 5 s, and whenever the execution or its current step changes status.
+            let phase = "\(progress.status) \(progress.currentStep.map { "\($0.name) \($0.status)" } ?? "")"
+            if let lastPrinted, now.timeIntervalSince(lastPrinted) < 5, phase == lastPhase { return }
             lastPrinted = now
+            lastPhase = phase
             StatusLine.shared.printLine("progress: " + line.text)
         case .auto, .off:
             break
