@@ -7,14 +7,16 @@ import Glibc
 #endif
 
 /// Standard error, shared by log lines and the progress line so they never garble each other:
-/// a log line first clears a drawn progress line (the next tick redraws it), and every write is
-/// one `write(2)` under one lock.
+/// a log line first clears a drawn progress line, which is drawn again below it, and all of it
+/// happens under one lock.
 final class StatusLine: Sendable {
     static let shared = StatusLine()
 
     private struct State {
         var drawn = false
         var muted = false
+        /// The drawn line, with its `\r` and clear-line prefix.
+        var text = ""
     }
 
     private let state = Mutex(State())
@@ -25,7 +27,8 @@ final class StatusLine: Sendable {
     func draw(_ text: String) {
         state.withLock { state in
             guard !state.muted else { return }
-            Self.write("\r\u{1B}[2K" + Self.fitted(text))
+            state.text = "\r\u{1B}[2K" + Self.fitted(text)
+            Self.write(state.text)
             state.drawn = true
         }
     }
@@ -46,13 +49,14 @@ final class StatusLine: Sendable {
         }
     }
 
-    /// Runs `log` (which writes a log line) with the progress line cleared; nothing when muted.
+    /// Runs `log` (which writes a log line) with the progress line cleared, then draws the
+    /// progress line again below it; nothing when muted.
     func aroundLog(_ log: () -> Void) {
         state.withLock { state in
             guard !state.muted else { return }
             if state.drawn { Self.write("\r\u{1B}[2K") }
-            state.drawn = false
             log()
+            if state.drawn { Self.write(state.text) }
         }
     }
 

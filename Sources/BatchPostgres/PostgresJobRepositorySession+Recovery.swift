@@ -143,8 +143,11 @@ extension PostgresJobRepositorySession {
             } else {
                 outcome = .failed(steps: try Self.failRunning(db, executionID, reason: reason, now: Date()))
             }
+            // The owner changes too, so a heartbeat of this process still in flight cannot renew
+            // the lease it just gave up.
             try db.execute("""
-                UPDATE batch_job_launcher SET lease_expires_at = now() - interval '1 millisecond'
+                UPDATE batch_job_launcher SET lease_expires_at = now() - interval '1 millisecond',
+                    owner = left(owner, 190) || ':detached'
                 WHERE job_execution_id = \(executionID)
                 """, prepared: true)
             return outcome
