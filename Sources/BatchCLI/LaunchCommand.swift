@@ -33,7 +33,8 @@ struct LaunchCommand: AsyncParsableCommand {
 
             Progress: on a terminal, one line on stderr redrawn every second (partitions done/total, \
             items read and written, items/s, elapsed, ETA from the partitions, failed partitions), \
-            cleared before any log line; otherwise a plain `progress:` line every 5 s. \
+            kept below the log lines; otherwise a plain `progress:` line every 5 s and when a step \
+            starts or ends. \
             --progress json prints one JSON object a line; -q/--no-progress shows none. It is read \
             from the repository (one query a second on its own connection), so it never slows the job.
 
@@ -46,7 +47,8 @@ struct LaunchCommand: AsyncParsableCommand {
             once (its committed chunks kept) and `swiftbatch restart <id>` resumes it from its last \
             commit. A second Ctrl-C exits at once (130) without any of this; the lease then runs out \
             and the next launch or `swiftbatch recover` takes care of the execution. If the \
-            execution had ended meanwhile, the launch exits with its code as usual.
+            execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
+            caught: the launcher dies as with kill -9 (see above).
 
             Examples:
               swiftbatch launch ledger-seed rows=100000
