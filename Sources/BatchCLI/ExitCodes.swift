@@ -1,4 +1,5 @@
 import ArgumentParser
+import Batch
 
 /// The exit codes every `swiftbatch` command uses, documented in `--help` and the README.
 public enum ExitCodes {
@@ -14,10 +15,23 @@ public enum ExitCodes {
     public static let refused = ExitCode(4)
     /// The database is unreachable, or its schema is missing or of another version.
     public static let unavailable = ExitCode(5)
+    /// `launch` or `restart` was interrupted (Ctrl-C) and detached from its execution
+    /// (128 + SIGINT, as shells report an interrupted command).
+    public static let detached = ExitCode(130)
+
+    /// The exit code for an execution that ended with `status`: 0 COMPLETED, 3 STOPPED, else 1.
+    public static func forExecution(_ status: BatchStatus) -> ExitCode {
+        switch status {
+        case .completed: success
+        case .stopped: stopped
+        default: failed
+        }
+    }
 
     static let helpText = """
         Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 stopped, \
-        4 refused (already complete or running), 5 database unreachable or schema missing.
+        4 refused (already complete or running), 5 database unreachable or schema missing, \
+        130 launch detached by Ctrl-C (the execution goes on or is failed; see `swiftbatch launch --help`).
         """
 }
 

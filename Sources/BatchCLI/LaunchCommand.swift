@@ -3,8 +3,13 @@ import Batch
 import BatchCluster
 import BatchPostgres
 import PostgresClient
+import Dispatch
 import Foundation
 import Logging
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 struct LaunchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,10 +31,30 @@ struct LaunchCommand: AsyncParsableCommand {
             execution that was running a step inside the dead launcher is failed and restarted \
             from its checkpoint instead.
 
+            Progress: on a terminal, one line on stderr redrawn every second (partitions done/total, \
+            items read and written, items/s, elapsed, ETA from the partitions, failed partitions), \
+            kept below the log lines; otherwise a plain `progress:` line every 5 s and when a step \
+            starts or ends. \
+            --progress json prints one JSON object a line; -q/--no-progress shows none. It is read \
+            from the repository (one query a second on its own connection), so it never slows the job.
+
+            Ctrl-C detaches, it stops nothing: local workers (--local-workers) hand their partitions \
+            back (ready, checkpoint kept), and the launch exits 130 after saying how to watch \
+            (`swiftbatch status <id> --watch`), re-attach or stop (`swiftbatch stop <id>`) the \
+            execution. An execution awaiting a partitioned step goes on in the workers, and this \
+            launcher releases its lease, so launching the same instance again attaches at once. A \
+            step running inside this process cannot outlive it: the execution is marked FAILED at \
+            once (its committed chunks kept) and `swiftbatch restart <id>` resumes it from its last \
+            commit. A second Ctrl-C exits at once (130) without any of this; the lease then runs out \
+            and the next launch or `swiftbatch recover` takes care of the execution. If the \
+            execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
+            caught: the launcher dies as with kill -9 (see above).
+
             Examples:
               swiftbatch launch ledger-seed rows=100000
               swiftbatch launch ledger-etl grid=8 chunk=1000 --local-workers 2
               swiftbatch launch report day=2026-01-31,date --next
+              swiftbatch launch ledger-etl grid=8 --progress plain 2> etl.log
 
             \(ExitCodes.helpText)
             """)
@@ -75,22 +100,44 @@ struct LaunchCommand: AsyncParsableCommand {
         let launcher = JobLauncher(
             repository: PostgresJobRepository(connectionString: database.resolvedURL),
             logger: CLILogging.logger, leaseSeconds: options.leaseSeconds)
-        var local: (worker: PartitionWorker, task: Task<Void, any Error>)?
+        var local: (worker: PartitionWorker, task: Task<Void, any Error>, done: DispatchSemaphore)?
         if localWorkers > 0 {
             let worker = try PartitionWorker(
                 jobs: [job],
                 configuration: WorkerConfiguration(connectionString: database.resolvedURL, concurrency: localWorkers, leaseSeconds: 15),
                 logger: CLILogging.logger)
-            local = (worker, Task { try await worker.run() })
+            let done = DispatchSemaphore(value: 0)
+            local = (worker, Task {
+                defer { done.signal() }
+                try await worker.run()
+            }, done)
         }
+        let mode = options.progress.resolved
+        let monitor = mode == .off ? nil : ProgressMonitor(connectionString: database.resolvedURL, mode: mode)
+        let detacher = LaunchDetacher(
+            job: job, database: database, localWorkers: localWorkers, monitor: monitor,
+            local: local.map { ($0.worker, $0.done) })
+        let signals = SignalHandler(
+            signals: [SIGINT],
+            notice: "swiftbatch: interrupted: detaching from the execution, which is not stopped (Ctrl-C again to exit at once)"
+        ) { detacher.detach() }
         let execution: JobExecution
         do {
-            execution = try await launcher.run(job, parameters: given, next: next)
+            execution = try await launcher.run(job, parameters: given, next: next) { execution, identity in
+                monitor?.follow(execution.id)
+                detacher.started(execution, identity)
+            }
+            if detacher.isDetaching { await detacher.parkUntilExit() }
+            signals.cancel()
+            monitor?.stop()
             if let local {
                 local.worker.shutdown()
                 try await local.task.value
             }
         } catch let error as JobLaunchError {
+            if detacher.isDetaching { await detacher.parkUntilExit() }
+            signals.cancel()
+            monitor?.stop()
             if let local {
                 local.worker.shutdown()
                 _ = try? await local.task.value
@@ -98,13 +145,15 @@ struct LaunchCommand: AsyncParsableCommand {
             throw CommandFailure(
                 error.message,
                 exitCode: error.code.isRefusal ? ExitCodes.refused : ExitCodes.usage)
+        } catch {
+            if detacher.isDetaching { await detacher.parkUntilExit() }
+            signals.cancel()
+            monitor?.stop()
+            throw error
         }
         try await ExecutionReport.print(executionID: execution.id, database: database)
-        switch execution.status {
-        case .completed: return
-        case .stopped: throw ExitCode(ExitCodes.stopped.rawValue)
-        default: throw ExitCode(ExitCodes.failed.rawValue)
-        }
+        let exit = ExitCodes.forExecution(execution.status)
+        if exit != ExitCodes.success { throw exit }
     }
 }
 
@@ -122,6 +171,8 @@ struct LaunchOptions: ParsableArguments {
             attach to its execution (it heartbeats every third of this).
             """)
     var leaseSeconds: Int = 30
+
+    @OptionGroup var progress: ProgressOptions
 
     func validate() throws {
         guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }

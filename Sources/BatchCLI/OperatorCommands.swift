@@ -68,7 +68,8 @@ struct RestartCommand: AsyncParsableCommand {
         abstract: "Run a FAILED or STOPPED execution's instance again, from where it stopped.",
         discussion: """
             Completed steps are skipped; the step that failed resumes from its last committed \
-            chunk. Same as launching the job again with the same parameters.
+            chunk. Same as launching the job again with the same parameters. Progress and \
+            Ctrl-C work as for `launch` (see `swiftbatch launch --help`).
 
             Examples:
               swiftbatch restart 42

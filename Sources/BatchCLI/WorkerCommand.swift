@@ -70,24 +70,29 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 }
 
-/// SIGTERM and SIGINT: the first calls `graceful`, the second exits at once.
+/// SIGTERM and SIGINT (or the given signals): the first prints `notice` and calls `graceful`,
+/// the second exits at once (128 + the signal).
 final class SignalHandler {
     private let sources: [any DispatchSourceSignal]
+    private let numbers: [Int32]
 
     private final class Counter: Sendable {
         let value = Atomic<Int>(0)
     }
 
-    init(graceful: @escaping @Sendable () -> Void) {
+    init(
+        signals numbers: [Int32] = [SIGTERM, SIGINT],
+        notice: String = "swiftbatch: stopping after the current chunks (signal again to exit now)",
+        graceful: @escaping @Sendable () -> Void
+    ) {
         let counter = Counter()
         var sources: [any DispatchSourceSignal] = []
-        for number in [SIGTERM, SIGINT] {
+        for number in numbers {
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 if counter.value.add(1, ordering: .relaxed).newValue == 1 {
-                    FileHandle.standardError.write(
-                        Data("swiftbatch: stopping after the current chunks (signal again to exit now)\n".utf8))
+                    StatusLine.shared.printLine(notice)
                     graceful()
                 } else {
                     exit(128 + number)
@@ -97,9 +102,12 @@ final class SignalHandler {
             sources.append(source)
         }
         self.sources = sources
+        self.numbers = numbers
     }
 
+    /// Stops handling: the signals do what they do by default again.
     func cancel() {
         for source in sources { source.cancel() }
+        for number in numbers { signal(number, SIG_DFL) }
     }
 }

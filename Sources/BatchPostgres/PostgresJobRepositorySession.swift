@@ -151,13 +151,7 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 launcher: "pid \(pid) on \(host), heard from \(silentFor) s ago; if that process is gone, "
                     + "a launch after its lease runs out (in \(leaseLeft) s) attaches to the execution"))
         }
-        let awaitsPartitions = try db.query("""
-            SELECT EXISTS (
-                SELECT 1 FROM batch_step_execution s
-                WHERE s.job_execution_id = \(executionID) AND s.status IN ('STARTING', 'STARTED', 'STOPPING')
-                  AND EXISTS (SELECT 1 FROM batch_partition p WHERE p.manager_step_execution_id = s.step_execution_id))
-            """, prepared: true).single().decode(Bool.self, column: 0)
-        if awaitsPartitions {
+        if try awaitsPartitions(db, executionID) {
             try db.execute("""
                 UPDATE batch_job_launcher SET owner = \(launcher.owner), host = \(launcher.host), pid = \(launcher.pid),
                     attachments = attachments + 1, heartbeat_at = now(),
@@ -167,17 +161,38 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
             return .attach(previousOwner: owner)
         }
         let reason = "its launcher (pid \(pid) on \(host)) stopped heartbeating \(silentFor) s before a new launch"
-        try db.execute("""
+        _ = try failRunning(db, executionID, reason: reason, now: now)
+        return .failedOrphan
+    }
+
+    /// Whether the running execution is awaiting a partitioned step (workers can carry it on
+    /// without its launcher).
+    static func awaitsPartitions(_ db: PostgresConnection, _ executionID: Int64) throws -> Bool {
+        try db.query("""
+            SELECT EXISTS (
+                SELECT 1 FROM batch_step_execution s
+                WHERE s.job_execution_id = \(executionID) AND s.status IN ('STARTING', 'STARTED', 'STOPPING')
+                  AND EXISTS (SELECT 1 FROM batch_partition p WHERE p.manager_step_execution_id = s.step_execution_id))
+            """, prepared: true).single().decode(Bool.self, column: 0)
+    }
+
+    /// Marks a running execution and its running step executions FAILED, saying why; returns
+    /// the names of the steps that were running. The step's optimistic version moves on, so a
+    /// chunk still in flight in a process that was running it can no longer commit.
+    static func failRunning(_ db: PostgresConnection, _ executionID: Int64, reason: String, now: Date) throws -> [String] {
+        let reason = String(reason.prefix(2500))
+        let steps = try db.query("""
             UPDATE batch_step_execution SET status = 'FAILED', exit_code = 'FAILED', exit_message = \(reason),
                 end_time = \(now), last_updated = \(now), version = version + 1
             WHERE job_execution_id = \(executionID) AND status IN ('STARTING', 'STARTED', 'STOPPING')
-            """, prepared: true)
+            RETURNING step_name
+            """, prepared: true).map { try $0.decode(String.self, column: 0) }
         try db.execute("""
             UPDATE batch_job_execution SET status = 'FAILED', exit_code = 'FAILED', exit_message = \(reason),
                 end_time = \(now), last_updated = \(now), version = version + 1
             WHERE job_execution_id = \(executionID)
             """, prepared: true)
-        return .failedOrphan
+        return steps.filter { !$0.contains(":") }
     }
 
     private static func runningExecution(_ db: PostgresConnection, _ instanceID: Int64) throws -> Int64? {

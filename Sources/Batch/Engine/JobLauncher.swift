@@ -27,10 +27,16 @@ public struct JobLauncher: Sendable {
     ///
     /// - Parameters:
     ///   - next: start a new instance by incrementing `run.id` past the job's last execution.
+    ///   - started: called (on the job's thread) once the execution exists, before its steps
+    ///     run, with this launcher's identity (what a progress display or a detaching launcher
+    ///     needs).
     /// - Throws: ``JobLaunchError`` when the parameters are invalid (nothing is written) or
     ///   the instance's history refuses the launch (already complete, running with a live
     ///   launcher, not restartable, abandoned); repository errors as they come.
-    public func run(_ job: Job, parameters: JobParameters, next: Bool = false) async throws -> JobExecution {
+    public func run(
+        _ job: Job, parameters: JobParameters, next: Bool = false,
+        started: @escaping @Sendable (JobExecution, LauncherIdentity) -> Void = { _, _ in }
+    ) async throws -> JobExecution {
         let resolved = try job.resolveParameters(parameters)
         let repository = self.repository
         let logger = self.logger
@@ -60,6 +66,7 @@ public struct JobLauncher: Sendable {
                     "attached to the running execution: its launcher stopped heartbeating, the workers carry on",
                     metadata: ["batch.job.execution_id": "\(execution.id)", "batch.launcher.previous": "\(previous)"])
             }
+            started(execution, identity)
             try JobRunner(job: job, session: session, logger: logger).run(&execution, attached: grant.isAttach)
             return execution
         }
