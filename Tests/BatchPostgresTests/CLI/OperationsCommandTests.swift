@@ -38,6 +38,13 @@ struct OperationsCommandTests {
                 try db.query("SELECT max(job_execution_id) FROM batch_partition").single().decode(Int64?.self, column: 0)
             }
             let watch = try binary.start(["status", "--watch", "--progress", "plain"], environment: cluster.env)
+            // The job takes a fraction of a second once a worker comes: wait for the launcher's
+            // periodic plain line (every 5 s) to show the waiting partitions first.
+            let clock = ContinuousClock()
+            let deadline = clock.now + .seconds(30)
+            while !launch.output.contains("step transform partitions "), clock.now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
             let worker = try binary.start(["worker", "--concurrency", "2"], environment: cluster.env)
             #expect(try await watch.wait() == 0, "\(watch.output)")
             #expect(watch.output.contains("Job ledger-etl, execution \(id): COMPLETED"), "\(watch.output)")
