@@ -267,10 +267,14 @@ SQL
     cat >"$work/claim.sql" <<'SQL'
 BEGIN;
 WITH candidates AS MATERIALIZED (
-    SELECT partition_id FROM batch_partition
-    WHERE state IN ('READY', 'CLAIMED') AND worker_step = ANY (string_to_array('claim/work', ','))
-      AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-    ORDER BY partition_id LIMIT 4 FOR UPDATE SKIP LOCKED)
+    SELECT c.partition_id
+    FROM unnest(string_to_array('claim/work', ',')) AS served(step)
+    CROSS JOIN LATERAL (
+        SELECT partition_id FROM batch_partition
+        WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
+          AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+        ORDER BY partition_id LIMIT 4 FOR UPDATE SKIP LOCKED) c
+    LIMIT 4)
 UPDATE batch_partition p SET state = 'CLAIMED', owner = 'bench', attempt = p.attempt + 1,
     lease_expires_at = now() + make_interval(secs => 30), updated_at = now()
 FROM candidates c WHERE p.partition_id = c.partition_id

@@ -10,8 +10,9 @@ Usage: scripts/demo.sh [--rows N]
 On a fresh machine: installs PostgreSQL 15 and libpq-dev if missing, starts the project's
 private PostgreSQL (scripts/postgres.sh; state in .pg/), builds swiftbatch in release mode,
 creates the job repository (swiftbatch migrate), seeds N ledger rows (default 1,000,000),
-starts two worker daemons, runs the partitioned ledger-etl on them (grid 8, chunk 1000),
-checks the output against PostgreSQL's own transformation, and stops the workers.
+starts two worker daemons, runs the partitioned ledger-etl on them (grid 8, chunk 1000) with
+live progress, prints a summary from the SQL dashboard views, checks the output against
+PostgreSQL's own transformation (exit 1 on any difference), and stops the workers.
 Leaves the private server running; stop it with scripts/postgres.sh stop.
 TXT
         exit 0 ;;
@@ -64,9 +65,21 @@ done
 
 say "swiftbatch launch ledger-etl grid=8 chunk=1000 --next"
 "$bin" launch ledger-etl grid=8 chunk=1000 --next
+execution="$(/usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -qAt -c \
+    "SELECT max(job_execution_id) FROM batch_job_execution JOIN batch_job_instance USING (job_instance_id) WHERE job_name = 'ledger-etl'")"
+
+say "Dashboards (sql/migrations/0006_dashboards.sql; see docs/DASHBOARDS.md)"
+psql_view() { /usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "$1"; }
+psql_view "SELECT job_name, status, duration_seconds, read_count, write_count, executions
+           FROM batch_dashboard_jobs WHERE job_execution_id = $execution"
+psql_view "SELECT partition_name, status, owner, attempt, write_count, elapsed_seconds, round(write_per_second) AS rows_per_s
+           FROM batch_dashboard_steps WHERE job_execution_id = $execution AND kind = 'partition' ORDER BY partition_name"
+pids="$(IFS=,; echo "${workers[*]}")"
+psql_view "SELECT worker_id, health, concurrency, partitions_held, heartbeat_age_seconds FROM batch_dashboard_workers
+           WHERE pid = ANY ('{$pids}'::int[])"
 
 say "Correctness: bench_txn_out against PostgreSQL's own transformation of bench_txn"
-/usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "
+check="$(/usr/lib/postgresql/15/bin/psql "$DATABASE_URL" -P pager=off -c "
 WITH expected AS (
     SELECT count(*) AS n, sum(a) AS eur, sum(greatest(25, round(abs(a) * 0.0125))::bigint) AS fees,
            count(*) FILTER (WHERE abs(a) > 1000000 OR memo LIKE 'refund%') AS flagged
@@ -80,10 +93,16 @@ actual AS (
 SELECT actual.n AS rows, actual.eur AS sum_eur_cents, actual.fees AS sum_fee_cents, actual.flagged,
        CASE WHEN (actual.n, actual.eur, actual.fees, actual.flagged) = (expected.n, expected.eur, expected.fees, expected.flagged)
                  AND actual.ids = actual.n THEN 'exact, no id twice' ELSE 'MISMATCH' END AS check
-FROM actual, expected"
+FROM actual, expected")"
+echo "$check"
 
 say "Recent executions"
 "$bin" status --limit 5
+
+if ! grep -q "exact, no id twice" <<<"$check"; then
+    echo "demo.sh: the output does not match PostgreSQL's own transformation" >&2
+    exit 1
+fi
 
 cat <<TXT
 

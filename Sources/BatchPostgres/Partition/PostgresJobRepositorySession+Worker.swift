@@ -66,14 +66,21 @@ extension PostgresJobRepositorySession {
         guard limit > 0, !steps.isEmpty else { return [] }
         return try connection.query("""
             WITH candidates AS MATERIALIZED (
-                SELECT partition_id FROM batch_partition
-                WHERE state IN ('READY', 'CLAIMED') AND worker_step = ANY (string_to_array(\(steps.joined(separator: ",")), ','))
-                  AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-                -- No ORDER BY: the partial index already yields each step's rows in id order,
-                -- so the scan stops after `limit` rows. Sorting would read every ready row of
-                -- every served step on every claim (1.1 ms at 3,000 ready, growing with them).
+                -- Step by step, each through the claimable partial index in id order, so a
+                -- claim reads only the rows it takes (plus locked ones it skips), whatever the
+                -- history and however many partitions wait. A single scan over all served steps
+                -- would either sort every ready row or, planned generically, scan the table.
+                SELECT c.partition_id
+                FROM unnest(string_to_array(\(steps.joined(separator: ",")), ',')) AS served(step)
+                CROSS JOIN LATERAL (
+                    SELECT partition_id FROM batch_partition
+                    WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
+                      AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+                    ORDER BY partition_id
+                    LIMIT \(limit)
+                    FOR UPDATE SKIP LOCKED
+                ) c
                 LIMIT \(limit)
-                FOR UPDATE SKIP LOCKED
             )
             UPDATE batch_partition p SET state = 'CLAIMED', owner = \(workerID), attempt = p.attempt + 1,
                 lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
