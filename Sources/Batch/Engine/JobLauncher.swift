@@ -60,7 +60,7 @@ public struct JobLauncher: Sendable {
                     "attached to the running execution: its launcher stopped heartbeating, the workers carry on",
                     metadata: ["batch.job.execution_id": "\(execution.id)", "batch.launcher.previous": "\(previous)"])
             }
-            try JobRunner(job: job, session: session, logger: logger).run(&execution, attached: grant.isAttach)
+            try JobRunner(job: job, session: session, logger: logger, repository: repository).run(&execution, attached: grant.isAttach)
             return execution
         }
     }

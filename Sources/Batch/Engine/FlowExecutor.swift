@@ -1,0 +1,256 @@
+import Foundation
+import Logging
+import Synchronization
+
+/// How a flow ended, and where a restart of it starts.
+struct FlowOutcome: Sendable {
+    var status: BatchStatus
+    var exitStatus: ExitStatus
+    /// The element a restart starts at; nil when the flow completed (a restart then walks it
+    /// from its start, and every step that completed is skipped).
+    var restartAt: String?
+}
+
+/// Where a flow starts again on restart, as recorded in the job execution's context.
+struct RestartPoint: Sendable, Equatable {
+    var element: String
+    /// The job execution that recorded it: a step named here runs again on restart even if it
+    /// completed, unless it completed in a later execution.
+    var recordedBy: Int64
+
+    static func keys(_ flow: String) -> (element: String, recordedBy: String) {
+        ("flow.\(flow).restart-at", "flow.\(flow).recorded-by")
+    }
+}
+
+/// Runs a job's flow: its elements one after another as the transitions say, its splits' flows
+/// on threads (and repository sessions) of their own.
+///
+/// Restart: each flow's restart point (`flow.<name>.restart-at` in the job execution's context,
+/// carried to the next execution of the instance) says where it starts again: the element that
+/// failed, the one a `fail` transition left, or a `stop`'s `restartAt`. A flow without one walks
+/// from its start; steps that completed in an earlier execution are not run again, and their
+/// recorded exit status chooses the way on, so the walk takes the path it took before.
+struct FlowExecutor: Sendable {
+    let job: Job
+    let repository: (any JobRepository)?
+    let jobExecution: JobExecution
+    let attached: Bool
+    let logger: Logger
+    private let restartPoints: [String: RestartPoint]
+    private let recorded = Locked<[String: RestartPoint?]>([:])
+
+    init(job: Job, repository: (any JobRepository)?, jobExecution: JobExecution, attached: Bool, logger: Logger) {
+        self.job = job
+        self.repository = repository
+        self.jobExecution = jobExecution
+        self.attached = attached
+        self.logger = logger
+        var points: [String: RestartPoint] = [:]
+        for name in Self.flowNames(job.flow) {
+            let keys = RestartPoint.keys(name)
+            if let element = jobExecution.context.string(keys.element) {
+                points[name] = RestartPoint(element: element, recordedBy: jobExecution.context.int(keys.recordedBy) ?? 0)
+            }
+        }
+        self.restartPoints = points
+    }
+
+    private static func flowNames(_ flow: Flow?) -> [String] {
+        guard let flow else { return [] }
+        return [flow.name] + flow.elements.flatMap { element -> [String] in
+            if case .split(let split) = element.node { return split.flows.flatMap { flowNames($0) } }
+            return []
+        }
+    }
+
+    /// Runs the job's flow on the calling thread and records the restart points in `context`
+    /// (saved with the job execution).
+    func runJob(_ flow: Flow, session: any JobRepositorySession, context: inout ExecutionContext) throws
+        -> (BatchStatus, ExitStatus)
+    {
+        let outcome = try run(flow, session: session, logger: logger)
+        for (name, point) in recorded.withLock({ $0 }) {
+            let keys = RestartPoint.keys(name)
+            context[keys.element] = point.map { .string($0.element) }
+            context[keys.recordedBy] = point.map { .int($0.recordedBy) }
+        }
+        return (outcome.status, outcome.exitStatus)
+    }
+
+    /// Runs `flow` to its end and records where a restart of it would start.
+    func run(_ flow: Flow, session: any JobRepositorySession, logger: Logger) throws -> FlowOutcome {
+        let outcome = try walk(flow, session: session, logger: logger)
+        recorded.withLock { $0[flow.name] = outcome.restartAt.map { RestartPoint(element: $0, recordedBy: jobExecution.id) } }
+        logger.info(
+            "flow ended",
+            metadata: [
+                "batch.flow": "\(flow.name)", "batch.flow.status": "\(outcome.status.rawValue)",
+                "batch.flow.restart_at": "\(outcome.restartAt ?? "-")",
+            ])
+        return outcome
+    }
+
+    /// What one element came to.
+    private struct ElementResult {
+        var status: BatchStatus
+        var exitStatus: ExitStatus
+        var stepExecution: StepExecution?
+    }
+
+    private func walk(_ flow: Flow, session: any JobRepositorySession, logger: Logger) throws -> FlowOutcome {
+        var position = 0
+        var rerun: RestartPoint?
+        if let point = restartPoints[flow.name] {
+            if let start = flow.index[point.element] {
+                position = start
+                rerun = point
+                logger.info("flow restarts at its restart point", metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(point.element)"])
+            } else {
+                logger.warning(
+                    "the flow's restart point is not an element of it (the job changed?); walking it from its start",
+                    metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(point.element)"])
+            }
+        }
+        var previous: ElementResult?
+        var previousStep: StepExecution?
+        while true {
+            let element = flow.elements[position]
+            let result: ElementResult
+            switch element.node {
+            case .step(let step):
+                let visit = try JobRunner.visit(
+                    step, jobExecution, session: session, logger: logger, attached: attached,
+                    rerunUnlessCompletedAfter: rerun?.element == step.name ? rerun?.recordedBy : nil)
+                switch visit {
+                case .stopRequested:
+                    return FlowOutcome(
+                        status: .stopped, exitStatus: .stopped.adding(description: "stopped by request before step \(step.name)"),
+                        restartAt: step.name)
+                case .alreadyComplete(let stepExecution), .ran(let stepExecution):
+                    result = ElementResult(status: stepExecution.status, exitStatus: stepExecution.exitStatus, stepExecution: stepExecution)
+                }
+            case .decider(let decider):
+                result = decide(decider, previous?.exitStatus, previousStep, session: session, logger: logger)
+            case .split(let split):
+                result = runSplit(split, logger: logger)
+            }
+            if let stepExecution = result.stepExecution { previousStep = stepExecution }
+            previous = result
+
+            if result.status == .stopped {
+                // An operator's stop, or a stopped split: never routed, so a restart finishes it.
+                return FlowOutcome(
+                    status: .stopped, exitStatus: .stopped.adding(description: "stopped in \(element.name)"),
+                    restartAt: element.name)
+            }
+            let code = result.exitStatus.exitCode
+            if let transition = element.transitionsBySpecificity.first(where: { $0.pattern.matches(code) }) {
+                switch transition.target {
+                case .element(let name):
+                    guard let next = flow.index[name] else {
+                        throw JobLaunchError(code: .invalidDefinition, jobName: job.name, message: "flow \(flow.name) has no element \(name)")
+                    }
+                    logger.info("transition", metadata: ["batch.flow": "\(flow.name)", "batch.flow.from": "\(element.name)", "batch.flow.exit_code": "\(code)", "batch.flow.to": "\(name)"])
+                    position = next
+                    continue
+                case .end(let exitCode):
+                    return FlowOutcome(status: .completed, exitStatus: ExitStatus(exitCode: exitCode), restartAt: nil)
+                case .fail(let exitCode):
+                    var exit = ExitStatus(exitCode: exitCode, exitDescription: "\(element.name) ended \(code): the flow fails here")
+                    if result.status == .failed { exit = exit.adding(description: result.exitStatus.exitDescription) }
+                    return FlowOutcome(status: .failed, exitStatus: exit, restartAt: element.name)
+                case .stop(let restartAt):
+                    return FlowOutcome(
+                        status: .stopped,
+                        exitStatus: .stopped.adding(description: "\(element.name) ended \(code): stopped; a restart starts at \(restartAt)"),
+                        restartAt: restartAt)
+                }
+            }
+            if result.status != .completed {
+                return FlowOutcome(
+                    status: .failed,
+                    exitStatus: .failed.adding(description: "\(element.name) failed: \(result.exitStatus.exitDescription)"),
+                    restartAt: element.name)
+            }
+            if !element.transitions.isEmpty {
+                let patterns = element.transitions.map { "\"\($0.pattern)\"" }.joined(separator: ", ")
+                return FlowOutcome(
+                    status: .failed,
+                    exitStatus: .failed.adding(
+                        description: "\(element.name) ended with exit code \(code), which none of its transitions (\(patterns)) matches"),
+                    restartAt: element.name)
+            }
+            guard position + 1 < flow.elements.count else {
+                return FlowOutcome(status: .completed, exitStatus: .completed, restartAt: nil)
+            }
+            position += 1
+        }
+    }
+
+    private func decide(
+        _ decider: Decider, _ previousExitStatus: ExitStatus?, _ previousStep: StepExecution?,
+        session: any JobRepositorySession, logger: Logger
+    ) -> ElementResult {
+        let decision = Decision(
+            jobExecution: jobExecution, previousExitStatus: previousExitStatus, previousStep: previousStep, session: session)
+        do {
+            let code = try decider.decide(decision)
+            logger.info("decided", metadata: ["batch.flow.decider": "\(decider.name)", "batch.flow.exit_code": "\(code)"])
+            return ElementResult(status: .completed, exitStatus: ExitStatus(exitCode: code))
+        } catch {
+            logger.error("decider failed", metadata: ["batch.flow.decider": "\(decider.name)", "batch.error": "\(error)"])
+            return ElementResult(status: .failed, exitStatus: .failed.adding(description: "decider \(decider.name): \(error)"))
+        }
+    }
+
+    /// Runs the split's flows at once, each on a thread and a repository session of its own
+    /// (libpq blocks), and waits for all of them.
+    private func runSplit(_ split: Split, logger: Logger) -> ElementResult {
+        guard let repository else {
+            return ElementResult(
+                status: .failed, exitStatus: .failed.adding(description: "split \(split.name) needs a job repository to open sessions"))
+        }
+        let outcomes = Locked<[Int: FlowOutcome]>([:])
+        let group = DispatchGroup()
+        for (position, flow) in split.flows.enumerated() {
+            group.enter()
+            var flowLogger = logger
+            flowLogger[metadataKey: "batch.flow"] = "\(flow.name)"
+            let branchLogger = flowLogger
+            let thread = Thread {
+                defer { group.leave() }
+                let outcome: FlowOutcome
+                do {
+                    let session = try repository.openSession()
+                    defer { session.close() }
+                    outcome = try run(flow, session: session, logger: branchLogger)
+                } catch {
+                    branchLogger.error("flow failed", metadata: ["batch.error": "\(error)"])
+                    outcome = FlowOutcome(status: .failed, exitStatus: .failed.adding(description: "\(error)"), restartAt: nil)
+                }
+                outcomes.withLock { $0[position] = outcome }
+            }
+            thread.name = "flow-\(flow.name)"
+            thread.start()
+        }
+        group.wait()
+        let results = outcomes.withLock { $0 }.sorted { $0.key < $1.key }
+        let status = results.map(\.value.status).max() ?? .completed
+        var exit = ExitStatus(exitCode: status == .completed ? ExitStatus.completed.exitCode : status.rawValue)
+        for (position, outcome) in results where outcome.status != .completed {
+            exit = exit.adding(
+                description: "flow \(split.flows[position].name) \(outcome.status.rawValue): \(outcome.exitStatus.exitDescription)")
+        }
+        return ElementResult(status: status, exitStatus: exit)
+    }
+}
+
+/// A value shared between threads, behind a lock.
+final class Locked<Value: Sendable>: Sendable {
+    private let mutex: Mutex<Value>
+    init(_ value: Value) { mutex = Mutex(value) }
+    func withLock<Result>(_ body: (inout Value) throws -> Result) rethrows -> Result {
+        try mutex.withLock { try body(&$0) }
+    }
+}
