@@ -9,6 +9,13 @@ struct FlowOutcome: Sendable {
     /// The element a restart starts at; nil when the flow completed (a restart then walks it
     /// from its start, and every step that completed is skipped).
     var restartAt: String?
+    /// What came before the restart point, so a decider there sees what it saw the first time.
+    var before: Before = Before()
+
+    struct Before: Sendable, Equatable {
+        var stepName: String?
+        var exitCode: String?
+    }
 }
 
 /// Where a flow starts again on restart, as recorded in the job execution's context.
@@ -17,9 +24,34 @@ struct RestartPoint: Sendable, Equatable {
     /// The job execution that recorded it: a step named here runs again on restart even if it
     /// completed, unless it completed in a later execution.
     var recordedBy: Int64
+    var before: FlowOutcome.Before
 
-    static func keys(_ flow: String) -> (element: String, recordedBy: String) {
-        ("flow.\(flow).restart-at", "flow.\(flow).recorded-by")
+    /// The keys of the job execution's context that hold a flow's restart point.
+    static func keys(_ flow: String) -> [String] {
+        ["restart-at", "recorded-by", "previous-step", "previous-exit-code"].map { "flow.\(flow).\($0)" }
+    }
+
+    init(element: String, recordedBy: Int64, before: FlowOutcome.Before) {
+        self.element = element
+        self.recordedBy = recordedBy
+        self.before = before
+    }
+
+    init?(flow: String, in context: ExecutionContext) {
+        let keys = Self.keys(flow)
+        guard let element = context.string(keys[0]) else { return nil }
+        self.init(
+            element: element, recordedBy: context.int(keys[1]) ?? 0,
+            before: .init(stepName: context.string(keys[2]), exitCode: context.string(keys[3])))
+    }
+
+    /// Writes `point` into `context` for `flow`, or removes the flow's point when nil.
+    static func save(_ point: RestartPoint?, flow: String, in context: inout ExecutionContext) {
+        let keys = Self.keys(flow)
+        context[keys[0]] = point.map { .string($0.element) }
+        context[keys[1]] = point.map { .int($0.recordedBy) }
+        context[keys[2]] = point?.before.stepName.map { .string($0) }
+        context[keys[3]] = point?.before.exitCode.map { .string($0) }
     }
 }
 
@@ -48,10 +80,7 @@ struct FlowExecutor: Sendable {
         self.logger = logger
         var points: [String: RestartPoint] = [:]
         for name in Self.flowNames(job.flow) {
-            let keys = RestartPoint.keys(name)
-            if let element = jobExecution.context.string(keys.element) {
-                points[name] = RestartPoint(element: element, recordedBy: jobExecution.context.int(keys.recordedBy) ?? 0)
-            }
+            points[name] = RestartPoint(flow: name, in: jobExecution.context)
         }
         self.restartPoints = points
     }
@@ -71,9 +100,7 @@ struct FlowExecutor: Sendable {
     {
         let outcome = try run(flow, session: session, logger: logger)
         for (name, point) in recorded.withLock({ $0 }) {
-            let keys = RestartPoint.keys(name)
-            context[keys.element] = point.map { .string($0.element) }
-            context[keys.recordedBy] = point.map { .int($0.recordedBy) }
+            RestartPoint.save(point, flow: name, in: &context)
         }
         return (outcome.status, outcome.exitStatus)
     }
@@ -81,7 +108,8 @@ struct FlowExecutor: Sendable {
     /// Runs `flow` to its end and records where a restart of it would start.
     func run(_ flow: Flow, session: any JobRepositorySession, logger: Logger) throws -> FlowOutcome {
         let outcome = try walk(flow, session: session, logger: logger)
-        recorded.withLock { $0[flow.name] = outcome.restartAt.map { RestartPoint(element: $0, recordedBy: jobExecution.id) } }
+        let point = outcome.restartAt.map { RestartPoint(element: $0, recordedBy: jobExecution.id, before: outcome.before) }
+        recorded.withLock { $0[flow.name] = point }
         logger.info(
             "flow ended",
             metadata: [
@@ -114,8 +142,16 @@ struct FlowExecutor: Sendable {
         }
         var previous: ElementResult?
         var previousStep: StepExecution?
+        if let rerun {
+            previousStep = try rerun.before.stepName.flatMap {
+                try session.lastStepExecution(jobInstanceID: jobExecution.instance.id, stepName: $0)
+            }
+            previous = rerun.before.exitCode.map { ElementResult(status: .completed, exitStatus: ExitStatus(exitCode: $0)) }
+        }
         while true {
             let element = flow.elements[position]
+            // What a restart at this element needs to see again.
+            let before = FlowOutcome.Before(stepName: previousStep?.stepName, exitCode: previous?.exitStatus.exitCode)
             let result: ElementResult
             switch element.node {
             case .step(let step):
@@ -126,7 +162,7 @@ struct FlowExecutor: Sendable {
                 case .stopRequested:
                     return FlowOutcome(
                         status: .stopped, exitStatus: .stopped.adding(description: "stopped by request before step \(step.name)"),
-                        restartAt: step.name)
+                        restartAt: step.name, before: before)
                 case .alreadyComplete(let stepExecution), .ran(let stepExecution):
                     result = ElementResult(status: stepExecution.status, exitStatus: stepExecution.exitStatus, stepExecution: stepExecution)
                 }
@@ -142,7 +178,7 @@ struct FlowExecutor: Sendable {
                 // An operator's stop, or a stopped split: never routed, so a restart finishes it.
                 return FlowOutcome(
                     status: .stopped, exitStatus: .stopped.adding(description: "stopped in \(element.name)"),
-                    restartAt: element.name)
+                    restartAt: element.name, before: before)
             }
             let code = result.exitStatus.exitCode
             if let transition = element.transitionsBySpecificity.first(where: { $0.pattern.matches(code) }) {
@@ -159,19 +195,20 @@ struct FlowExecutor: Sendable {
                 case .fail(let exitCode):
                     var exit = ExitStatus(exitCode: exitCode, exitDescription: "\(element.name) ended \(code): the flow fails here")
                     if result.status == .failed { exit = exit.adding(description: result.exitStatus.exitDescription) }
-                    return FlowOutcome(status: .failed, exitStatus: exit, restartAt: element.name)
+                    return FlowOutcome(status: .failed, exitStatus: exit, restartAt: element.name, before: before)
                 case .stop(let restartAt):
                     return FlowOutcome(
                         status: .stopped,
                         exitStatus: .stopped.adding(description: "\(element.name) ended \(code): stopped; a restart starts at \(restartAt)"),
-                        restartAt: restartAt)
+                        restartAt: restartAt,
+                        before: .init(stepName: previousStep?.stepName, exitCode: code))
                 }
             }
             if result.status != .completed {
                 return FlowOutcome(
                     status: .failed,
                     exitStatus: .failed.adding(description: "\(element.name) failed: \(result.exitStatus.exitDescription)"),
-                    restartAt: element.name)
+                    restartAt: element.name, before: before)
             }
             if !element.transitions.isEmpty {
                 let patterns = element.transitions.map { "\"\($0.pattern)\"" }.joined(separator: ", ")
@@ -179,7 +216,7 @@ struct FlowExecutor: Sendable {
                     status: .failed,
                     exitStatus: .failed.adding(
                         description: "\(element.name) ended with exit code \(code), which none of its transitions (\(patterns)) matches"),
-                    restartAt: element.name)
+                    restartAt: element.name, before: before)
             }
             guard position + 1 < flow.elements.count else {
                 return FlowOutcome(status: .completed, exitStatus: .completed, restartAt: nil)
