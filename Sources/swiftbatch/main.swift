@@ -5,4 +5,7 @@ await SwiftBatchCLI.main(jobs: [
     LedgerETLJob.job,
     CSVImportJob.job,
     NoopPartitionsJob.job,
+    LedgerAuditJob.job,
+    LedgerSplitJob.job,
+    LedgerETLAsyncJob.job,
 ])
