@@ -97,4 +97,53 @@ struct SplitFlowTests {
             #expect(output.sum == (1...2_000).filter { $0 % 10 != 0 }.reduce(0, +))
         }
     }
+
+    @Test func anOperatorsStopEndsTheSplitStoppedAndARestartFinishesOnlyTheStoppedStep() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let script = FlowScript()
+            let (calls, continuation) = AsyncStream.makeStream(of: Int64.self)
+            let finishAt = Locked<Int64>(.max)
+            let job = Job("stoppable", flow: Flow {
+                Split("both") {
+                    Flow("quick") { script.step("quick") }
+                    Flow("slow") {
+                        TaskletStep("count") { contribution, _ in
+                            let n = (contribution.context.int("n") ?? 0) + 1
+                            contribution.context["n"] = .int(n)
+                            continuation.yield(n)
+                            return n >= finishAt.withLock { $0 } ? .finished : .continuable
+                        }
+                        script.step("slow-after")
+                    }
+                }
+                // A stopped split is never routed: this "*" must not run "after" early.
+                .on("*").to("after")
+                script.step("after")
+            })
+            async let run = launcher.run(job, parameters: [:])
+            for await n in calls where n == 3 { break }
+            let executionID = try await JobEngineTests.query(url) {
+                try $0.query("SELECT max(job_execution_id) FROM batch_job_execution").single().decode(Int64.self, column: 0)
+            }
+            _ = try await JobEngineTests.query(url) {
+                try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: executionID)
+            }
+            let stopped = try await run
+            #expect(stopped.status == .stopped, "\(stopped.exitStatus)")
+            #expect(!script.trail.contains("after") && !script.trail.contains("slow-after"))
+            let counted = try #require(try await JobEngineTests.steps(url, stopped.id).first { $0.stepName == "count" })
+            #expect(counted.status == .stopped)
+            let savedCount = try #require(counted.context.int("n"))
+
+            script.clearTrail()
+            finishAt.withLock { $0 = savedCount + 2 }
+            let restarted = try await launcher.run(job, parameters: [:])
+            #expect(restarted.status == .completed, "\(restarted.exitStatus)")
+            #expect(script.trail == ["slow-after", "after"])
+            #expect(try await JobEngineTests.steps(url, restarted.id).map(\.stepName) == ["count", "slow-after", "after"])
+            let resumed = try #require(try await JobEngineTests.steps(url, restarted.id).first)
+            #expect(resumed.context.int("n") == savedCount + 2 && resumed.counts.commit == 2)
+        }
+    }
 }
