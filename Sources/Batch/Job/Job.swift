@@ -34,15 +34,9 @@ public struct Job: Sendable {
         listeners: [any JobListener] = [],
         @StepListBuilder steps: () -> [any Step]
     ) {
-        self.listeners = listeners
-        self.name = name
-        self.summary = summary
-        self.restartable = restartable
-        self.parameterSpecs = parameters
-        self.rejectsUnknownParameters = rejectsUnknownParameters ?? !parameters.isEmpty
-        self.steps = steps()
-        self.flow = nil
-        self.definitionProblems = []
+        self.init(
+            name, summary, restartable, parameters, rejectsUnknownParameters, listeners,
+            steps: steps(), flow: nil, problems: [])
         let names = self.steps.map(\.name)
         precondition(Set(names).count == names.count, "job \(name) has two steps of one name: \(names)")
         precondition(!self.steps.isEmpty, "job \(name) has no steps")
@@ -58,15 +52,25 @@ public struct Job: Sendable {
         parameters: [JobParameterSpec] = [], rejectsUnknownParameters: Bool? = nil,
         listeners: [any JobListener] = [], flow: Flow
     ) {
+        self.init(
+            name, summary, restartable, parameters, rejectsUnknownParameters, listeners,
+            steps: flow.allSteps, flow: flow, problems: flow.definitionProblems())
+    }
+
+    private init(
+        _ name: String, _ summary: String, _ restartable: Bool, _ parameters: [JobParameterSpec],
+        _ rejectsUnknownParameters: Bool?, _ listeners: [any JobListener],
+        steps: [any Step], flow: Flow?, problems: [String]
+    ) {
         self.listeners = listeners
         self.name = name
         self.summary = summary
         self.restartable = restartable
         self.parameterSpecs = parameters
         self.rejectsUnknownParameters = rejectsUnknownParameters ?? !parameters.isEmpty
+        self.steps = steps
         self.flow = flow
-        self.steps = flow.allSteps
-        self.definitionProblems = flow.definitionProblems()
+        self.definitionProblems = problems
     }
 }
 
