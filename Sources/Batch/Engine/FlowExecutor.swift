@@ -2,67 +2,56 @@ import Foundation
 import Logging
 import Synchronization
 
-/// How a flow ended, and where a restart of it starts.
+/// How a flow ended, and where a restart of it resumes.
 struct FlowOutcome: Sendable {
     var status: BatchStatus
     var exitStatus: ExitStatus
-    /// The element a restart starts at; nil when the flow completed (a restart then walks it
-    /// from its start, and every step that completed is skipped).
+    /// The element a restart resumes at; nil when the flow completed.
     var restartAt: String?
-    /// What came before the restart point, so a decider there sees what it saw the first time.
-    var before: Before = Before()
-
-    struct Before: Sendable, Equatable {
-        var stepName: String?
-        var exitCode: String?
-    }
 }
 
-/// Where a flow starts again on restart, as recorded in the job execution's context.
+/// Where a flow resumes on restart, as recorded in the job execution's context.
 struct RestartPoint: Sendable, Equatable {
     var element: String
     /// The job execution that recorded it: a step named here runs again on restart even if it
     /// completed, unless it completed in a later execution.
     var recordedBy: Int64
-    var before: FlowOutcome.Before
 
     /// The keys of the job execution's context that hold a flow's restart point.
-    static func keys(_ flow: String) -> [String] {
-        ["restart-at", "recorded-by", "previous-step", "previous-exit-code"].map { "flow.\(flow).\($0)" }
+    static func keys(_ flow: String) -> (element: String, recordedBy: String) {
+        ("flow.\(flow).restart-at", "flow.\(flow).recorded-by")
     }
 
-    init(element: String, recordedBy: Int64, before: FlowOutcome.Before) {
+    init(element: String, recordedBy: Int64) {
         self.element = element
         self.recordedBy = recordedBy
-        self.before = before
     }
 
     init?(flow: String, in context: ExecutionContext) {
         let keys = Self.keys(flow)
-        guard let element = context.string(keys[0]) else { return nil }
-        self.init(
-            element: element, recordedBy: context.int(keys[1]) ?? 0,
-            before: .init(stepName: context.string(keys[2]), exitCode: context.string(keys[3])))
+        guard let element = context.string(keys.element) else { return nil }
+        self.init(element: element, recordedBy: context.int(keys.recordedBy) ?? 0)
     }
 
     /// Writes `point` into `context` for `flow`, or removes the flow's point when nil.
     static func save(_ point: RestartPoint?, flow: String, in context: inout ExecutionContext) {
         let keys = Self.keys(flow)
-        context[keys[0]] = point.map { .string($0.element) }
-        context[keys[1]] = point.map { .int($0.recordedBy) }
-        context[keys[2]] = point?.before.stepName.map { .string($0) }
-        context[keys[3]] = point?.before.exitCode.map { .string($0) }
+        context[keys.element] = point.map { .string($0.element) }
+        context[keys.recordedBy] = point.map { .int($0.recordedBy) }
     }
 }
 
 /// Runs a job's flow: its elements one after another as the transitions say, its splits' flows
 /// on threads (and repository sessions) of their own.
 ///
-/// Restart: each flow's restart point (`flow.<name>.restart-at` in the job execution's context,
-/// carried to the next execution of the instance) says where it starts again: the element that
-/// failed, the one a `fail` transition left, or a `stop`'s `restartAt`. A flow without one walks
-/// from its start; steps that completed in an earlier execution are not run again, and their
-/// recorded exit status chooses the way on, so the walk takes the path it took before.
+/// Restart, as Spring Batch does it: every flow is walked again from its start. A step that
+/// completed in an earlier execution of the instance is not run again (unless it allows a start
+/// when complete) and its recorded exit status chooses the way on, so the walk retraces the
+/// path taken before; a failed or stopped step runs again from its checkpoint; deciders decide
+/// again. Each flow also records a restart point (`flow.<name>.restart-at` in the job
+/// execution's context, carried to the next execution): the element it ended at. When the walk
+/// reaches that element it runs it even if it is a completed step (the element a `fail` left),
+/// and a `stop(restartAt: x)` recorded as x is passed through to x instead of stopping again.
 struct FlowExecutor: Sendable {
     let job: Job
     let repository: (any JobRepository)?
@@ -108,7 +97,7 @@ struct FlowExecutor: Sendable {
     /// Runs `flow` to its end and records where a restart of it would start.
     func run(_ flow: Flow, session: any JobRepositorySession, logger: Logger) throws -> FlowOutcome {
         let outcome = try walk(flow, session: session, logger: logger)
-        let point = outcome.restartAt.map { RestartPoint(element: $0, recordedBy: jobExecution.id, before: outcome.before) }
+        let point = outcome.restartAt.map { RestartPoint(element: $0, recordedBy: jobExecution.id) }
         recorded.withLock { $0[flow.name] = point }
         logger.info(
             "flow ended",
@@ -127,42 +116,34 @@ struct FlowExecutor: Sendable {
     }
 
     private func walk(_ flow: Flow, session: any JobRepositorySession, logger: Logger) throws -> FlowOutcome {
-        var position = 0
-        var rerun: RestartPoint?
-        if let point = restartPoints[flow.name] {
-            if let start = flow.index[point.element] {
-                position = start
-                rerun = point
-                logger.info("flow restarts at its restart point", metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(point.element)"])
-            } else {
-                logger.warning(
-                    "the flow's restart point is not an element of it (the job changed?); walking it from its start",
-                    metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(point.element)"])
-            }
+        // The restart point, until the walk reaches it (once).
+        var pending = restartPoints[flow.name]
+        if let pending, flow.index[pending.element] == nil {
+            logger.warning(
+                "the flow's restart point is not an element of it (the job changed?); ignored",
+                metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(pending.element)"])
         }
+        var position = 0
         var previous: ElementResult?
         var previousStep: StepExecution?
-        if let rerun {
-            previousStep = try rerun.before.stepName.flatMap {
-                try session.lastStepExecution(jobInstanceID: jobExecution.instance.id, stepName: $0)
-            }
-            previous = rerun.before.exitCode.map { ElementResult(status: .completed, exitStatus: ExitStatus(exitCode: $0)) }
-        }
         while true {
             let element = flow.elements[position]
-            // What a restart at this element needs to see again.
-            let before = FlowOutcome.Before(stepName: previousStep?.stepName, exitCode: previous?.exitStatus.exitCode)
+            var rerunUnlessCompletedAfter: Int64?
+            if let point = pending, point.element == element.name {
+                rerunUnlessCompletedAfter = point.recordedBy
+                pending = nil
+            }
             let result: ElementResult
             switch element.node {
             case .step(let step):
                 let visit = try JobRunner.visit(
                     step, jobExecution, session: session, logger: logger, attached: attached,
-                    rerunUnlessCompletedAfter: rerun?.element == step.name ? rerun?.recordedBy : nil)
+                    rerunUnlessCompletedAfter: rerunUnlessCompletedAfter)
                 switch visit {
                 case .stopRequested:
                     return FlowOutcome(
                         status: .stopped, exitStatus: .stopped.adding(description: "stopped by request before step \(step.name)"),
-                        restartAt: step.name, before: before)
+                        restartAt: step.name)
                 case .alreadyComplete(let stepExecution), .ran(let stepExecution):
                     result = ElementResult(status: stepExecution.status, exitStatus: stepExecution.exitStatus, stepExecution: stepExecution)
                 }
@@ -178,11 +159,17 @@ struct FlowExecutor: Sendable {
                 // An operator's stop, or a stopped split: never routed, so a restart finishes it.
                 return FlowOutcome(
                     status: .stopped, exitStatus: .stopped.adding(description: "stopped in \(element.name)"),
-                    restartAt: element.name, before: before)
+                    restartAt: element.name)
             }
             let code = result.exitStatus.exitCode
             if let transition = element.transitionsBySpecificity.first(where: { $0.pattern.matches(code) }) {
-                switch transition.target {
+                var target = transition.target
+                if case .stop(let restartAt) = target, let point = pending, point.element == restartAt {
+                    // The stop this restart is the restart of: go on where it said.
+                    logger.info("restarting where the flow stopped", metadata: ["batch.flow": "\(flow.name)", "batch.flow.restart_at": "\(restartAt)"])
+                    target = .element(restartAt)
+                }
+                switch target {
                 case .element(let name):
                     guard let next = flow.index[name] else {
                         throw JobLaunchError(code: .invalidDefinition, jobName: job.name, message: "flow \(flow.name) has no element \(name)")
@@ -195,20 +182,19 @@ struct FlowExecutor: Sendable {
                 case .fail(let exitCode):
                     var exit = ExitStatus(exitCode: exitCode, exitDescription: "\(element.name) ended \(code): the flow fails here")
                     if result.status == .failed { exit = exit.adding(description: result.exitStatus.exitDescription) }
-                    return FlowOutcome(status: .failed, exitStatus: exit, restartAt: element.name, before: before)
+                    return FlowOutcome(status: .failed, exitStatus: exit, restartAt: element.name)
                 case .stop(let restartAt):
                     return FlowOutcome(
                         status: .stopped,
-                        exitStatus: .stopped.adding(description: "\(element.name) ended \(code): stopped; a restart starts at \(restartAt)"),
-                        restartAt: restartAt,
-                        before: .init(stepName: previousStep?.stepName, exitCode: code))
+                        exitStatus: .stopped.adding(description: "\(element.name) ended \(code): stopped; a restart resumes at \(restartAt)"),
+                        restartAt: restartAt)
                 }
             }
             if result.status != .completed {
                 return FlowOutcome(
                     status: .failed,
                     exitStatus: .failed.adding(description: "\(element.name) failed: \(result.exitStatus.exitDescription)"),
-                    restartAt: element.name, before: before)
+                    restartAt: element.name)
             }
             if !element.transitions.isEmpty {
                 let patterns = element.transitions.map { "\"\($0.pattern)\"" }.joined(separator: ", ")
@@ -216,7 +202,7 @@ struct FlowExecutor: Sendable {
                     status: .failed,
                     exitStatus: .failed.adding(
                         description: "\(element.name) ended with exit code \(code), which none of its transitions (\(patterns)) matches"),
-                    restartAt: element.name, before: before)
+                    restartAt: element.name)
             }
             guard position + 1 < flow.elements.count else {
                 return FlowOutcome(status: .completed, exitStatus: .completed, restartAt: nil)

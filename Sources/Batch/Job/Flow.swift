@@ -111,10 +111,10 @@ public enum FlowTarget: Sendable, CustomStringConvertible {
     case element(String)
     /// Ends the flow COMPLETED, with this exit code.
     case end(exitCode: String)
-    /// Ends the flow FAILED, with this exit code; a restart starts again at the element the
-    /// transition left.
+    /// Ends the flow FAILED, with this exit code; a restart runs the element the transition
+    /// left again, even a completed step.
     case fail(exitCode: String)
-    /// Ends the flow STOPPED; a restart starts at the named element.
+    /// Ends the flow STOPPED; a restart passes this stop once and goes on at the named element.
     case stop(restartAt: String)
 
     public var description: String {
@@ -146,9 +146,9 @@ public struct TransitionBuilder: Sendable {
     public func to(_ name: String) -> FlowElement { adding(.element(name)) }
     /// Ends the flow (the job, at the top level) COMPLETED.
     public func end(exitCode: String = "COMPLETED") -> FlowElement { adding(.end(exitCode: exitCode)) }
-    /// Ends the flow (the job, at the top level) FAILED; a restart starts again at this element.
+    /// Ends the flow (the job, at the top level) FAILED; a restart runs this element again.
     public func fail(exitCode: String = "FAILED") -> FlowElement { adding(.fail(exitCode: exitCode)) }
-    /// Ends the flow (the job, at the top level) STOPPED; a restart starts at `restartAt`.
+    /// Ends the flow (the job, at the top level) STOPPED; a restart goes on at `restartAt`.
     public func stop(restartAt: String) -> FlowElement { adding(.stop(restartAt: restartAt)) }
 }
 
@@ -200,8 +200,8 @@ public struct ExitCodePattern: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// A branch point without a step: returns an exit code from the job's state, and the flow
-/// takes the transition that matches it. Deciders are not recorded in the repository; on a
-/// restart that passes them again they decide again.
+/// takes the transition that matches it. Deciders are not recorded in the repository; a
+/// restart walks the flow again and they decide again.
 ///
 ///     Decider("size?") { decision in
 ///         (decision.parameters.long("rows") ?? 0) > 1_000_000 ? "BIG" : "SMALL"
@@ -242,7 +242,8 @@ public struct Decision {
 
 /// Flows that run at the same time, each on a thread and a repository connection of its own,
 /// joined before the flow goes on. Its status is the worst of theirs (FAILED over STOPPED over
-/// COMPLETED); on a restart a flow that completed runs nothing again, a failed one resumes.
+/// COMPLETED); on a restart a flow that completed runs none of its steps again, a failed one
+/// runs its failed step again from its checkpoint and goes on.
 ///
 ///     Split("load") {
 ///         Flow("eur") { loadEUR; checkEUR }

@@ -102,7 +102,7 @@ struct FlowJobTests {
             script.exit("check", with: "PAUSE")
             let stopped = try await launcher.run(job, parameters: ["batch": .string("stop")])
             #expect(stopped.status == .stopped)
-            #expect(stopped.exitStatus.exitDescription.contains("a restart starts at load"))
+            #expect(stopped.exitStatus.exitDescription.contains("a restart resumes at load"))
             #expect(script.trail == ["check"])
             script.clearTrail()
             let resumed = try await launcher.run(job, parameters: ["batch": .string("stop")])
@@ -222,6 +222,70 @@ struct FlowJobTests {
             }
             #expect(rows == 0)
             #expect(script.trail.isEmpty)
+        }
+    }
+
+    @Test func aStepThatMayStartWhenCompleteRunsAgainFromAFreshContext() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let script = FlowScript()
+            script.fail("load")
+            // Counts its calls in its context: 1 means it started from an empty context.
+            let snapshot = TaskletStep("snapshot", allowStartIfComplete: true) { contribution, _ in
+                let calls = (contribution.context.int("calls") ?? 0) + 1
+                contribution.context["calls"] = .int(calls)
+                return .finished
+            }
+            let sequential = Job("sequential", parameters: [.required("batch", .string)]) { snapshot; script.step("load") }
+            let flowing = Job("flowing", parameters: [.required("batch", .string)], flow: Flow {
+                snapshot.on("COMPLETED").to("load")
+                script.step("load")
+            })
+            for job in [sequential, flowing] {
+                script.fail("load")
+                let failed = try await launcher.run(job, parameters: ["batch": .string("s")])
+                #expect(failed.status == .failed)
+                script.cure()
+                let restarted = try await launcher.run(job, parameters: ["batch": .string("s")])
+                #expect(restarted.status == .completed)
+                let steps = try await JobEngineTests.steps(url, restarted.id)
+                #expect(steps.map(\.stepName) == ["snapshot", "load"], "\(job.name)")
+                #expect(steps.first?.context.int("calls") == 1, "\(job.name)")
+            }
+        }
+    }
+
+    @Test func aRestartRetracesTheFlowAsSpringBatchDoes() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let script = FlowScript()
+            let job = Job("retrace", parameters: [.required("batch", .string)], flow: Flow {
+                script.step("check").on("PAUSE").stop(restartAt: "check").on("*").to("load")
+                script.step("load").on("FAILED").to("cleanup").on("*").to("report")
+                script.step("cleanup")
+                script.step("report")
+            })
+            // A stop that restarts at the step that stopped: the restart runs it again, and when
+            // it says PAUSE again the job stops again (no loop).
+            script.exit("check", with: "PAUSE")
+            #expect(try await launcher.run(job, parameters: ["batch": .string("p")]).status == .stopped)
+            #expect(try await launcher.run(job, parameters: ["batch": .string("p")]).status == .stopped)
+            #expect(script.trail == ["check", "check"])
+
+            // A failure a transition handled is a failed step all the same: when a later step
+            // fails, the restart runs it again (Spring Batch's rule), then follows its new exit.
+            script.clearTrail()
+            script.exit("check", with: nil)
+            script.fail("load", "report")
+            let failed = try await launcher.run(job, parameters: ["batch": .string("p")])
+            #expect(failed.status == .failed)
+            #expect(script.trail == ["check", "load", "cleanup", "report"])
+            script.clearTrail()
+            script.cure()
+            let restarted = try await launcher.run(job, parameters: ["batch": .string("p")])
+            #expect(restarted.status == .completed)
+            #expect(script.trail == ["load", "report"])
+            #expect(try await Self.stepNames(url, restarted.id) == ["load", "report"])
         }
     }
 }
