@@ -32,6 +32,8 @@ enum ExecutionReport {
         for step in steps where !step.stepName.contains(":") {
             let c = step.counts
             text += "  step \(step.stepName): \(step.status.rawValue)"
+            // A custom exit code (COMPLETED WITH SKIPS, NEEDS REPAIR) is what a flow routed on.
+            if step.exitStatus.exitCode != step.status.rawValue { text += " (\(step.exitStatus.exitCode))" }
             if let duration = duration(step.startTime, step.endTime) { text += " in \(duration)" }
             text += ", read \(c.read), written \(c.write)"
             if c.filter > 0 { text += ", filtered \(c.filter)" }
@@ -50,6 +52,12 @@ enum ExecutionReport {
                     text += "    \(part.stepName) \(part.status.rawValue), read \(part.counts.read)\(reason)\n"
                 }
             }
+        }
+        // A flow may fail or stop after steps that all completed (a decider, a `fail` or `stop`
+        // transition): then only the job's exit status says why.
+        let explained = steps.contains { $0.status == .failed || $0.status == .stopped }
+        if execution.status == .failed || execution.status == .stopped, !explained {
+            text += "  \(execution.exitStatus.exitCode): \(execution.exitStatus.exitDescription)\n"
         }
         switch execution.status {
         case .failed, .stopped:

@@ -21,7 +21,12 @@ struct JobsCommand: ParsableCommand {
                 if !spec.help.isEmpty { line += "  \(spec.help)" }
                 print(line)
             }
-            print("    steps: \(job.steps.map(\.name).joined(separator: " -> "))")
+            if let flow = job.flow {
+                print("    flow: \(flow.summary)")
+            } else {
+                print("    steps: \(job.steps.map(\.name).joined(separator: " -> "))")
+            }
+            for problem in job.definitionProblems { print("    badly defined: \(problem)") }
         }
     }
 }

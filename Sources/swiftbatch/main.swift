@@ -6,4 +6,7 @@ await SwiftBatchCLI.main(jobs: [
     CSVImportJob.job,
     NoopPartitionsJob.job,
     NoopPartitionsJob.empty,
+    LedgerAuditJob.job,
+    LedgerSplitJob.job,
+    LedgerETLAsyncJob.job,
 ])

@@ -3,13 +3,15 @@ public struct JobLaunchError: Error, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Base: Hashable, Sendable {
             case unknownJob, invalidParameters, alreadyComplete, alreadyRunning, notRestartable,
-                abandoned, notFound, notRestartableState
+                abandoned, notFound, notRestartableState, invalidDefinition
         }
         private let base: Base
         private init(_ base: Base) { self.base = base }
 
         public static let unknownJob = Code(.unknownJob)
         public static let invalidParameters = Code(.invalidParameters)
+        /// The job itself is badly defined (a flow's transition to an unknown step, ...).
+        public static let invalidDefinition = Code(.invalidDefinition)
         public static let alreadyComplete = Code(.alreadyComplete)
         public static let alreadyRunning = Code(.alreadyRunning)
         public static let notRestartable = Code(.notRestartable)

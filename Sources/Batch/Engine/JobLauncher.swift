@@ -67,7 +67,7 @@ public struct JobLauncher: Sendable {
                     metadata: ["batch.job.execution_id": "\(execution.id)", "batch.launcher.previous": "\(previous)"])
             }
             started(execution, identity)
-            try JobRunner(job: job, session: session, logger: logger).run(&execution, attached: grant.isAttach)
+            try JobRunner(job: job, session: session, logger: logger, repository: repository).run(&execution, attached: grant.isAttach)
             return execution
         }
     }

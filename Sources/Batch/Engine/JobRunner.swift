@@ -1,11 +1,14 @@
 import Foundation
 import Logging
 
-/// Runs one job execution, step after step, on the calling thread (which blocks).
+/// Runs one job execution, step after step (or as its flow says), on the calling thread (which
+/// blocks); a flow's splits run their flows on threads of their own.
 struct JobRunner {
     let job: Job
     let session: any JobRepositorySession
     let logger: Logger
+    /// Where a split's flows open sessions of their own (nil: a job with a split cannot run).
+    var repository: (any JobRepository)? = nil
 
     /// Runs the execution's steps in order.
     ///
@@ -23,32 +26,13 @@ struct JobRunner {
             for listener in job.listeners { listener.beforeJob(execution) }
         }
 
-        var outcome: (BatchStatus, ExitStatus) = (.completed, .completed)
-        for step in job.steps {
-            let last = try session.lastStepExecution(jobInstanceID: execution.instance.id, stepName: step.name)
-            let ranInThisExecution = last?.jobExecutionID == execution.id
-            if let last, last.status == .completed, !step.allowStartIfComplete || ranInThisExecution {
-                logger.info("step already complete; skipped", metadata: ["batch.step.name": "\(step.name)"])
-                continue
-            }
-            if attached, var resumed = last, ranInThisExecution, resumed.status.isRunning {
-                // The dead launcher's step: await it again (even when STOPPING, so its
-                // partitions' outcome is what the step records).
-                logger.info("resuming the step the previous launcher was running", metadata: ["batch.step.name": "\(step.name)"])
-                try runStep(step, &resumed, execution, logger: logger, resuming: true)
-                if let stop = Self.outcome(of: resumed, step) { outcome = stop; break }
-                continue
-            }
-            if let current = try session.jobExecution(id: execution.id), current.status == .stopping {
-                outcome = (.stopped, .stopped.adding(description: "stopped by request before step \(step.name)"))
-                break
-            }
-            // A restart resumes from the context the last attempt committed.
-            let resumeFrom = last.map(\.context) ?? ExecutionContext()
-            var stepExecution = try session.createStepExecution(
-                jobExecutionID: execution.id, stepName: step.name, context: resumeFrom)
-            try runStep(step, &stepExecution, execution, logger: logger)
-            if let stop = Self.outcome(of: stepExecution, step) { outcome = stop; break }
+        let outcome: (BatchStatus, ExitStatus)
+        if let flow = job.flow {
+            outcome = try FlowExecutor(
+                job: job, repository: repository, jobExecution: execution, attached: attached, logger: logger
+            ).runJob(flow, session: session, context: &execution.context)
+        } else {
+            outcome = try runSequence(execution, attached: attached, logger: logger)
         }
         execution.status = outcome.0
         execution.exitStatus = outcome.1
@@ -58,8 +42,71 @@ struct JobRunner {
         logger.info("job ended", metadata: ["batch.job.status": "\(execution.status.rawValue)"])
     }
 
+    /// Runs the job's steps in order, to the first that fails or stops.
+    private func runSequence(_ execution: JobExecution, attached: Bool, logger: Logger) throws -> (BatchStatus, ExitStatus) {
+        for step in job.steps {
+            switch try Self.visit(step, execution, session: session, logger: logger, attached: attached) {
+            case .alreadyComplete:
+                continue
+            case .stopRequested:
+                return (.stopped, .stopped.adding(description: "stopped by request before step \(step.name)"))
+            case .ran(let stepExecution):
+                if let stop = Self.outcome(of: stepExecution, step) { return stop }
+            }
+        }
+        return (.completed, .completed)
+    }
+
+    /// What visiting a step came to.
+    enum StepVisit {
+        /// It completed before (in an earlier execution of the instance, or earlier in this
+        /// one) and is not run again: its last execution.
+        case alreadyComplete(StepExecution)
+        /// It ran (or, attached, was awaited again) to this end.
+        case ran(StepExecution)
+        /// The job is STOPPING: the step was not started.
+        case stopRequested
+    }
+
+    /// Runs `step` unless it already completed: a restart skips COMPLETED steps (unless they
+    /// allow a start when complete) and resumes the others from their last checkpoint.
+    ///
+    /// - Parameter rerunUnlessCompletedAfter: run the step even if it completed, unless it
+    ///   completed in an execution after this one (a flow's restart point).
+    static func visit(
+        _ step: any Step, _ execution: JobExecution, session: any JobRepositorySession, logger: Logger,
+        attached: Bool, rerunUnlessCompletedAfter: Int64? = nil
+    ) throws -> StepVisit {
+        let last = try session.lastStepExecution(jobInstanceID: execution.instance.id, stepName: step.name)
+        let ranInThisExecution = last?.jobExecutionID == execution.id
+        if let last, last.status == .completed {
+            let rerun = rerunUnlessCompletedAfter.map { last.jobExecutionID <= $0 } ?? false
+            if ranInThisExecution || !(step.allowStartIfComplete || rerun) {
+                logger.info("step already complete; skipped", metadata: ["batch.step.name": "\(step.name)"])
+                return .alreadyComplete(last)
+            }
+        }
+        if attached, var resumed = last, ranInThisExecution, resumed.status.isRunning {
+            // The dead launcher's step: await it again (even when STOPPING, so its
+            // partitions' outcome is what the step records).
+            logger.info("resuming the step the previous launcher was running", metadata: ["batch.step.name": "\(step.name)"])
+            try runStep(step, &resumed, execution, session: session, logger: logger, resuming: true)
+            return .ran(resumed)
+        }
+        if let current = try session.jobExecution(id: execution.id), current.status == .stopping {
+            return .stopRequested
+        }
+        // A restart resumes from the context the last attempt committed; a step that completed
+        // and runs again starts afresh.
+        let resumeFrom = last.flatMap { $0.status == .completed ? nil : $0.context } ?? ExecutionContext()
+        var stepExecution = try session.createStepExecution(
+            jobExecutionID: execution.id, stepName: step.name, context: resumeFrom)
+        try runStep(step, &stepExecution, execution, session: session, logger: logger)
+        return .ran(stepExecution)
+    }
+
     /// The job's outcome when `stepExecution` ends the job (stopped or failed); nil to go on.
-    private static func outcome(of stepExecution: StepExecution, _ step: any Step) -> (BatchStatus, ExitStatus)? {
+    static func outcome(of stepExecution: StepExecution, _ step: any Step) -> (BatchStatus, ExitStatus)? {
         switch stepExecution.status {
         case .completed:
             nil
@@ -70,9 +117,9 @@ struct JobRunner {
         }
     }
 
-    private func runStep(
+    private static func runStep(
         _ step: any Step, _ stepExecution: inout StepExecution, _ jobExecution: JobExecution,
-        logger: Logger, resuming: Bool = false
+        session: any JobRepositorySession, logger: Logger, resuming: Bool = false
     ) throws {
         var logger = logger
         logger[metadataKey: "batch.step.name"] = "\(step.name)"

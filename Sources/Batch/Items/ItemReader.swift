@@ -18,6 +18,15 @@ public protocol ItemProcessor<Input, Output> {
     associatedtype Input
     associatedtype Output
     func process(_ item: Input) throws -> Output?
+
+    /// Processes all the items of a chunk at once (concurrently, say), each result at its
+    /// item's position, or returns nil (the default) to have the chunk step call
+    /// ``process(_:)`` item by item. See ``ConcurrentItemProcessor``.
+    func processChunk(_ items: [Input]) -> [Result<Output?, any Error>]?
+}
+
+extension ItemProcessor {
+    public func processChunk(_ items: [Input]) -> [Result<Output?, any Error>]? { nil }
 }
 
 /// Writes a chunk's items.

@@ -4,8 +4,13 @@ extension Job {
     /// declared parameter's `identifying` flag applied.
     ///
     /// - Throws: ``JobLaunchError`` `.invalidParameters`, naming every problem, before anything
-    ///   is written.
+    ///   is written; `.invalidDefinition` when the job's flow is badly defined.
     public func resolveParameters(_ given: JobParameters) throws -> JobParameters {
+        guard definitionProblems.isEmpty else {
+            throw JobLaunchError(
+                code: .invalidDefinition, jobName: name,
+                message: "job \(name) is badly defined: " + definitionProblems.joined(separator: "; "))
+        }
         var resolved: [String: JobParameter] = given.dictionary
         var problems: [String] = []
         for spec in parameterSpecs {

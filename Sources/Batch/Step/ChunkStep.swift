@@ -177,9 +177,12 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         chunk.outputs.removeAll(keepingCapacity: true)
         var filtered: Int64 = 0
         var processSkips: [SkippedItem] = []
-        for item in chunk.items {
+        // A concurrent processor has done the whole chunk already; its results are taken in
+        // the items' order, so outputs, skips and listeners see what a sequential one gives.
+        let processed = processor.processChunk(chunk.items)
+        for (position, item) in chunk.items.enumerated() {
             do {
-                let output = try processor.process(item)
+                let output = try processed.map { try $0[position].get() } ?? processor.process(item)
                 if notify { for listener in listeners { listener.afterProcess(item, result: output) } }
                 if let output {
                     chunk.outputs.append(output)

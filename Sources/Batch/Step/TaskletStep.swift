@@ -9,6 +9,9 @@ public struct StepContribution {
     public var counts = StepCounts()
     /// The step's context; what the tasklet stores here is saved with the call's transaction.
     public var context: ExecutionContext
+    /// The exit status the step ends with when this call finishes it (COMPLETED when nil):
+    /// a flow routes on its code, e.g. `ExitStatus(exitCode: "NEEDS REPAIR")`.
+    public var exitStatus: ExitStatus?
 
     public init(context: ExecutionContext) {
         self.context = context
@@ -52,7 +55,7 @@ public struct TaskletStep: Step {
         try stream?.open(execution.context)
         defer { try? stream?.close() }
         while true {
-            let outcome: (RepeatStatus, jobStatus: BatchStatus)
+            let outcome: ((RepeatStatus, ExitStatus?), jobStatus: BatchStatus)
             do {
                 outcome = try scope.session.inChunkTransaction(&execution) { transaction, working in
                 let chunk = ChunkContext(
@@ -64,16 +67,16 @@ public struct TaskletStep: Step {
                 working.counts += contribution.counts
                 working.counts.commit += 1
                 working.context = contribution.context
-                return status
+                return (status, contribution.exitStatus)
             }
             } catch {
                 execution.counts.rollback += 1
                 throw error
             }
-            let (status, jobStatus) = outcome
+            let ((status, exitStatus), jobStatus) = outcome
             if status == .finished {
                 execution.status = .completed
-                execution.exitStatus = .completed
+                execution.exitStatus = exitStatus ?? .completed
                 return
             }
             if jobStatus == .stopping || scope.isInterrupted {

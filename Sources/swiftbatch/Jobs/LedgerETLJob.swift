@@ -51,25 +51,41 @@ enum LedgerETLJob {
     /// One partition: a key range of bench_txn.
     static let transformRange = ChunkStep("transform-range", commitInterval: 1000, commitIntervalParameter: "chunk") {
         scope in
-            let pageSize = Int(scope.parameters.long("chunk") ?? 1000)
-            let reader = PostgresKeysetReader<LedgerTransaction>(
-                table: "bench_txn", columns: ["id", "account_id", "amount_cents", "currency", "memo"],
-                key: "id", keys: Partition.keyRange(in: scope.stepContext), pageSize: pageSize, name: "bench_txn"
-            ) { row in
-                let (id, account, amount, currency, memo) = try row.decode((Int64, Int64, Int64, String, String).self)
-                return LedgerTransaction(id: id, accountID: account, amountCents: amount, currency: currency, memo: memo)
-            }
-            let writer = PostgresCopyItemWriter<LedgerEntry>(
-                table: "bench_txn_out",
-                columns: ["id", "account_id", "amount_eur_cents", "fee_cents", "flagged", "memo"]
-            ) { entry, row in
-                row.appendField(entry.id)
-                row.appendField(entry.accountID)
-                row.appendField(entry.amountEURCents)
-                row.appendField(entry.feeCents)
-                row.appendField(entry.flagged)
-                row.appendField(entry.memo)
-            }
-            return (reader, LedgerProcessor(), writer)
+            (reader(scope, keys: Partition.keyRange(in: scope.stepContext)), LedgerProcessor(), writer())
+    }
+
+    /// Pages bench_txn by id (`chunk` rows a page), within `keys` and `condition` when given.
+    static func reader(
+        _ scope: StepScope, keys: ClosedRange<Int64>? = nil, where condition: PostgresQuery? = nil
+    ) -> PostgresKeysetReader<LedgerTransaction> {
+        PostgresKeysetReader<LedgerTransaction>(
+            table: "bench_txn", columns: ["id", "account_id", "amount_cents", "currency", "memo"],
+            key: "id", keys: keys, where: condition, pageSize: Int(scope.parameters.long("chunk") ?? 1000), name: "bench_txn"
+        ) { row in
+            let (id, account, amount, currency, memo) = try row.decode((Int64, Int64, Int64, String, String).self)
+            return LedgerTransaction(id: id, accountID: account, amountCents: amount, currency: currency, memo: memo)
+        }
+    }
+
+    /// COPYs entries into bench_txn_out in the chunk's transaction (exactly once).
+    static func writer() -> PostgresCopyItemWriter<LedgerEntry> {
+        PostgresCopyItemWriter<LedgerEntry>(
+            table: "bench_txn_out",
+            columns: ["id", "account_id", "amount_eur_cents", "fee_cents", "flagged", "memo"]
+        ) { entry, row in
+            row.appendField(entry.id)
+            row.appendField(entry.accountID)
+            row.appendField(entry.amountEURCents)
+            row.appendField(entry.feeCents)
+            row.appendField(entry.flagged)
+            row.appendField(entry.memo)
+        }
+    }
+
+    /// Empties bench_txn_out: the first step of the jobs that fill it in one process (a
+    /// restart skips it, as it completed, and keeps what the chunks committed).
+    static let clearOutput = TaskletStep("clear") { _, chunk in
+        try chunk.postgresConnection().execute("TRUNCATE bench_txn_out")
+        return .finished
     }
 }
