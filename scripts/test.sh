@@ -103,7 +103,12 @@ fi
 # The example package (Examples/billing) uses SwiftBatch as an outside application would; a
 # test runs its binary, so a change that breaks the library's public face fails here.
 say "swift build --package-path Examples/billing"
-swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+# SwiftPM can miss source files added to a path dependency since its last build of the
+# example (a stale build description); a second build sees them. A fresh clone never needs it.
+if ! swift build --package-path Examples/billing; then
+    say "building Examples/billing again (SwiftPM may have missed new source files of the package)"
+    swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+fi
 export SWIFTBATCH_EXAMPLE_BIN="$ROOT/Examples/billing/.build/debug/billing"
 
 say "swift test${*:+ $*}"
