@@ -196,12 +196,17 @@ public final class PartitionWorker: Sendable {
         logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
         logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
         var backoff = Duration.milliseconds(200)
+        // The claim brought the step execution; after a lost connection it is loaded again, as
+        // chunks may have committed since.
+        var claimedExecution: StepExecution? = claimed.execution
         while true {
             do {
                 let session = try slotSession(slot)
                 session.fence = fence
                 defer { session.fence = nil }
-                try execute(claimed, fence: fence, session: session, logger: logger)
+                let known = claimedExecution
+                claimedExecution = nil
+                try execute(claimed, execution: known, fence: fence, session: session, logger: logger)
                 return
             } catch let lost as PartitionLeaseLost {
                 logger.warning("partition dropped", metadata: ["batch.error": "\(lost)"])
@@ -230,10 +235,11 @@ public final class PartitionWorker: Sendable {
     }
 
     private func execute(
-        _ claimed: ClaimedPartition, fence: PartitionFence, session: PostgresJobRepositorySession, logger: Logger
+        _ claimed: ClaimedPartition, execution known: StepExecution?, fence: PartitionFence,
+        session: PostgresJobRepositorySession, logger: Logger
     ) throws {
         guard var job = try jobExecution(of: claimed, session: session),
-            var execution = try session.stepExecution(id: claimed.stepExecutionID)
+            var execution = try known ?? session.stepExecution(id: claimed.stepExecutionID)
         else {
             throw WorkerError(message: "partition \(claimed.partitionID) names an execution that does not exist")
         }

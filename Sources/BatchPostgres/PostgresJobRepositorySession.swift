@@ -480,6 +480,8 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         s.write_skip_count, s.commit_count, s.rollback_count, s.create_time, s.start_time, s.end_time,
         s.last_updated, s.version, c.short_context, c.serialized_context
         """
+    /// How many columns ``stepColumns`` selects (what follows them starts at this index).
+    static let stepColumnCount = 21
 
     static func stepExecution(from row: PostgresRow) throws -> StepExecution {
         func count(_ column: Int) throws -> Int64 { try row.decode(Int64?.self, column: column) ?? 0 }

@@ -3,7 +3,7 @@ import Foundation
 import PostgresClient
 
 /// A partition a worker claimed: what it must run, and the claim's attempt.
-public struct ClaimedPartition: Sendable, Hashable {
+public struct ClaimedPartition: Sendable {
     public var partitionID: Int64
     public var stepExecutionID: Int64
     public var jobExecutionID: Int64
@@ -14,6 +14,8 @@ public struct ClaimedPartition: Sendable, Hashable {
     public var maxAttempts: Int
     /// The job execution's status when the partition was claimed (STOPPING: do not start it).
     public var jobStatus: BatchStatus
+    /// The partition's step execution as the claim found it (its last committed checkpoint).
+    public var execution: StepExecution
 }
 
 /// How a worker leaves a partition.
@@ -84,17 +86,23 @@ extension PostgresJobRepositorySession {
             )
             UPDATE batch_partition p SET state = 'CLAIMED', owner = \(workerID), attempt = p.attempt + 1,
                 lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
-            FROM candidates c WHERE p.partition_id = c.partition_id
-            RETURNING p.partition_id, p.step_execution_id, p.job_execution_id, p.job_name, p.worker_step,
-                      p.partition_name, p.attempt, p.max_attempts,
+            -- The step execution and its checkpoint come back with the claim: no load of its own.
+            FROM candidates picked, batch_step_execution s
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE p.partition_id = picked.partition_id AND s.step_execution_id = p.step_execution_id
+            RETURNING \(unsafeRaw: Self.stepColumns),
+                      p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
                       (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
             """, prepared: true).map { row in
-            let (id, step, job, jobName, workerStep, name, attempt, maxAttempts, jobStatus) =
-                try row.decode((Int64, Int64, Int64, String, String, String, Int, Int, String?).self)
+            let execution = try Self.stepExecution(from: row)
+            let c = Self.stepColumnCount
             return ClaimedPartition(
-                partitionID: id, stepExecutionID: step, jobExecutionID: job, jobName: jobName,
-                workerStep: workerStep, partitionName: name, attempt: attempt, maxAttempts: maxAttempts,
-                jobStatus: jobStatus.flatMap(BatchStatus.init(rawValue:)) ?? .unknown)
+                partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
+                jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
+                workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
+                attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
+                jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
+                execution: execution)
         }
     }
 
