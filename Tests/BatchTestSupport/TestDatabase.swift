@@ -38,6 +38,18 @@ public enum TestDatabase {
         }
     }
 
+    /// Runs `body` with a connection of its own to `url`, on a thread of its own (never on the
+    /// cooperative pool), and closes it.
+    public static func query<T: Sendable>(
+        _ url: String, _ body: @escaping @Sendable (PostgresConnection) throws -> T
+    ) async throws -> T {
+        try await onDedicatedThread {
+            let db = try PostgresConnection(connectionString: url)
+            defer { db.close() }
+            return try body(db)
+        }
+    }
+
     /// Creates a fresh database and runs `body` with a blocking connection to it, on a thread
     /// of its own (never on the cooperative pool).
     public static func withConnection<Result: Sendable>(

@@ -215,10 +215,6 @@ struct BadInputMatrixTests {
     }
 
     static func query<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await onDedicatedThread {
-            let db = try PostgresConnection(connectionString: url)
-            defer { db.close() }
-            return try body(db)
-        }
+        try await TestDatabase.query(url, body)
     }
 }

@@ -84,10 +84,6 @@ struct ContentionTests {
     }
 
     static func query<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await onDedicatedThread {
-            let db = try PostgresConnection(connectionString: url)
-            defer { db.close() }
-            return try body(db)
-        }
+        try await TestDatabase.query(url, body)
     }
 }

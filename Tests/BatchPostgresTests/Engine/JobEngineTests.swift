@@ -18,11 +18,7 @@ struct JobEngineTests {
     }
 
     static func query<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await onDedicatedThread {
-            let db = try PostgresConnection(connectionString: url)
-            defer { db.close() }
-            return try body(db)
-        }
+        try await TestDatabase.query(url, body)
     }
 
     static func steps(_ url: String, _ executionID: Int64) async throws -> [StepExecution] {
