@@ -134,6 +134,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         var lastSweep = clock.now - .seconds(60)
         var lastPoll = clock.now - .seconds(60)
         var total: Int?
+        var pollCost = Duration.zero
         while true {
             let current: PartitionProgress
             do {
@@ -141,13 +142,16 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                     try failExpiredPartitions(manager: manager.id)
                     lastSweep = clock.now
                 }
-                // Completions arrive in bursts; one aggregate per 25 ms answers all of a burst.
-                // With only a few partitions left, each completion is answered at once: the
-                // last one is what the whole job waits for.
+                // Completions arrive in bursts; one poll answers a whole burst. Polls are at
+                // least 25 ms apart, and ten times their own cost apart, so the manager never
+                // takes more than a tenth of a database core from the workers however many
+                // partitions are open. With only a few left, each completion is answered at
+                // once: the last one is what the whole job waits for.
                 let sincePoll = clock.now - lastPoll
                 let fewLeft = last.map { $0.total - $0.finished <= 8 } ?? false
-                if sincePoll < .milliseconds(25) && !fewLeft {
-                    Thread.sleep(forTimeInterval: Self.seconds(.milliseconds(25) - sincePoll))
+                let spacing = max(.milliseconds(25), min(pollCost * 10, .seconds(1)))
+                if sincePoll < spacing && !fewLeft {
+                    Thread.sleep(forTimeInterval: Self.seconds(spacing - sincePoll))
                 }
                 lastPoll = clock.now
                 if total == nil {
@@ -156,6 +160,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                         """).single().decode(Int64.self, column: 0))
                 }
                 current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total ?? 0)
+                pollCost = clock.now - lastPoll
             } catch let error as PostgresError where error.isConnectionLost {
                 // The workers ride out a database restart; so does the manager. Nothing is lost
                 // meanwhile: completions are rows, and the first poll after reconnecting sees them.
