@@ -6,7 +6,8 @@ usage() {
     cat <<'TXT'
 Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger] [--worker-concurrency C]
 
-Builds in release mode, starts (or reuses) the private PostgreSQL, and measures in ONE run:
+Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
+swiftbatch_bench on it (dropped and made again each run), and measures in ONE run:
   client round trip   `SELECT 1` through PostgresClient, unprepared and prepared,
                       against pgbench running the same query (-M simple and -M prepared)
   COPY throughput     N narrow rows (bigint, bigint, text) through PostgresClient's COPY,
@@ -50,8 +51,20 @@ done
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
-url="$(bash scripts/postgres.sh start | tail -n 1)"
-url="${url#DATABASE_URL=}"
+server_url="$(bash scripts/postgres.sh start | tail -n 1)"
+server_url="${server_url#DATABASE_URL=}"
+# A database of the run's own, made afresh: figures must not depend on the history (and the
+# bloat) that earlier runs, tests or demos left in the server's main database.
+"$PG_BIN/psql" "$server_url" -qAt -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS swiftbatch_bench" \
+    -c "CREATE DATABASE swiftbatch_bench" >/dev/null
+url="$(python3 -c '
+import sys, urllib.parse as u
+given = sys.argv[1]
+if given.startswith(("postgres://", "postgresql://")):
+    print(u.urlunsplit(u.urlsplit(given)._replace(path="/swiftbatch_bench")))
+else:  # a conninfo string: a later dbname wins
+    print(given + " dbname=swiftbatch_bench")
+' "$server_url")"
 say() { printf '==> bench.sh: %s\n' "$*" >&2; }
 
 say "building (release)"
@@ -273,7 +286,7 @@ WITH candidates AS MATERIALIZED (
         SELECT partition_id FROM batch_partition
         WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
           AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-        ORDER BY partition_id LIMIT 4 FOR UPDATE SKIP LOCKED) c
+        ORDER BY worker_step, state, partition_id LIMIT 4 FOR UPDATE SKIP LOCKED) c
     LIMIT 4)
 UPDATE batch_partition p SET state = 'CLAIMED', owner = 'bench', attempt = p.attempt + 1,
     lease_expires_at = now() + make_interval(secs => 30), updated_at = now()

@@ -68,17 +68,18 @@ extension PostgresJobRepositorySession {
         guard limit > 0, !steps.isEmpty else { return [] }
         return try connection.query("""
             WITH candidates AS MATERIALIZED (
-                -- Step by step, each through the claimable partial index in id order, so a
-                -- claim reads only the rows it takes (plus locked ones it skips), whatever the
-                -- history and however many partitions wait. A single scan over all served steps
-                -- would either sort every ready row or, planned generically, scan the table.
+                -- Step by step, each through the claimable partial index in (state, id) order
+                -- (expired claims first, then ready ones), so a claim reads only the rows it
+                -- takes (plus locked ones it skips), whatever the history and however many
+                -- partitions wait. Only that index yields this order: the planner cannot pick
+                -- the primary key and filter out every finished partition (see migration 7).
                 SELECT c.partition_id
                 FROM unnest(string_to_array(\(steps.joined(separator: ",")), ',')) AS served(step)
                 CROSS JOIN LATERAL (
                     SELECT partition_id FROM batch_partition
                     WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
                       AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-                    ORDER BY partition_id
+                    ORDER BY worker_step, state, partition_id
                     LIMIT \(limit)
                     FOR UPDATE SKIP LOCKED
                 ) c
