@@ -111,6 +111,10 @@ final class ProgressMonitor: @unchecked Sendable {
             condition.broadcast()
             condition.unlock()
         }
+        // A read costs what the execution's step rows cost (0.4 s at 100,000 partitions): reads
+        // are spaced by ten times their cost, at least a second, so progress never takes more
+        // than a tenth of a database core from the job.
+        var spacing: TimeInterval = 1
         while true {
             condition.lock()
             let id = executionID
@@ -121,7 +125,10 @@ final class ProgressMonitor: @unchecked Sendable {
                 do {
                     let db = try connection ?? PostgresConnection(connectionString: connectionString)
                     connection = db
-                    if let progress = try PostgresJobRepositorySession(connection: db).executionProgress(id: id) {
+                    let started = Date()
+                    let read = try PostgresJobRepositorySession(connection: db).executionProgress(id: id)
+                    spacing = max(1, Date().timeIntervalSince(started) * 10)
+                    if let progress = read {
                         condition.lock()
                         latest = progress
                         condition.unlock()
@@ -136,9 +143,9 @@ final class ProgressMonitor: @unchecked Sendable {
                     connection = nil
                 }
             }
-            // A tick a second; `follow` and `stop` wake it at once.
+            // A tick a second (or the spacing above); `follow` and `stop` wake it at once.
             condition.lock()
-            let deadline = Date(timeIntervalSinceNow: 1)
+            let deadline = Date(timeIntervalSinceNow: spacing)
             while !stopped, !woken, condition.wait(until: deadline) {}
             woken = false
             condition.unlock()
