@@ -18,6 +18,9 @@ enum ExecutionReport {
         Swift.print(text, terminator: "")
     }
 
+    /// How many unfinished partitions a report names one by one.
+    static let namedPartitions = 20
+
     static func render(_ execution: JobExecution, _ steps: [StepExecution]) -> String {
         var text = "Job \(execution.jobName), execution \(execution.id): \(execution.status.rawValue)"
         if let duration = duration(execution.startTime, execution.endTime) { text += " in \(duration)" }
@@ -47,9 +50,14 @@ enum ExecutionReport {
             if let parts = partitions[step.stepName] {
                 let done = parts.filter { $0.status == .completed }.count
                 text += "    partitions: \(parts.count) in this execution, \(done) completed\n"
-                for part in parts where part.status != .completed {
+                // The first few that did not complete, named; a thousand failures are a count.
+                let unfinished = parts.filter { $0.status != .completed }
+                for part in unfinished.prefix(Self.namedPartitions) {
                     let reason = part.exitStatus.exitDescription.isEmpty ? "" : ": \(part.exitStatus.exitDescription)"
                     text += "    \(part.stepName) \(part.status.rawValue), read \(part.counts.read)\(reason)\n"
+                }
+                if unfinished.count > Self.namedPartitions {
+                    text += "    ... and \(unfinished.count - Self.namedPartitions) more (all of them: swiftbatch status \(execution.id) --json, or the batch_dashboard_failures view)\n"
                 }
             }
         }
