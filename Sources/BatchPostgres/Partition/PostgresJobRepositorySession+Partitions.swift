@@ -34,33 +34,54 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         let partitions = try partitioner()
         let now = Date()
         try connection.withTransaction { db in
-            for partition in partitions {
-                let (short, serialized) = partition.context.storageForm()
+            // A thousand partitions a statement (their names and contexts as one JSON array):
+            // 100,000 partitions are 100 round trips, not 100,000.
+            var index = 0
+            for batch in stride(from: 0, to: partitions.count, by: Self.partitionInsertBatch) {
+                let rows: [JSONValue] = partitions[batch..<min(batch + Self.partitionInsertBatch, partitions.count)].map { partition in
+                    defer { index += 1 }
+                    let (short, serialized) = partition.context.storageForm()
+                    return .object([
+                        "i": .int(Int64(index)), "name": .string(partition.name),
+                        "step": .string(manager.stepName + ":" + partition.name),
+                        "short": .string(short), "serialized": serialized.map(JSONValue.string) ?? .null,
+                    ])
+                }
                 try db.execute("""
-                    WITH step AS (
+                    WITH input AS MATERIALIZED (
+                        SELECT (e->>'i')::int AS i, e->>'name' AS name, e->>'step' AS step,
+                               e->>'short' AS short, e->>'serialized' AS serialized
+                        FROM json_array_elements(\(JSONValue.array(rows).jsonText)::json) e
+                    ), steps AS (
                         INSERT INTO batch_step_execution
                             (step_execution_id, version, step_name, job_execution_id, create_time, status,
                              commit_count, read_count, filter_count, write_count, read_skip_count,
                              write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
-                        VALUES (nextval('batch_step_execution_seq'), 0, \(manager.stepName + ":" + partition.name),
-                                \(jobExecution.id), \(now), 'STARTING', 0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now))
-                        RETURNING step_execution_id
-                    ), context AS (
+                        SELECT nextval('batch_step_execution_seq'), 0, step, \(jobExecution.id), \(now), 'STARTING',
+                               0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now)
+                        FROM input ORDER BY i
+                        RETURNING step_execution_id, step_name
+                    ), contexts AS (
                         INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
-                        SELECT step_execution_id, \(short), \(serialized) FROM step
+                        SELECT steps.step_execution_id, input.short, input.serialized
+                        FROM steps JOIN input ON input.step = steps.step_name
                     )
                     INSERT INTO batch_partition
                         (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step,
                          partition_name, max_attempts)
-                    SELECT \(jobExecution.id), \(manager.id), step_execution_id, \(jobExecution.jobName), \(workerStep),
-                           \(partition.name), \(maxAttempts)
-                    FROM step
+                    SELECT \(jobExecution.id), \(manager.id), steps.step_execution_id, \(jobExecution.jobName),
+                           \(workerStep), input.name, \(maxAttempts)
+                    FROM steps JOIN input ON input.step = steps.step_name
+                    ORDER BY input.i
                     """, prepared: true)
             }
             try db.notify(ClusterChannels.work, payload: workerStep)
         }
         return partitions.count
     }
+
+    /// Partitions written per statement by ``preparePartitions``.
+    static let partitionInsertBatch = 1000
 
     /// COMPLETED partitions move to the new manager as they are; every other one gets a new
     /// step execution that starts from the old one's checkpoint, and becomes ready again.
