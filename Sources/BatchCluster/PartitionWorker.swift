@@ -188,7 +188,7 @@ public final class PartitionWorker: Sendable {
     private func fence(for claimed: ClaimedPartition) -> PartitionFence {
         PartitionFence(
             partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
-            leaseSeconds: configuration.leaseSeconds)
+            leaseSeconds: configuration.leaseSeconds, workerStep: claimed.workerStep)
     }
 
     private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) {
@@ -263,7 +263,13 @@ public final class PartitionWorker: Sendable {
             [self] in isShuttingDown
         }
         do {
+            session.partitionEnded = false
             try step.workerStep.run(&execution, in: scope)
+            if session.partitionEnded {
+                // A tasklet's last commit saved it COMPLETED and ended the partition with it.
+                logger.info("partition ended", metadata: ["batch.partition.outcome": "completed", "batch.step.read": "\(execution.counts.read)"])
+                return
+            }
         } catch let lost as PartitionLeaseLost {
             throw lost
         } catch let error as PostgresError where error.isConnectionLost {

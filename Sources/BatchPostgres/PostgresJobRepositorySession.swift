@@ -9,6 +9,9 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// Set while a worker runs a claimed partition: every save of a step execution then renews
     /// the partition's lease in the same statement, and fails if the lease was lost.
     public var fence: PartitionFence?
+    /// Set when a fenced commit saved its step COMPLETED and so ended the partition in the same
+    /// statement (a tasklet's last commit): the worker then has nothing left to write.
+    public var partitionEnded = false
 
     public init(connection: PostgresConnection) {
         self.connection = connection
@@ -294,10 +297,16 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         var working = execution
         let transaction = PostgresStepTransaction(connection: connection)
         let fence = self.fence
+        var ends = false
         let (result, jobStatus) = try connection.withTransaction { db in
             let result = try body(transaction, &working)
-            return (result, try Self.save(&working, db, fence: fence))
+            ends = fence != nil && working.status == .completed
+            let finish = ends
+                ? PartitionFinish(state: "COMPLETED", error: nil, channel: ClusterChannels.partitionDone, payload: fence?.workerStep ?? "")
+                : nil
+            return (result, try Self.save(&working, db, fence: fence, finish: finish))
         }
+        if ends { partitionEnded = true }
         execution = working
         return (result, jobStatus)
     }

@@ -1,3 +1,4 @@
+import Foundation
 /// Whether a tasklet wants to be called again.
 public enum RepeatStatus: Sendable {
     case continuable
@@ -67,6 +68,13 @@ public struct TaskletStep: Step {
                 working.counts += contribution.counts
                 working.counts.commit += 1
                 working.context = contribution.context
+                if status == .finished {
+                    // The last commit records the step COMPLETED with its work: no later write
+                    // is needed to know it finished (a partition ends in this same commit).
+                    working.status = .completed
+                    working.exitStatus = contribution.exitStatus ?? .completed
+                    working.endTime = Date()
+                }
                 return (status, contribution.exitStatus)
             }
             } catch {
@@ -77,6 +85,7 @@ public struct TaskletStep: Step {
             if status == .finished {
                 execution.status = .completed
                 execution.exitStatus = exitStatus ?? .completed
+                if execution.endTime == nil { execution.endTime = Date() }
                 return
             }
             if jobStatus == .stopping || scope.isInterrupted {

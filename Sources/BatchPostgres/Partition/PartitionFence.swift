@@ -6,12 +6,15 @@ public struct PartitionFence: Sendable, Hashable {
     public var owner: String
     public var attempt: Int
     public var leaseSeconds: Double
+    /// The partition's worker step (`job/step`), named in the notice that it ended.
+    public var workerStep: String
 
-    public init(partitionID: Int64, owner: String, attempt: Int, leaseSeconds: Double) {
+    public init(partitionID: Int64, owner: String, attempt: Int, leaseSeconds: Double, workerStep: String = "") {
         self.partitionID = partitionID
         self.owner = owner
         self.attempt = attempt
         self.leaseSeconds = leaseSeconds
+        self.workerStep = workerStep
     }
 }
 
