@@ -12,7 +12,8 @@ enum ExecutionReport {
                 guard let execution = try repository.jobExecution(id: executionID) else {
                     throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
                 }
-                return render(execution, try repository.stepExecutions(jobExecutionID: executionID))
+                let (steps, partitions) = try repository.reportSteps(jobExecutionID: executionID, named: namedPartitions)
+                return render(execution, steps, partitions)
             }
         }
         Swift.print(text, terminator: "")
@@ -21,18 +22,15 @@ enum ExecutionReport {
     /// How many unfinished partitions a report names one by one.
     static let namedPartitions = 20
 
-    static func render(_ execution: JobExecution, _ steps: [StepExecution]) -> String {
+    static func render(_ execution: JobExecution, _ steps: [StepExecution], _ partitions: [String: PartitionSummary]) -> String {
         var text = "Job \(execution.jobName), execution \(execution.id): \(execution.status.rawValue)"
         if let duration = duration(execution.startTime, execution.endTime) { text += " in \(duration)" }
         text += "\n"
         let parameters = execution.parameters.map { "\($0.name)=\($0.parameter.storageValue)" }
         if !parameters.isEmpty { text += "  parameters: \(parameters.joined(separator: " "))\n" }
         // Partitions (`<step>:<partition>`) are summed up under their manager step, and only
-        // the ones that did not complete are named.
-        let partitions = Dictionary(grouping: steps.filter { $0.stepName.contains(":") }) {
-            String($0.stepName.prefix { $0 != ":" })
-        }
-        for step in steps where !step.stepName.contains(":") {
+        // the first few that did not complete are named.
+        for step in steps {
             let c = step.counts
             text += "  step \(step.stepName): \(step.status.rawValue)"
             // A custom exit code (COMPLETED WITH SKIPS, NEEDS REPAIR) is what a flow routed on.
@@ -47,17 +45,15 @@ enum ExecutionReport {
             if step.status == .failed || step.status == .stopped, !step.exitStatus.exitDescription.isEmpty {
                 text += "    \(step.exitStatus.exitDescription)\n"
             }
-            if let parts = partitions[step.stepName] {
-                let done = parts.filter { $0.status == .completed }.count
-                text += "    partitions: \(parts.count) in this execution, \(done) completed\n"
-                // The first few that did not complete, named; a thousand failures are a count.
-                let unfinished = parts.filter { $0.status != .completed }
-                for part in unfinished.prefix(Self.namedPartitions) {
+            if let summary = partitions[step.stepName] {
+                text += "    partitions: \(summary.total) in this execution, \(summary.completed) completed\n"
+                for part in summary.unfinished {
                     let reason = part.exitStatus.exitDescription.isEmpty ? "" : ": \(part.exitStatus.exitDescription)"
                     text += "    \(part.stepName) \(part.status.rawValue), read \(part.counts.read)\(reason)\n"
                 }
-                if unfinished.count > Self.namedPartitions {
-                    text += "    ... and \(unfinished.count - Self.namedPartitions) more (all of them: swiftbatch status \(execution.id) --json, or the batch_dashboard_failures view)\n"
+                let unnamed = summary.total - summary.completed - summary.unfinished.count
+                if unnamed > 0 {
+                    text += "    ... and \(unnamed) more (all of them: swiftbatch status \(execution.id) --json, or the batch_dashboard_failures view)\n"
                 }
             }
         }

@@ -40,3 +40,52 @@ extension PostgresJobRepositorySession {
         }
     }
 }
+
+/// A partitioned step's partitions in one execution, summed up for a report.
+public struct PartitionSummary: Sendable {
+    public var total: Int
+    public var completed: Int
+    /// The first unfinished ones (by id), with their exit messages.
+    public var unfinished: [StepExecution]
+}
+
+extension PostgresJobRepositorySession {
+    /// An execution's steps for a report: its top-level steps in full, and for each partitioned
+    /// one its partitions counted, naming at most `named` unfinished ones. Memory does not grow
+    /// with the number of partitions (100,000 are two counts and a few rows).
+    public func reportSteps(jobExecutionID: Int64, named: Int) throws
+        -> (steps: [StepExecution], partitions: [String: PartitionSummary])
+    {
+        let steps = try connection.query("""
+            SELECT \(unsafeRaw: Self.stepColumns)
+            FROM batch_step_execution s
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE s.job_execution_id = \(jobExecutionID) AND strpos(s.step_name, ':') = 0
+            ORDER BY s.step_execution_id
+            """).map(Self.stepExecution(from:))
+        var partitions: [String: PartitionSummary] = [:]
+        for row in try connection.query("""
+            SELECT split_part(step_name, ':', 1), count(*), count(*) FILTER (WHERE status = 'COMPLETED')
+            FROM batch_step_execution
+            WHERE job_execution_id = \(jobExecutionID) AND strpos(step_name, ':') > 0
+            GROUP BY 1
+            """) {
+            let (step, total, completed) = try row.decode((String, Int64, Int64).self)
+            partitions[step] = PartitionSummary(total: Int(total), completed: Int(completed), unfinished: [])
+        }
+        guard partitions.values.contains(where: { $0.completed < $0.total }) else { return (steps, partitions) }
+        let unfinished = try connection.query("""
+            SELECT \(unsafeRaw: Self.stepColumns)
+            FROM (SELECT *, row_number() OVER (PARTITION BY split_part(step_name, ':', 1) ORDER BY step_execution_id) AS n
+                  FROM batch_step_execution
+                  WHERE job_execution_id = \(jobExecutionID) AND strpos(step_name, ':') > 0 AND status <> 'COMPLETED') s
+            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+            WHERE s.n <= \(named)
+            ORDER BY s.step_execution_id
+            """).map(Self.stepExecution(from:))
+        for part in unfinished {
+            partitions[String(part.stepName.prefix { $0 != ":" })]?.unfinished.append(part)
+        }
+        return (steps, partitions)
+    }
+}
