@@ -36,7 +36,7 @@ struct LaunchCommand: AsyncParsableCommand {
             kept below the log lines; otherwise a plain `progress:` line every 5 s and when a step \
             starts or ends. \
             --progress json prints one JSON object a line; -q/--no-progress shows none. It is read \
-            from the repository (one query a second on its own connection), so it never slows the job.
+            from the repository (one query a second on its own connection, further apart when a read is costly), so it never slows the job.
 
             Ctrl-C detaches, it stops nothing: local workers (--local-workers) hand their partitions \
             back (ready, checkpoint kept), and the launch exits 130 after saying how to watch \

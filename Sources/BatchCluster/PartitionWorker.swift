@@ -106,7 +106,7 @@ public final class PartitionWorker: Sendable {
             } catch {
                 if isShuttingDown { break }
                 logger.warning("repository unreachable; retrying", metadata: ["batch.error": "\(error)", "batch.backoff": "\(backoff)"])
-                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(10))
             }
         }
@@ -172,7 +172,7 @@ public final class PartitionWorker: Sendable {
         slotFreed.lock()
         defer { slotFreed.unlock() }
         let anyFree = { self.state.withLock { $0.busy.contains(false) || $0.shuttingDown } }
-        if !anyFree() { _ = slotFreed.wait(until: Date().addingTimeInterval(Self.seconds(limit))) }
+        if !anyFree() { _ = slotFreed.wait(until: Date().addingTimeInterval(limit.inSeconds)) }
     }
 
     private func waitForSlots() {
@@ -222,7 +222,7 @@ public final class PartitionWorker: Sendable {
                 }
                 logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
                     metadata: ["batch.error": "\(error)", "batch.backoff": "\(backoff)"])
-                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(5))
             } catch {
                 // The repository refused: drop the session and stop renewing the claim; the
@@ -325,10 +325,6 @@ public final class PartitionWorker: Sendable {
         return PostgresJobRepositorySession(connection: connection)
     }
 
-    private static func seconds(_ duration: Duration) -> Double {
-        let (seconds, attoseconds) = duration.components
-        return Double(seconds) + Double(attoseconds) / 1e18
-    }
 }
 
 /// One repository session per slot, reused from partition to partition.

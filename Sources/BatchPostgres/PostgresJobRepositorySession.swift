@@ -328,7 +328,9 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         let exit = execution.exitStatus.truncatedForStorage
         let (short, serialized) = execution.context.storageForm()
         let state = finish?.state
-        let row = try db.query("""
+        let row: PostgresRow
+        do {
+            row = try db.query("""
             WITH lease AS (
                 -- Only for a fenced partition: the bound flag is a one-time filter, so an
                 -- unpartitioned step's chunk commit never touches batch_partition. A chunk
@@ -367,6 +369,9 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                    CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1
                         THEN 1 / (SELECT count(*) FROM step)::int END
             """, prepared: true).single()
+        } catch let error as PostgresError where finish != nil && error.sqlState == .divisionByZero {
+            throw staleVersion(execution)
+        }
         // A fenced partition checks its lease first: losing it is what a stale version means there.
         if let fence, try row.decode(Int64.self, column: 1) == 0 {
             throw PartitionLeaseLost(fence: fence)

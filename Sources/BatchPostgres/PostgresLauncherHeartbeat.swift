@@ -33,8 +33,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
 
     /// Waits up to `interval`; true when stopped meanwhile.
     private func waitForStop(_ interval: Duration) -> Bool {
-        let seconds = Double(interval.components.seconds) + Double(interval.components.attoseconds) / 1e18
-        let deadline = Date(timeIntervalSinceNow: seconds)
+        let deadline = Date(timeIntervalSinceNow: interval.inSeconds)
         condition.lock()
         defer { condition.unlock() }
         while !stopped, condition.wait(until: deadline) {}

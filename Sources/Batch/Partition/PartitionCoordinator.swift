@@ -1,6 +1,6 @@
 import Logging
 
-/// Where a partitioned step's partitions stand, from the manager's one aggregate query.
+/// Where a partitioned step's partitions stand, from the manager's one progress query.
 public struct PartitionProgress: Sendable, Equatable {
     public var total = 0
     public var completed = 0

@@ -122,8 +122,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                     scope.logger.warning(
                         "chunk rolled back; retrying",
                         metadata: ["batch.attempt": "\(attempt)", "batch.error": "\(error)", "batch.backoff": "\(wait)"])
-                    let (seconds, attoseconds) = wait.components
-                    Thread.sleep(forTimeInterval: Double(seconds) + Double(attoseconds) / 1e18)
+                    Thread.sleep(forTimeInterval: wait.inSeconds)
                 }
             }
             if (jobStatus == .stopping || scope.isInterrupted) && !chunk.exhausted {

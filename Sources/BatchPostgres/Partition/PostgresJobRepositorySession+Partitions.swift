@@ -36,10 +36,10 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         try connection.withTransaction { db in
             // A thousand partitions a statement (their names and contexts as one JSON array):
             // 100,000 partitions are 100 round trips, not 100,000.
-            var index = 0
             for batch in stride(from: 0, to: partitions.count, by: Self.partitionInsertBatch) {
-                let rows: [JSONValue] = partitions[batch..<min(batch + Self.partitionInsertBatch, partitions.count)].map { partition in
-                    defer { index += 1 }
+                let end = min(batch + Self.partitionInsertBatch, partitions.count)
+                let rows: [JSONValue] = (batch..<end).map { index in
+                    let partition = partitions[index]
                     let (short, serialized) = partition.context.storageForm()
                     return .object([
                         "i": .int(Int64(index)), "name": .string(partition.name),
@@ -172,7 +172,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                 let fewLeft = last.map { $0.total - $0.finished <= 8 } ?? false
                 let spacing = max(.milliseconds(25), min(pollCost * 10, .seconds(1)))
                 if sincePoll < spacing && !fewLeft {
-                    Thread.sleep(forTimeInterval: Self.seconds(spacing - sincePoll))
+                    Thread.sleep(forTimeInterval: (spacing - sincePoll).inSeconds)
                 }
                 lastPoll = clock.now
                 if total == nil {
@@ -235,15 +235,12 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                     throw JobRepositoryError(
                         message: "lost the repository while awaiting partitions and could not reconnect: \(retry)")
                 }
-                Thread.sleep(forTimeInterval: Self.seconds(backoff))
+                Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
     }
 
-    static func seconds(_ duration: Duration) -> Double {
-        Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-    }
 
     /// The one query the manager polls. It reads only what is still open or went wrong: the
     /// unfinished partitions (through the claimable partial index) and the failed or stopped

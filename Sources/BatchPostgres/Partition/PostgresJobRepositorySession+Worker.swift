@@ -147,11 +147,7 @@ extension PostgresJobRepositorySession {
             saved.status = .starting
             saved.exitStatus = .executing
         }
-        do {
-            _ = try Self.save(&saved, connection, fence: fence, finish: finish)
-        } catch let error as PostgresError where error.sqlState == .divisionByZero {
-            throw Self.staleVersion(execution)
-        }
+        _ = try Self.save(&saved, connection, fence: fence, finish: finish)
         execution = saved
     }
 
