@@ -144,7 +144,7 @@ public final class PartitionWorker: Sendable {
                     $0.held[slot] = fence
                 }
                 slots[slot].submit { [self] in
-                    runPartition(partition, fence: fence, slot: slot)
+                    runSlot(from: partition, fence: fence, slot: slot)
                     state.withLock {
                         $0.busy[slot] = false
                         $0.held[slot] = nil
@@ -189,6 +189,36 @@ public final class PartitionWorker: Sendable {
         PartitionFence(
             partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
             leaseSeconds: configuration.leaseSeconds, workerStep: claimed.workerStep)
+    }
+
+    /// Runs `first`, then keeps the slot busy with partitions it claims itself, on its own
+    /// connection, for as long as there are any: short partitions go from one to the next in
+    /// one round trip, without a hand-off to the control thread and back. The slot returns
+    /// when nothing is left to claim (the control loop then waits for work) or on shutdown.
+    private func runSlot(from first: ClaimedPartition, fence: PartitionFence, slot: Int) {
+        var next: (ClaimedPartition, PartitionFence)? = (first, fence)
+        while let (partition, fence) = next {
+            runPartition(partition, fence: fence, slot: slot)
+            next = nil
+            guard !isShuttingDown, let claimed = claimNext(slot: slot) else { break }
+            let nextFence = self.fence(for: claimed)
+            state.withLock { $0.held[slot] = nextFence }
+            next = (claimed, nextFence)
+        }
+    }
+
+    private func claimNext(slot: Int) -> ClaimedPartition? {
+        do {
+            return try slotSession(slot).claimPartitions(
+                workerID: configuration.workerID, steps: servedSteps, limit: 1,
+                leaseSeconds: configuration.leaseSeconds
+            ).first
+        } catch {
+            // The control loop claims again once the slot is free, on a fresh session.
+            logger.debug("a slot's own claim failed", metadata: ["batch.error": "\(error)"])
+            sessions.replace(slot, with: nil)
+            return nil
+        }
     }
 
     private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) {
