@@ -295,16 +295,17 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         _ body: (any StepTransaction, inout StepExecution) throws -> Result
     ) throws -> (Result, jobStatus: BatchStatus) {
         var working = execution
-        let transaction = PostgresStepTransaction(connection: connection)
         let fence = self.fence
         var ends = false
-        let (result, jobStatus) = try connection.withTransaction { db in
-            let result = try body(transaction, &working)
+        // BEGIN is sent only if the chunk touches the database: a tasklet call that does not
+        // commits its counts and checkpoint (and, for a partition, its end) in one statement.
+        let (result, jobStatus) = try connection.withDeferredTransaction { deferred in
+            let result = try body(PostgresStepTransaction(deferred: deferred), &working)
             ends = fence != nil && working.status == .completed
             let finish = ends
                 ? PartitionFinish(state: "COMPLETED", error: nil, channel: ClusterChannels.partitionDone, payload: fence?.workerStep ?? "")
                 : nil
-            return (result, try Self.save(&working, db, fence: fence, finish: finish))
+            return (result, try Self.save(&working, deferred.finalStatementConnection, fence: fence, finish: finish))
         }
         if ends { partitionEnded = true }
         execution = working
@@ -344,7 +345,7 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                     attempt = CASE WHEN \(state)::text = 'READY' THEN attempt - 1 ELSE attempt END
                 WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
                   AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
-                RETURNING partition_id
+                RETURNING partition_id, worker_step, manager_step_execution_id
             ), step AS (
                 UPDATE batch_step_execution SET
                     version = version + 1, status = \(execution.status.rawValue),
@@ -363,7 +364,19 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
             )
             SELECT (SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id),
                    (SELECT count(*) FROM lease),
-                   (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease WHERE \(state)::text IS NOT NULL),
+                   -- A NOTIFY wakes every listening session of the database (all workers too),
+                   -- so one is sent only when the manager needs it at once: a partition that
+                   -- did not complete, or one of its last few. The count reads this statement's
+                   -- snapshot, where this partition is still open; its ORDER BY is what only the
+                   -- claimable index yields, so stale statistics cannot turn it into a scan.
+                   (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease
+                    WHERE \(state)::text IS NOT NULL
+                      AND (\(state)::text <> 'COMPLETED'
+                           OR (SELECT count(*) FROM (
+                                   SELECT 1 FROM batch_partition o
+                                   WHERE o.worker_step = lease.worker_step AND o.state IN ('READY', 'CLAIMED')
+                                     AND o.manager_step_execution_id = lease.manager_step_execution_id
+                                   ORDER BY o.worker_step, o.state, o.partition_id LIMIT 10) open) <= 9)),
                    -- A finish must not end the partition with its step unsaved (a stale version):
                    -- dividing by zero then fails the whole statement, so nothing is written.
                    CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1

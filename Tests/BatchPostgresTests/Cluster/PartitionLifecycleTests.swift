@@ -127,6 +127,45 @@ struct PartitionLifecycleTests {
         }
     }
 
+    @Test func workersWakeTheManagerOnlyForItsLastFewPartitionsAndForFailures() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let listener = try PostgresConnection(connectionString: url)
+            defer { listener.close() }
+            try listener.listen(ClusterChannels.partitionDone)
+            func notices() throws -> Int {
+                var count = 0
+                // A NOTIFY is delivered once its transaction commits, before the finish returns.
+                while try listener.nextNotification(timeout: .milliseconds(count == 0 ? 200 : 50)) != nil { count += 1 }
+                return count
+            }
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "notify-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "notify-test/work", maxAttempts: 3
+            ) { (0..<30).map { Partition(name: "p\($0)", context: [:]) } }
+            #expect(try notices() == 0)
+
+            var woken: [Int] = []
+            for index in 0..<30 {
+                let claimed = try #require(
+                    try session.claimPartitions(workerID: "w1", steps: ["notify-test/work"], limit: 1, leaseSeconds: 30).first)
+                let fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+                var step = try #require(try session.stepExecution(id: claimed.stepExecutionID))
+                // The sixth fails: a failure wakes the manager whatever is left.
+                let outcome: PartitionOutcome = index == 5 ? .failed("boom") : .completed
+                step.status = index == 5 ? .failed : .completed
+                try session.finishPartition(claimed, execution: &step, outcome: outcome, fence: fence)
+                if try notices() > 0 { woken.append(index) }
+            }
+            // Of 30, the 9 last (9 or fewer still open when each ended) and the failure.
+            #expect(woken == [5] + Array(21..<30))
+        }
+    }
+
     @Test func aPartitionedStepPastItsTimeoutFailsSayingHowFarItGotAndRestarts() async throws {
         try await TestDatabase.withFreshDatabase { url in
             try await onDedicatedThread {
