@@ -18,6 +18,20 @@ public struct ClaimedPartition: Sendable {
     public var execution: StepExecution
 }
 
+/// What a worker asks for when it claims: partitions of these worker steps, held under its
+/// name for `leaseSeconds`.
+public struct ClaimRequest: Sendable {
+    public var workerID: String
+    public var steps: [String]
+    public var leaseSeconds: Double
+
+    public init(workerID: String, steps: [String], leaseSeconds: Double) {
+        self.workerID = workerID
+        self.steps = steps
+        self.leaseSeconds = leaseSeconds
+    }
+}
+
 /// How a worker leaves a partition.
 public enum PartitionOutcome: Sendable {
     case completed
@@ -96,20 +110,27 @@ extension PostgresJobRepositorySession {
             FROM candidates picked, batch_step_execution s
             LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
             WHERE p.partition_id = picked.partition_id AND s.step_execution_id = p.step_execution_id
-            RETURNING \(unsafeRaw: Self.stepColumns),
-                      p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
-                      (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
-            """, prepared: true).map { row in
-            let execution = try Self.stepExecution(from: row)
-            let c = Self.stepColumnCount
-            return ClaimedPartition(
-                partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
-                jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
-                workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
-                attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
-                jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
-                execution: execution)
-        }
+            RETURNING \(unsafeRaw: Self.claimColumns)
+            """, prepared: true).map { try Self.claimedPartition(from: $0, at: 0) }
+    }
+
+    /// What a claim returns, for `p` (the claimed partition) joined with `s` and `c` (its step
+    /// execution and context): the step execution columns, then the claim's.
+    static let claimColumns = PostgresJobRepositorySession.stepColumns + """
+        , p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
+        (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
+        """
+
+    static func claimedPartition(from row: PostgresRow, at first: Int) throws -> ClaimedPartition {
+        let execution = try Self.stepExecution(from: row, at: first)
+        let c = first + Self.stepColumnCount
+        return ClaimedPartition(
+            partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
+            jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
+            workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
+            attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
+            jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
+            execution: execution)
     }
 
     /// Fails partitions whose lease ran out on their last attempt (any manager).
@@ -129,7 +150,8 @@ extension PostgresJobRepositorySession {
 
     /// Saves the partition's step execution and sets the partition's state in one statement
     /// guarded by the claim (owner and attempt), waking the manager when the partition is done
-    /// (the workers when it was handed back).
+    /// (the workers when it was handed back); with ``claimWithFinish`` set, the same statement
+    /// claims the next partition into ``nextClaim``.
     ///
     /// - Throws: ``PartitionLeaseLost`` when the claim is no longer this worker's; nothing was
     ///   written then.
@@ -152,7 +174,9 @@ extension PostgresJobRepositorySession {
             saved.status = .starting
             saved.exitStatus = .executing
         }
-        _ = try Self.save(&saved, connection, fence: fence, finish: finish)
+        // A partition handed back means the worker is leaving: it claims nothing more.
+        let claim = finish.state == "READY" ? nil : claimWithFinish
+        nextClaim = try Self.save(&saved, connection, fence: fence, finish: finish, claimNext: claim).next
         execution = saved
     }
 

@@ -166,6 +166,60 @@ struct PartitionLifecycleTests {
         }
     }
 
+    @Test func theStatementThatEndsAPartitionClaimsTheNextOnlyWhenItSucceeds() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "next-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "next-test/work", maxAttempts: 3
+            ) { (0..<3).map { Partition(name: "p\($0)", context: ["i": .int(Int64($0))]) } }
+            func states() throws -> [String] {
+                try db.query("SELECT state || ':' || coalesce(owner, '-') FROM batch_partition ORDER BY partition_name")
+                    .map { try $0.decode(String.self, column: 0) }
+            }
+            let request = ClaimRequest(workerID: "w1", steps: ["next-test/work"], leaseSeconds: 30)
+            var claimed = try #require(try session.claimPartitions(workerID: "w1", steps: request.steps, limit: 1, leaseSeconds: 30).first)
+            #expect(claimed.partitionName == "p0")
+
+            // A stale lease: the end is refused, and nothing is claimed with it.
+            session.claimWithFinish = request
+            var step = claimed.execution
+            step.status = .completed
+            var other = PartitionFence(partitionID: claimed.partitionID, owner: "w2", attempt: claimed.attempt, leaseSeconds: 30)
+            #expect(throws: PartitionLeaseLost.self) {
+                try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: other)
+            }
+            #expect(session.nextClaim == nil)
+            #expect(try states() == ["CLAIMED:w1", "READY:-", "READY:-"])
+
+            // The end claims the next, with its step execution and checkpoint, under the same lease rules.
+            var fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: fence)
+            let next = try #require(session.nextClaim)
+            #expect(next.partitionName == "p1" && next.attempt == 1 && next.jobStatus == .starting)
+            #expect(next.execution.context["i"] == .int(1))
+            #expect(try states() == ["COMPLETED:w1", "CLAIMED:w1", "READY:-"])
+
+            // A failure claims the next too; handing back (shutdown) claims nothing.
+            claimed = next
+            step = claimed.execution
+            step.status = .failed
+            fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .failed("boom"), fence: fence)
+            claimed = try #require(session.nextClaim)
+            #expect(claimed.partitionName == "p2")
+            step = claimed.execution
+            other = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .handedBack, fence: other)
+            #expect(session.nextClaim == nil)
+            #expect(try states() == ["COMPLETED:w1", "FAILED:w1", "READY:-"])
+        }
+    }
+
     @Test func aPartitionedStepPastItsTimeoutFailsSayingHowFarItGotAndRestarts() async throws {
         try await TestDatabase.withFreshDatabase { url in
             try await onDedicatedThread {
