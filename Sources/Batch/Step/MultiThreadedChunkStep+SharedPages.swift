@@ -6,10 +6,10 @@ import Foundation
 ///
 /// Three locks, always taken in this order when nested: the commit turn (held by one thread
 /// from the save of the step execution to the end of its COMMIT), then the hand-out lock (held
-/// while a page is fetched, so pages are taken in key order and never twice), then the state
+/// while pages are planned and taken, so they are taken in key order and never twice), then the state
 /// lock (short, for reading and updating the values below).
 final class SharedPages: @unchecked Sendable {
-    // Sendable rule: `next` and `gaps` are touched only with `handOutLock` held; `state` only
+    // Sendable rule: `next` and `planned` are touched only with `handOutLock` held; `state` only
     // with `stateLock` held; `commitTurn` is only locked and unlocked.
     private let handOutLock = NSLock()
     private let stateLock = NSLock()
@@ -19,8 +19,10 @@ final class SharedPages: @unchecked Sendable {
     private let keys: ClosedRange<Int64>
     /// The checkpoint as the execution started: the keys a page may not cover again.
     private let gaps: KeyRangeCheckpoint
-    /// The first key not handed out yet; nil when every key has been.
+    /// The first key not planned yet; nil when every key has been.
     private var next: Int64?
+    /// Pages planned and not yet handed out, in key order.
+    private var planned: [ClosedRange<Int64>] = []
     /// The prefix of the checkpoint's context keys.
     private let prefix: String
 
@@ -57,37 +59,66 @@ final class SharedPages: @unchecked Sendable {
     /// The step execution as of the last commit.
     var execution: StepExecution { withState { $0.execution } }
 
-    /// Takes the next page: the first `limit` rows of the first keys not yet handed out nor
-    /// committed before this execution. Nil when none is left, or the step is ending.
+    /// Takes the next page's key range, planning more pages when none is left: the ranges of
+    /// the next `limit` rows each, among the keys not yet handed out nor committed before this
+    /// execution. Nil when none is left, or the step is ending.
     ///
-    /// A page that fills up ends at its last row's key; a shorter one covers its whole gap, up
-    /// to the next range committed before this execution (or the end of the input).
-    func takePage<Source: KeyedPageSource>(_ source: Source, limit: Int, in chunk: ChunkContext) throws
-        -> (Source.Page, ClosedRange<Int64>)?
+    /// Planning asks the source for up to ``planAhead`` page ends at once, under the hand-out
+    /// lock; the pages themselves are fetched by the threads that take them, outside it. A gap's
+    /// last page covers the rest of the gap (up to the next range committed before this
+    /// execution, or the end of the input), so the pages tile the keys.
+    func takeRange<Source: KeyedPageSource>(_ source: Source, limit: Int, in chunk: ChunkContext) throws
+        -> ClosedRange<Int64>?
     {
         handOutLock.lock()
         defer { handOutLock.unlock() }
-        while true {
-            if withState({ $0.stopping || $0.failure != nil }) { return nil }
-            guard let from = next, let gap = gaps.firstGap(from: from, through: keys.upperBound) else {
-                next = nil
-                withState { $0.allHandedOut = true }
-                return nil
-            }
-            let page = try source.fetch(gap, limit: limit, in: chunk)
-            var range = gap
-            if page.count >= limit {
-                let last = try page.key(at: page.count - 1)
-                guard gap.contains(last), page.count == limit else {
-                    throw ItemStreamError(
-                        code: .badCheckpoint, stream: prefix,
-                        message: "asked for at most \(limit) rows with keys in \(gap), the source returned \(page.count) ending at key \(last)")
-                }
-                range = gap.lowerBound...last
-            }
-            next = range.upperBound == keys.upperBound ? nil : range.upperBound + 1
-            if page.count > 0 { return (page, range) }
+        if withState({ $0.stopping || $0.failure != nil }) { return nil }
+        if planned.isEmpty {
+            try plan(source, limit: limit, in: chunk)
         }
+        guard !planned.isEmpty else {
+            withState { $0.allHandedOut = true }
+            return nil
+        }
+        return planned.removeFirst()
+    }
+
+    /// Pages planned at once.
+    static let planAhead = 64
+
+    /// Fills `planned` with the pages of the next gap (or its first ``planAhead`` pages); leaves
+    /// it empty when every key has been handed out.
+    private func plan<Source: KeyedPageSource>(_ source: Source, limit: Int, in chunk: ChunkContext) throws {
+        guard let from = next, let gap = gaps.firstGap(from: from, through: keys.upperBound) else {
+            next = nil
+            return
+        }
+        let ends = try source.pageEnds(in: gap, every: limit, pages: Self.planAhead, in: chunk)
+        var lower: Int64? = gap.lowerBound
+        for end in ends {
+            guard let start = lower, start <= end, end <= gap.upperBound, ends.count <= Self.planAhead else {
+                throw ItemStreamError(
+                    code: .badCheckpoint, stream: prefix,
+                    message: "asked where pages of \(limit) rows end in \(gap), the source answered \(ends), not ascending keys in it")
+            }
+            planned.append(start...end)
+            lower = end == gap.upperBound ? nil : end + 1
+        }
+        if ends.count < Self.planAhead {
+            // The rows of the gap ran out: its last page takes the rest of it.
+            if let start = lower { planned.append(start...gap.upperBound) }
+            next = gap.upperBound == keys.upperBound ? nil : gap.upperBound + 1
+        } else {
+            next = lower
+        }
+    }
+
+    /// Records a page that holds no rows as done, with no commit of its own: the next commit (or
+    /// the step's last save) saves it with the checkpoint.
+    func markEmpty(_ page: ClosedRange<Int64>) {
+        commitTurn.lock()
+        withState { $0.checkpoint.insert(page) }
+        commitTurn.unlock()
     }
 
     /// Takes the commit turn: until ``endCommit(_:_:)`` or ``abandonCommit()``, no other thread
@@ -163,6 +194,8 @@ final class SharedPages: @unchecked Sendable {
         withState { state in
             var execution = state.execution
             execution.counts.rollback += state.pendingRollbacks
+            // Empty pages marked done since the last commit.
+            state.checkpoint.save(to: &execution.context, prefix: prefix)
             return (execution, state.failure, state.allHandedOut)
         }
     }

@@ -229,7 +229,7 @@ where
                         transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
                         stepContext: working.context)
                     var skips = Skips(policy: settings.skipPolicy, alreadySkipped: shared.execution.counts.skip, execution: working)
-                    if page.range == nil {
+                    if !page.isRead {
                         guard try read(&page, &skips, shared, source, settings, context) else { throw NoPageLeft() }
                     } else {
                         skips.count(page.readSkips)
@@ -272,25 +272,42 @@ where
         }
     }
 
-    /// Takes the next page and makes its items; false when no page is left to take (or the
-    /// step is ending). Done once per page: a retry works on the same items.
+    /// Takes the next page (unless a failed attempt took one already), fetches it and makes its
+    /// items; false when no page is left to take (or the step is ending). A page that holds no
+    /// rows is marked done and the next one taken.
     private func read(
         _ page: inout PageInHand<Source.Item>, _ skips: inout Skips, _ shared: SharedPages, _ source: Source,
         _ settings: PageSettings, _ context: ChunkContext
     ) throws -> Bool {
-        guard let (rows, range) = try shared.takePage(source, limit: settings.limit, in: context) else { return false }
-        page.items.reserveCapacity(rows.count)
-        for position in 0..<rows.count {
-            do {
-                page.items.append(try rows.item(at: position))
-            } catch {
-                guard settings.skipPolicy.isSkippable(error) else { throw error }
-                let key = (error as? any ItemKeyed)?.itemKey ?? (try? rows.key(at: position)).map { "key \($0)" } ?? "row \(position) of its page"
-                page.readSkips.append(try skips.skip(.read, key: key, error))
+        while true {
+            if page.range == nil {
+                // Kept across attempts from here: a page taken is this thread's until it commits
+                // or the step fails, never lost by a retry.
+                guard let range = try shared.takeRange(source, limit: settings.limit, in: context) else { return false }
+                page.range = range
             }
+            let range = page.range!
+            let rows = try source.fetch(range, in: context)
+            if rows.count == 0 {
+                shared.markEmpty(range)
+                page.range = nil
+                continue
+            }
+            page.items.removeAll(keepingCapacity: true)
+            page.readSkips.removeAll()
+            page.items.reserveCapacity(rows.count)
+            for position in 0..<rows.count {
+                do {
+                    page.items.append(try rows.item(at: position))
+                } catch {
+                    guard settings.skipPolicy.isSkippable(error) else { throw error }
+                    let key = (error as? any ItemKeyed)?.itemKey ?? (try? rows.key(at: position)).map { "key \($0)" } ?? "row \(position) of its page"
+                    page.readSkips.append(try skips.skip(.read, key: key, error))
+                }
+            }
+            page.isRead = true
+            return true
         }
-        page.range = range
-        return true
     }
 
     /// Processes and writes a page's items in the page's transaction; returns its counts (read,
@@ -357,6 +374,8 @@ private struct PageSettings: Sendable {
 private struct PageInHand<Item> {
     /// The keys the page covers; nil until it is taken.
     var range: ClosedRange<Int64>?
+    /// Whether its items were fetched and made (then a retry works on the same items).
+    var isRead = false
     var items: [Item] = []
     var readSkips: [SkippedItem] = []
 }

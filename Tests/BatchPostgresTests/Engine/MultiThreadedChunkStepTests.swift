@@ -45,7 +45,8 @@ struct MultiThreadedChunkStepTests {
 
     /// prepare (engine_in = 1...count, engine_out empty) -> load (multi-threaded, 100 a page).
     static func job(
-        threads: Int, poison: PoisonSwitch = PoisonSwitch(), skipPolicy: SkipPolicy = .never,
+        threads: Int, chunk: Int = 100, poison: PoisonSwitch = PoisonSwitch(), skipPolicy: SkipPolicy = .never,
+        hiccupAt: Int64? = nil,
         worker: (@Sendable (StepScope) -> (any ItemProcessor<Int64, Int64>, NumberWriter))? = nil
     ) -> Job {
         Job("mt-numbers", parameters: [.required("batch", .string)]) {
@@ -57,10 +58,12 @@ struct MultiThreadedChunkStepTests {
                 try db.execute("CREATE TABLE IF NOT EXISTS engine_out (n bigint PRIMARY KEY)")
                 return .finished
             }
-            MultiThreadedChunkStep("load", threads: threads, commitInterval: 100, skipPolicy: skipPolicy) { _ in
-                PostgresKeysetPageSource<Int64>(table: "engine_in", columns: ["n"], key: "n", name: "numbers") { row in
-                    try row.decode(Int64.self, column: 0)
-                }
+            MultiThreadedChunkStep("load", threads: threads, commitInterval: chunk, skipPolicy: skipPolicy) { _ in
+                HiccupSource(
+                    base: PostgresKeysetPageSource<Int64>(table: "engine_in", columns: ["n"], key: "n", name: "numbers") { row in
+                        try row.decode(Int64.self, column: 0)
+                    },
+                    key: hiccupAt)
             } worker: { scope in
                 if let worker {
                     let (processor, writer) = worker(scope)
@@ -203,6 +206,38 @@ struct MultiThreadedChunkStepTests {
         }
     }
 
+    @Test func aPageWhoseFetchFailsIsFetchedAgainNotLost() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let execution = try await launcher.run(Self.job(threads: 4, hiccupAt: 5_555), parameters: ["batch": .string("h")])
+            #expect(execution.status == .completed, "\(execution.exitStatus)")
+            let load = try #require(try await JobEngineTests.steps(url, execution.id).last)
+            #expect(load.counts == StepCounts(read: 10_050, write: 9_045, filter: 1_005, commit: 101, rollback: 1))
+            let output = try await JobEngineTests.outputCheck(url)
+            #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == Self.expectedSum)
+        }
+    }
+
+    @Test func aRestartWithOtherThreadsAndChunkReadsOnlyWhatDidNotCommit() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let poison = PoisonSwitch()
+            poison.poison(5_555)
+            let failed = try await launcher.run(Self.job(threads: 4, poison: poison), parameters: ["batch": .string("c")])
+            #expect(failed.status == .failed)
+            let first = try #require(try await JobEngineTests.steps(url, failed.id).last)
+
+            poison.cure()
+            let restarted = try await launcher.run(Self.job(threads: 3, chunk: 37), parameters: ["batch": .string("c")])
+            #expect(restarted.status == .completed, "\(restarted.exitStatus)")
+            let second = try #require(try await JobEngineTests.steps(url, restarted.id).last)
+            let total = first.counts + second.counts
+            #expect(total.read == 10_050 && total.write == 9_045 && total.filter == 1_005)
+            let output = try await JobEngineTests.outputCheck(url)
+            #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == Self.expectedSum)
+        }
+    }
+
     @Test func aStopRequestEndsTheStepStoppedAndARestartFinishesItExactly() async throws {
         try await TestDatabase.withFreshDatabase { url in
             let launcher = try await JobEngineTests.migrated(url)
@@ -228,6 +263,27 @@ struct MultiThreadedChunkStepTests {
             let output = try await JobEngineTests.outputCheck(url)
             #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == Self.expectedSum)
         }
+    }
+}
+
+/// A page source whose fetch of the page holding `key` fails once, transiently.
+struct HiccupSource: KeyedPageSource {
+    let base: PostgresKeysetPageSource<Int64>
+    let key: Int64?
+    let failed = Locked(false)
+
+    var name: String { base.name }
+    var keys: ClosedRange<Int64>? { base.keys }
+
+    func pageEnds(in keys: ClosedRange<Int64>, every limit: Int, pages: Int, in chunk: ChunkContext) throws -> [Int64] {
+        try base.pageEnds(in: keys, every: limit, pages: pages, in: chunk)
+    }
+
+    func fetch(_ keys: ClosedRange<Int64>, in chunk: ChunkContext) throws -> PostgresKeysetPageSource<Int64>.Page {
+        if let key, keys.contains(key), failed.withLock({ failed in defer { failed = true }; return !failed }) {
+            throw Hiccup()
+        }
+        return try base.fetch(keys, in: chunk)
     }
 }
 
