@@ -13,7 +13,8 @@ import Logging
 ///
 /// Unlike Spring Batch's multi-threaded step, it stays restartable, and exactly so:
 ///
-/// - Pages are handed out under a lock, in key order, so they tile the key space. Each commit
+/// - Pages are planned and handed out under a lock, in key order, so they tile the key space
+///   (each thread then fetches its own page, outside the lock). Each commit
 ///   saves, in the same transaction as the page's output, the step's counts and a
 ///   ``KeyRangeCheckpoint``: the keys below which every page committed (a low-water mark) and the
 ///   ranges of the pages above it that committed while an earlier one was still in flight.
@@ -38,7 +39,8 @@ import Logging
 /// Threads: the step's own thread and `threads - 1` threads started for the execution and
 /// joined before ``run(_:in:)`` returns (libpq blocks, so never Swift's cooperative pool). Each
 /// makes its own processor and writer (`worker`), so they need not be thread-safe; the source is
-/// shared and only called under the hand-out lock. Only step-level listeners are called.
+/// shared: it plans pages under the hand-out lock and fetches them from several threads at once
+/// (see ``KeyedPageSource``). Only step-level listeners are called.
 ///
 /// What is not guaranteed: the order in which pages are written (page by page, each in key order,
 /// but pages interleave), and the reading of rows inserted or changed behind the hand-out point
