@@ -94,6 +94,7 @@ final class SharedPages: @unchecked Sendable {
             return
         }
         let ends = try source.pageEnds(in: gap, every: limit, pages: Self.planAhead, in: chunk)
+        var pages: [ClosedRange<Int64>] = []
         var lower: Int64? = gap.lowerBound
         for end in ends {
             guard let start = lower, start <= end, end <= gap.upperBound, ends.count <= Self.planAhead else {
@@ -101,16 +102,17 @@ final class SharedPages: @unchecked Sendable {
                     code: .badCheckpoint, stream: prefix,
                     message: "asked where pages of \(limit) rows end in \(gap), the source answered \(ends), not ascending keys in it")
             }
-            planned.append(start...end)
+            pages.append(start...end)
             lower = end == gap.upperBound ? nil : end + 1
         }
         if ends.count < Self.planAhead {
             // The rows of the gap ran out: its last page takes the rest of it.
-            if let start = lower { planned.append(start...gap.upperBound) }
+            if let start = lower { pages.append(start...gap.upperBound) }
             next = gap.upperBound == keys.upperBound ? nil : gap.upperBound + 1
         } else {
             next = lower
         }
+        planned = pages
     }
 
     /// Records a page that holds no rows as done, with no commit of its own: the next commit (or
