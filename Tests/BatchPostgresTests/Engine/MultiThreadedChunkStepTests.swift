@@ -1,7 +1,9 @@
 import Batch
+import BatchCluster
 import BatchPostgres
 import BatchTestSupport
 import Foundation
+import Logging
 import PostgresClient
 import Testing
 
@@ -233,6 +235,49 @@ struct MultiThreadedChunkStepTests {
             let second = try #require(try await JobEngineTests.steps(url, restarted.id).last)
             let total = first.counts + second.counts
             #expect(total.read == 10_050 && total.write == 9_045 && total.filter == 1_005)
+            let output = try await JobEngineTests.outputCheck(url)
+            #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == Self.expectedSum)
+        }
+    }
+
+    @Test func asAPartitionsWorkerStepEachRangeRunsOnTwoThreadsAndRestartsExactly() async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            let launcher = try await JobEngineTests.migrated(url)
+            let poison = PoisonSwitch()
+            poison.poison(5_555)
+            let job = Job("mt-partitioned", parameters: [.required("batch", .string)]) {
+                Self.job(threads: 1).steps[0]  // prepare
+                PartitionStep(
+                    "load", gridSize: 4, partitioner: ColumnRangePartitioner(table: "engine_in", column: "n"),
+                    workerStep: MultiThreadedChunkStep("load-range", threads: 2, commitInterval: 100) { scope in
+                        PostgresKeysetPageSource<Int64>(
+                            table: "engine_in", columns: ["n"], key: "n", keys: Partition.keyRange(in: scope.stepContext),
+                            name: "numbers"
+                        ) { row in try row.decode(Int64.self, column: 0) }
+                    } worker: { _ in
+                        (CheckingProcessor(poison: poison), NumberWriter())
+                    })
+            }
+            let worker = try PartitionWorker(
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+                logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            let failed = try await launcher.run(job, parameters: ["batch": .string("w")])
+            poison.cure()
+            let restarted = try await launcher.run(job, parameters: ["batch": .string("w")])
+            worker.shutdown()
+            try await running.value
+
+            #expect(failed.status == .failed)
+            #expect(failed.exitStatus.exitDescription.contains("1 of 4 partitions failed"))
+            #expect(restarted.status == .completed, "\(restarted.exitStatus)")
+            let (read, written, filtered) = try await JobEngineTests.query(url) { db in
+                try db.query("""
+                    SELECT sum(read_count)::bigint, sum(write_count)::bigint, sum(filter_count)::bigint
+                    FROM batch_step_execution WHERE step_name LIKE 'load:%'
+                    """).single().decode((Int64, Int64, Int64).self)
+            }
+            #expect(read == 10_050 && written == 9_045 && filtered == 1_005)
             let output = try await JobEngineTests.outputCheck(url)
             #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == Self.expectedSum)
         }
