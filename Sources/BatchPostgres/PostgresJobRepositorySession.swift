@@ -28,6 +28,14 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         connection.close()
     }
 
+    /// A session on a new connection with the same parameters (the schema was checked when this
+    /// one was opened), under the same fence.
+    public func openSibling() throws -> any JobRepositorySession {
+        let sibling = PostgresJobRepositorySession(connection: try connection.openAnother())
+        sibling.fence = fence
+        return sibling
+    }
+
     // MARK: - Launch
 
     public func createJobExecution(
