@@ -56,25 +56,12 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
 
     /// The commit interval in force for this execution.
     public func commitInterval(for parameters: JobParameters) throws -> Int {
-        guard let commitIntervalParameter, let value = parameters.long(commitIntervalParameter) else {
-            return commitInterval
-        }
-        guard value > 0, value <= 1_000_000 else {
-            throw InvalidStepParameter(
-                description: "parameter \(commitIntervalParameter) must be between 1 and 1000000, not \(value)")
-        }
-        return Int(value)
+        try ChunkStepOverrides.commitInterval(commitInterval, parameter: commitIntervalParameter, in: parameters)
     }
 
     /// The skip policy in force for this execution.
     public func skipPolicy(for parameters: JobParameters) throws -> SkipPolicy {
-        guard let skipLimitParameter, let value = parameters.long(skipLimitParameter) else { return skipPolicy }
-        guard value >= 0, value <= Int64(Int32.max) else {
-            throw InvalidStepParameter(description: "parameter \(skipLimitParameter) must be 0 or more, not \(value)")
-        }
-        var policy = skipPolicy
-        policy.limit = Int(value)
-        return policy
+        try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: parameters)
     }
 
     public func validate(_ parameters: JobParameters) throws {
