@@ -1,0 +1,144 @@
+import Batch
+import Foundation
+import Logging
+import PostgresClient
+
+extension ClusterChannels {
+    /// Workers NOTIFY it when a remote chunk ended (DONE or FAILED); managers LISTEN.
+    public static let remoteChunkDone = "swiftbatch_remote_chunk_done"
+}
+
+/// The manager side of remote chunking, on `batch_remote_chunk`.
+extension PostgresJobRepositorySession: RemoteChunkChannel {
+    public func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws -> Int {
+        try connection.withTransaction { db in
+            // Every chunk this step sent in any attempt of the instance: they all count in its
+            // totals, and the ones not done must end before it does. A chunk held by a worker
+            // keeps its claim (owner, attempt): the holder's fenced commit still goes through.
+            try db.execute("""
+                UPDATE batch_remote_chunk r SET step_execution_id = \(manager.id), job_execution_id = \(jobExecution.id),
+                    state = CASE WHEN r.state = 'FAILED' THEN 'READY' ELSE r.state END,
+                    attempt = CASE WHEN r.state = 'FAILED' THEN 0 ELSE r.attempt END,
+                    owner = CASE WHEN r.state = 'FAILED' THEN NULL ELSE r.owner END,
+                    last_error = CASE WHEN r.state = 'FAILED' THEN NULL ELSE r.last_error END,
+                    updated_at = now()
+                FROM batch_step_execution s, batch_job_execution e
+                WHERE r.step_execution_id = s.step_execution_id AND s.job_execution_id = e.job_execution_id
+                  AND e.job_instance_id = \(jobExecution.instance.id) AND s.step_name = \(manager.stepName)
+                  AND r.step_execution_id <> \(manager.id)
+                """, prepared: true)
+            let next = try db.query("""
+                SELECT coalesce(max(seq) + 1, 0) FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
+                """, prepared: true).single().decode(Int64.self, column: 0)
+            try db.notify(ClusterChannels.work, payload: workerStep)
+            return Int(next)
+        }
+    }
+
+    public func sendRemoteChunk(
+        in transaction: any StepTransaction, manager: StepExecution, workerStep: String, seq: Int,
+        items: String, itemCount: Int, maxAttempts: Int
+    ) throws {
+        guard let transaction = transaction as? PostgresStepTransaction else {
+            throw JobRepositoryError(message: "a remote chunk must be sent in the PostgreSQL repository's transaction")
+        }
+        // The notice is delivered at commit, with the chunk.
+        try transaction.connection.execute("""
+            WITH chunk AS (
+                INSERT INTO batch_remote_chunk (step_execution_id, job_execution_id, seq, worker_step, items, item_count, max_attempts)
+                VALUES (\(manager.id), \(manager.jobExecutionID), \(seq), \(workerStep), \(items), \(itemCount), \(maxAttempts))
+                RETURNING worker_step
+            )
+            SELECT pg_notify(\(ClusterChannels.work), worker_step) FROM chunk
+            """, prepared: true)
+    }
+
+    public func awaitRemoteChunks(
+        manager: StepExecution, workerStep: String, maxOpen: Int, untilFailure: Bool, logger: Logger,
+        progress: (RemoteChunkProgress) -> Void
+    ) throws -> RemoteChunkProgress {
+        let clock = ContinuousClock()
+        try connection.listen(ClusterChannels.remoteChunkDone)
+        defer { try? connection.unlisten(ClusterChannels.remoteChunkDone) }
+        var last: RemoteChunkProgress?
+        var lastReport = clock.now - .seconds(60)
+        var lastSweep = clock.now - .seconds(60)
+        while true {
+            if clock.now - lastSweep >= .seconds(1) {
+                try failExpiredRemoteChunks(manager: manager.id)
+                lastSweep = clock.now
+            }
+            let current = try remoteChunkProgress(manager: manager.id, workerStep: workerStep)
+            // Reported when it changed (at most once a second) and every 5 seconds.
+            let since = clock.now - lastReport
+            if (current != last && since >= .seconds(1)) || since >= .seconds(5) {
+                progress(current)
+                lastReport = clock.now
+            }
+            last = current
+            if current.open <= maxOpen || (untilFailure && current.failed > 0) { return current }
+            // A worker's notice wakes the manager at once; without one it polls every second.
+            if try connection.nextNotification(timeout: .seconds(1)) != nil {
+                while try connection.nextNotification(timeout: .zero) != nil {}
+            }
+        }
+    }
+
+    /// The manager's one progress query: its chunks counted by state, through the unique
+    /// (step, seq) index, the first failures, and the live workers serving the step.
+    func remoteChunkProgress(manager: Int64, workerStep: String) throws -> RemoteChunkProgress {
+        let row = try connection.query("""
+            SELECT count(*), count(*) FILTER (WHERE state IN ('READY', 'CLAIMED')),
+                   count(*) FILTER (WHERE state = 'CLAIMED'), count(*) FILTER (WHERE state = 'DONE'),
+                   count(*) FILTER (WHERE state = 'FAILED'),
+                   (SELECT coalesce(string_agg(f, '; '), '') FROM (
+                        SELECT 'chunk ' || seq || ' (' || item_count || ' items, attempt ' || attempt || ' by '
+                               || coalesce(owner, '?') || '): ' || coalesce(last_error, '?') AS f
+                        FROM batch_remote_chunk WHERE step_execution_id = \(manager) AND state = 'FAILED'
+                        ORDER BY seq LIMIT 3) failed),
+                   (SELECT count(*) FROM batch_worker w
+                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
+                      AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
+                           OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
+            FROM batch_remote_chunk WHERE step_execution_id = \(manager)
+            """, prepared: true).single()
+        var progress = RemoteChunkProgress()
+        let (total, open, claimed, done, failed) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+        progress.total = Int(total)
+        progress.open = Int(open)
+        progress.claimed = Int(claimed)
+        progress.done = Int(done)
+        progress.failed = Int(failed)
+        let failures = try row.decode(String.self, column: 5)
+        progress.failures = failures.isEmpty ? [] : failures.components(separatedBy: "; ")
+        progress.liveWorkers = Int(try row.decode(Int64.self, column: 6))
+        return progress
+    }
+
+    public func remoteChunkCounts(manager: StepExecution) throws -> StepCounts {
+        let (read, write, filter, commit) = try connection.query("""
+            SELECT coalesce(sum(item_count), 0)::bigint,
+                   coalesce(sum(write_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
+                   coalesce(sum(filter_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
+                   count(*) FILTER (WHERE state = 'DONE')
+            FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
+            """, prepared: true).single().decode((Int64, Int64, Int64, Int64).self)
+        return StepCounts(read: read, write: write, filter: filter, commit: commit)
+    }
+
+    /// Chunks whose lease ran out on their last allowed attempt are FAILED, saying why. The
+    /// manager sweeps its own; workers sweep all.
+    func failExpiredRemoteChunks(manager: Int64?) throws {
+        try connection.execute("""
+            WITH expired AS (
+                UPDATE batch_remote_chunk SET state = 'FAILED', updated_at = now(),
+                    last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
+                                 || attempt || ' of ' || max_attempts
+                WHERE state IN ('READY', 'CLAIMED') AND state = 'CLAIMED' AND lease_expires_at < now()
+                  AND attempt >= max_attempts AND (\(manager)::bigint IS NULL OR step_execution_id = \(manager))
+                RETURNING worker_step
+            )
+            SELECT pg_notify(\(ClusterChannels.remoteChunkDone), worker_step) FROM expired LIMIT 1
+            """, prepared: true)
+    }
+}
