@@ -550,7 +550,8 @@ extension SchemaMigrations {
             -- re-sends a chunk. Worker daemons claim rows with FOR UPDATE SKIP LOCKED, process and write
             -- the items, and mark the row DONE with its reply counts in the same transaction as the
             -- writes, fenced on (owner, attempt): a chunk is never written twice. A chunk whose holder's
-            -- lease expired is claimable again (the re-send); after max_attempts it is FAILED.
+            -- lease expired is claimable again (the re-send); after max_attempts it is FAILED. A restart of
+            -- the step adopts the chunks of its earlier attempts and sends its FAILED ones again, re-read.
             CREATE TABLE IF NOT EXISTS batch_remote_chunk (
                 chunk_id bigserial PRIMARY KEY,
                 -- The manager step execution the chunk belongs to now (a restart adopts the chunks of the
@@ -564,6 +565,9 @@ extension SchemaMigrations {
                 -- The items, as the step's codec wrote them (JSON); cleared once DONE.
                 items text,
                 item_count integer NOT NULL,
+                -- The manager's step context before it read this chunk: a restart re-reads a FAILED chunk's
+                -- items from there, so a row fixed in the source after the failure is read fixed.
+                start_context text NOT NULL,
                 state varchar(10) NOT NULL DEFAULT 'READY' CHECK (state IN ('READY', 'CLAIMED', 'DONE', 'FAILED')),
                 owner varchar(200),
                 attempt integer NOT NULL DEFAULT 0,

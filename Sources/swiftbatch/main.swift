@@ -9,4 +9,5 @@ await SwiftBatchCLI.main(jobs: [
     LedgerAuditJob.job,
     LedgerSplitJob.job,
     LedgerETLAsyncJob.job,
+    LedgerETLRemoteJob.job,
 ])

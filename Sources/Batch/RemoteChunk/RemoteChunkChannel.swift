@@ -23,18 +23,26 @@ public struct RemoteChunkProgress: Sendable, Equatable {
 /// repository implements it with `batch_remote_chunk`.
 public protocol RemoteChunkChannel: AnyObject {
     /// Takes over the chunks that earlier attempts of this step (in the same job instance)
-    /// sent: they belong to `manager` from now on, so the step's counts sum them; FAILED ones
-    /// are made ready again with their items. Held ones stay with their holder.
+    /// sent: they belong to `manager` from now on, so the step's counts sum them. Held ones
+    /// stay with their holder; FAILED ones stay FAILED until ``resendRemoteChunk`` sends them
+    /// again.
     ///
-    /// - Returns: the sequence number of the next chunk to send.
-    func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws -> Int
+    /// - Returns: the sequence number of the next chunk to send, and the FAILED chunks.
+    func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws
+        -> (nextSeq: Int, failed: [FailedRemoteChunk])
+
+    /// Makes a FAILED chunk ready again with freshly read items, inside the manager's
+    /// transaction, and wakes the workers at commit.
+    func resendRemoteChunk(
+        in transaction: any StepTransaction, manager: StepExecution, seq: Int, items: String, itemCount: Int
+    ) throws
 
     /// Puts a chunk's encoded items in the repository inside `transaction`, the manager's chunk
     /// transaction: the chunk becomes visible to workers exactly when the manager's checkpoint
     /// (the reader's position after it) commits.
     func sendRemoteChunk(
         in transaction: any StepTransaction, manager: StepExecution, workerStep: String, seq: Int,
-        items: String, itemCount: Int, maxAttempts: Int
+        items: String, itemCount: Int, startContext: ExecutionContext, maxAttempts: Int
     ) throws
 
     /// Waits until at most `maxOpen` of the manager's chunks are in flight, calling `progress`
@@ -53,6 +61,20 @@ public protocol RemoteChunkChannel: AnyObject {
 extension JobRepositorySession {
     /// The session's remote chunk channel, when its repository supports remote chunking.
     public var remoteChunkChannel: (any RemoteChunkChannel)? { self as? any RemoteChunkChannel }
+}
+
+/// A chunk that failed in an earlier attempt of the step: where its items start in the input.
+public struct FailedRemoteChunk: Sendable {
+    public var seq: Int
+    public var itemCount: Int
+    /// The manager's step context just before it read the chunk.
+    public var startContext: ExecutionContext
+
+    public init(seq: Int, itemCount: Int, startContext: ExecutionContext) {
+        self.seq = seq
+        self.itemCount = itemCount
+        self.startContext = startContext
+    }
 }
 
 /// A chunk a worker claimed, as the step sees it.

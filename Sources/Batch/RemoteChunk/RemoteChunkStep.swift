@@ -14,7 +14,10 @@ import Logging
 ///
 /// The step's counts are summed from the chunks' replies, so they are exact across worker
 /// deaths and manager restarts. A chunk whose processing throws is FAILED, and the step fails
-/// naming it once the chunks in flight have ended; a restart sends the failed chunk again.
+/// naming it once the chunks in flight have ended. A restart sends the failed chunk again,
+/// its items read afresh from where the chunk started (same position, same count), so a source
+/// row fixed after the failure is sent fixed; rows inserted into or deleted from a failed
+/// chunk's range meanwhile would shift it, and are not supported.
 /// Items must be `Codable`: they travel through the repository as JSON.
 public struct RemoteChunkStep<Reader: ItemReader, Processor: ItemProcessor, Writer: ItemWriter>: RemoteChunkWorkerStep
 where Reader.Item: Codable, Processor.Input == Reader.Item, Processor.Output == Writer.Item {
@@ -89,11 +92,15 @@ where Reader.Item: Codable, Processor.Input == Reader.Item, Processor.Output == 
         let interval = try commitInterval(for: scope.parameters)
         let inFlight = try maxInFlight(for: scope.parameters)
         let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)
-        var seq = try channel.adoptRemoteChunks(manager: execution, jobExecution: scope.jobExecution, workerStep: key)
+        let adopted = try channel.adoptRemoteChunks(manager: execution, jobExecution: scope.jobExecution, workerStep: key)
+        var seq = adopted.nextSeq
+        let encoder = JSONEncoder()
+        for failed in adopted.failed {
+            try resend(failed, &execution, channel, encoder, scope)
+        }
         let reader = try makeReader(scope)
         try reader.open(execution.context)
         defer { try? reader.close() }
-        let encoder = JSONEncoder()
         var logger = scope.logger
         logger[metadataKey: "batch.remote.step"] = "\(key)"
         var warnedAboutWorkers = false
@@ -138,7 +145,7 @@ where Reader.Item: Codable, Processor.Input == Reader.Item, Processor.Output == 
                     let payload = String(decoding: try encoder.encode(items), as: UTF8.self)
                     try channel.sendRemoteChunk(
                         in: transaction, manager: working, workerStep: key, seq: seq, items: payload,
-                        itemCount: items.count, maxAttempts: maxAttempts)
+                        itemCount: items.count, startContext: working.context, maxAttempts: maxAttempts)
                     working.counts.read += Int64(items.count)
                 }
                 var context2 = working.context
@@ -167,6 +174,31 @@ where Reader.Item: Codable, Processor.Input == Reader.Item, Processor.Output == 
             execution.status = .completed
             execution.exitStatus = .completed
         }
+    }
+
+    /// Reads a failed chunk's items again from where it started, with a reader of its own,
+    /// and sends them in place of the old ones. The step's own checkpoint does not move.
+    private func resend(
+        _ failed: FailedRemoteChunk, _ execution: inout StepExecution, _ channel: any RemoteChunkChannel,
+        _ encoder: JSONEncoder, _ scope: StepScope
+    ) throws {
+        let reader = try makeReader(scope)
+        try reader.open(failed.startContext)
+        defer { try? reader.close() }
+        _ = try scope.session.inChunkTransaction(&execution) { transaction, working in
+            let context = ChunkContext(
+                transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
+                stepContext: failed.startContext)
+            var items: [Reader.Item] = []
+            while items.count < failed.itemCount, let item = try reader.read(in: context) { items.append(item) }
+            let payload = String(decoding: try encoder.encode(items), as: UTF8.self)
+            try channel.resendRemoteChunk(
+                in: transaction, manager: working, seq: failed.seq, items: payload, itemCount: items.count)
+            working.counts.commit += 1
+        }
+        scope.logger.notice("failed remote chunk sent again", metadata: [
+            "batch.remote.chunk": "\(failed.seq)", "batch.remote.items": "\(failed.itemCount)",
+        ])
     }
 
     // MARK: - Worker

@@ -10,17 +10,15 @@ extension ClusterChannels {
 
 /// The manager side of remote chunking, on `batch_remote_chunk`.
 extension PostgresJobRepositorySession: RemoteChunkChannel {
-    public func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws -> Int {
+    public func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws
+        -> (nextSeq: Int, failed: [FailedRemoteChunk])
+    {
         try connection.withTransaction { db in
             // Every chunk this step sent in any attempt of the instance: they all count in its
             // totals, and the ones not done must end before it does. A chunk held by a worker
             // keeps its claim (owner, attempt): the holder's fenced commit still goes through.
             try db.execute("""
                 UPDATE batch_remote_chunk r SET step_execution_id = \(manager.id), job_execution_id = \(jobExecution.id),
-                    state = CASE WHEN r.state = 'FAILED' THEN 'READY' ELSE r.state END,
-                    attempt = CASE WHEN r.state = 'FAILED' THEN 0 ELSE r.attempt END,
-                    owner = CASE WHEN r.state = 'FAILED' THEN NULL ELSE r.owner END,
-                    last_error = CASE WHEN r.state = 'FAILED' THEN NULL ELSE r.last_error END,
                     updated_at = now()
                 FROM batch_step_execution s, batch_job_execution e
                 WHERE r.step_execution_id = s.step_execution_id AND s.job_execution_id = e.job_execution_id
@@ -30,14 +28,39 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
             let next = try db.query("""
                 SELECT coalesce(max(seq) + 1, 0) FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
                 """, prepared: true).single().decode(Int64.self, column: 0)
+            let failed = try db.query("""
+                SELECT seq, item_count, start_context FROM batch_remote_chunk
+                WHERE step_execution_id = \(manager.id) AND state = 'FAILED' ORDER BY seq
+                """, prepared: true).map { row in
+                let (seq, count, context) = try row.decode((Int, Int, String).self)
+                return FailedRemoteChunk(seq: seq, itemCount: count, startContext: try ExecutionContext(short: context, serialized: nil))
+            }
             try db.notify(ClusterChannels.work, payload: workerStep)
-            return Int(next)
+            return (Int(next), failed)
         }
+    }
+
+    public func resendRemoteChunk(
+        in transaction: any StepTransaction, manager: StepExecution, seq: Int, items: String, itemCount: Int
+    ) throws {
+        guard let transaction = transaction as? PostgresStepTransaction else {
+            throw JobRepositoryError(message: "a remote chunk must be sent in the PostgreSQL repository's transaction")
+        }
+        try transaction.connection.execute("""
+            WITH chunk AS (
+                UPDATE batch_remote_chunk SET state = 'READY', items = \(items), item_count = \(itemCount), owner = NULL,
+                    attempt = 0, lease_expires_at = NULL, last_error = NULL, write_count = 0, filter_count = 0,
+                    updated_at = now()
+                WHERE step_execution_id = \(manager.id) AND seq = \(seq) AND state = 'FAILED'
+                RETURNING worker_step
+            )
+            SELECT pg_notify(\(ClusterChannels.work), worker_step) FROM chunk
+            """, prepared: true)
     }
 
     public func sendRemoteChunk(
         in transaction: any StepTransaction, manager: StepExecution, workerStep: String, seq: Int,
-        items: String, itemCount: Int, maxAttempts: Int
+        items: String, itemCount: Int, startContext: ExecutionContext, maxAttempts: Int
     ) throws {
         guard let transaction = transaction as? PostgresStepTransaction else {
             throw JobRepositoryError(message: "a remote chunk must be sent in the PostgreSQL repository's transaction")
@@ -45,8 +68,10 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
         // The notice is delivered at commit, with the chunk.
         try transaction.connection.execute("""
             WITH chunk AS (
-                INSERT INTO batch_remote_chunk (step_execution_id, job_execution_id, seq, worker_step, items, item_count, max_attempts)
-                VALUES (\(manager.id), \(manager.jobExecutionID), \(seq), \(workerStep), \(items), \(itemCount), \(maxAttempts))
+                INSERT INTO batch_remote_chunk
+                    (step_execution_id, job_execution_id, seq, worker_step, items, item_count, start_context, max_attempts)
+                VALUES (\(manager.id), \(manager.jobExecutionID), \(seq), \(workerStep), \(items), \(itemCount),
+                        \(startContext.jsonText), \(maxAttempts))
                 RETURNING worker_step
             )
             SELECT pg_notify(\(ClusterChannels.work), worker_step) FROM chunk
