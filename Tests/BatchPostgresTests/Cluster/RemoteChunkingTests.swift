@@ -185,6 +185,18 @@ struct RemoteChunkingTests {
             #expect(restarted.exitCode == 0, "\(restarted.standardOutput)\(restarted.standardError)")
             try await Self.checkExact(cluster)
             try await cluster.stop(workers)
+
+            // Pruned with the history: the restart adopted every chunk, so all 60 go with it.
+            _ = try await cluster.query { db in
+                try db.execute("""
+                    UPDATE batch_job_execution SET create_time = create_time - interval '40 days',
+                        start_time = start_time - interval '40 days', end_time = end_time - interval '40 days'
+                    """)
+            }
+            let pruned = try await cluster.binary.run(["prune", "--older-than", "30d"], environment: cluster.env)
+            #expect(pruned.exitCode == 0, "\(pruned.standardError)")
+            #expect(pruned.standardOutput.contains("deleted 60 remote chunks"), "\(pruned.standardOutput)")
+            #expect(try await Self.chunks(cluster).total == 0)
         }
     }
 }
