@@ -5,8 +5,8 @@ import Logging
 import PostgresClient
 import Synchronization
 
-/// The worker daemon: registers itself, claims partitions of the steps it serves, runs up to
-/// `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
+/// The worker daemon: registers itself, claims partitions (and remote chunks) of the steps it
+/// serves, runs up to `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
 /// claiming, lets each running partition finish its chunk and hands it back (ready again, its
 /// checkpoint kept), then returns from ``run()``.
 ///
