@@ -41,5 +41,9 @@ CREATE TABLE IF NOT EXISTS batch_remote_chunk (
 CREATE INDEX IF NOT EXISTS batch_remote_chunk_claimable_idx
     ON batch_remote_chunk (worker_step, state, chunk_id)
     WHERE state IN ('READY', 'CLAIMED');
+-- The manager's poll finds failed chunks without reading the done ones.
+CREATE INDEX IF NOT EXISTS batch_remote_chunk_failed_idx
+    ON batch_remote_chunk (step_execution_id, seq)
+    WHERE state = 'FAILED';
 CREATE INDEX IF NOT EXISTS batch_remote_chunk_job_execution_idx
     ON batch_remote_chunk (job_execution_id);

@@ -109,13 +109,18 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
         }
     }
 
-    /// The manager's one progress query: its chunks counted by state, through the unique
-    /// (step, seq) index, the first failures, and the live workers serving the step.
+    /// The manager's one progress query. It reads only what is open or went wrong: the chunks in
+    /// flight (through the claimable partial index), the failed ones (through theirs), and the
+    /// last sequence number (sequence numbers are dense from 0: the total); so a poll costs the
+    /// same at the end of 100,000 chunks as of 10.
     func remoteChunkProgress(manager: Int64, workerStep: String) throws -> RemoteChunkProgress {
         let row = try connection.query("""
-            SELECT count(*), count(*) FILTER (WHERE state IN ('READY', 'CLAIMED')),
-                   count(*) FILTER (WHERE state = 'CLAIMED'), count(*) FILTER (WHERE state = 'DONE'),
-                   count(*) FILTER (WHERE state = 'FAILED'),
+            SELECT (SELECT coalesce(max(seq) + 1, 0) FROM batch_remote_chunk WHERE step_execution_id = \(manager)),
+                   (SELECT count(*) FROM batch_remote_chunk
+                    WHERE worker_step = \(workerStep) AND state IN ('READY', 'CLAIMED') AND step_execution_id = \(manager)),
+                   (SELECT count(*) FROM batch_remote_chunk
+                    WHERE worker_step = \(workerStep) AND state = 'CLAIMED' AND step_execution_id = \(manager)),
+                   (SELECT count(*) FROM batch_remote_chunk WHERE step_execution_id = \(manager) AND state = 'FAILED'),
                    (SELECT coalesce(string_agg(f, '; '), '') FROM (
                         SELECT 'chunk ' || seq || ' (' || item_count || ' items, attempt ' || attempt || ' by '
                                || coalesce(owner, '?') || '): ' || coalesce(last_error, '?') AS f
@@ -125,18 +130,17 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
                     WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
                       AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
                            OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
-            FROM batch_remote_chunk WHERE step_execution_id = \(manager)
             """, prepared: true).single()
         var progress = RemoteChunkProgress()
-        let (total, open, claimed, done, failed) = try row.decode((Int64, Int64, Int64, Int64, Int64).self)
+        let (total, open, claimed, failed) = try row.decode((Int64, Int64, Int64, Int64).self)
         progress.total = Int(total)
         progress.open = Int(open)
         progress.claimed = Int(claimed)
-        progress.done = Int(done)
         progress.failed = Int(failed)
-        let failures = try row.decode(String.self, column: 5)
+        progress.done = progress.total - progress.open - progress.failed
+        let failures = try row.decode(String.self, column: 4)
         progress.failures = failures.isEmpty ? [] : failures.components(separatedBy: "; ")
-        progress.liveWorkers = Int(try row.decode(Int64.self, column: 6))
+        progress.liveWorkers = Int(try row.decode(Int64.self, column: 5))
         return progress
     }
 
