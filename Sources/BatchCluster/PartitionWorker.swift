@@ -118,6 +118,11 @@ public final class PartitionWorker: Sendable {
             do {
                 let session = try connect()
                 defer { session.close() }
+                // Claims, heartbeats and sweeps need not wait for their WAL flush: a server crash
+                // that lost one leaves the claim to be made again, and nothing is written under
+                // a claim before the chunk's own commit, which flushes the WAL up to itself (the
+                // claim included) and is fenced. One fsync per claim fewer.
+                try session.connection.execute("SET synchronous_commit = off")
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps)
