@@ -162,6 +162,34 @@ struct RemoteChunkingTests {
         }
     }
 
+    @Test func aStoppedStepEndsItsChunksInFlightAndARestartFinishesItExactly() async throws {
+        try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
+            let workers = try Self.workers(2, cluster)
+            let launcher = try cluster.binary.start(
+                Self.launch + ["stall-id=\(Self.stalledID)", "stall-seconds=2"], environment: cluster.env)
+            _ = try await Self.stalledHolder(cluster, workers)
+            let executionID = try await cluster.row(
+                "SELECT max(job_execution_id) FROM batch_job_execution", as: Int64.self)
+            let stop = try await cluster.binary.run(["stop", "\(executionID)"], environment: cluster.env)
+            #expect(stop.exitCode == 0, "\(stop.standardError)")
+            #expect(try await launcher.wait() == 3, "\(launcher.output)")
+            // The manager sent no more, and ended after the chunks in flight (the stalled one
+            // included): the step's counts are exactly what is in the output.
+            let step = try await Self.transform(cluster)
+            let (written, open) = try await cluster.row("""
+                SELECT (SELECT count(*) FROM bench_txn_out),
+                       (SELECT count(*) FROM batch_remote_chunk WHERE state <> 'DONE')
+                """, as: (Int64, Int64).self)
+            #expect(step.status == "STOPPED" && step.write == written && step.read == written && open == 0, "\(step)")
+            #expect(written < Int64(Self.rows))
+
+            let restarted = try await cluster.binary.run(["restart", "\(executionID)"], environment: cluster.env)
+            #expect(restarted.exitCode == 0, "\(restarted.standardOutput)\(restarted.standardError)")
+            try await Self.checkExact(cluster)
+            try await cluster.stop(workers)
+        }
+    }
+
     @Test func aPoisonRowFailsTheStepNamingItAndARestartAfterTheFixIsExact() async throws {
         try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
             let workers = try Self.workers(2, cluster)
