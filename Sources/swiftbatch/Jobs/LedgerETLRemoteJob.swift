@@ -25,7 +25,7 @@ enum LedgerETLRemoteJob {
         LedgerETLJob.clearOutput
         RemoteChunkStep(
             "transform", commitInterval: 1000, commitIntervalParameter: "chunk", maxInFlight: 8,
-            maxInFlightParameter: "in-flight",
+            maxInFlightParameter: "in-flight", codec: codec,
             reader: { scope in LedgerETLJob.reader(scope) },
             worker: { scope in
                 var stall: (id: Int64, seconds: Int64)?
@@ -35,6 +35,23 @@ enum LedgerETLRemoteJob {
                 return (StallingProcessor(stall: stall), LedgerETLJob.writer())
             })
     }
+
+    /// Rows as tab-separated lines: a fifth of JSON's cost to encode and decode.
+    static let codec = DelimitedChunkCodec<LedgerTransaction>(
+        fields: { row, fields in
+            fields.append(row.id)
+            fields.append(row.accountID)
+            fields.append(row.amountCents)
+            fields.append(row.currency)
+            fields.append(row.memo)
+        },
+        item: { fields in
+            guard fields.count == 5, let id = Int64(fields[0]), let account = Int64(fields[1]),
+                let amount = Int64(fields[2])
+            else { throw RemoteChunkDecodingError("not a bench_txn row: \(fields.joined(separator: " | ").prefix(200))") }
+            return LedgerTransaction(
+                id: id, accountID: account, amountCents: amount, currency: String(fields[3]), memo: String(fields[4]))
+        })
 
     /// The ledger-etl processor, stalling on one item when a test asks it to.
     struct StallingProcessor: ItemProcessor {

@@ -1,17 +1,12 @@
 import Batch
 
-/// A row of `bench_txn`. Codable for remote chunking, with short keys: chunks travel through
-/// the repository as JSON.
-struct LedgerTransaction: Sendable, Codable {
+/// A row of `bench_txn`.
+struct LedgerTransaction: Sendable {
     var id: Int64
     var accountID: Int64
     var amountCents: Int64
     var currency: String
     var memo: String
-
-    enum CodingKeys: String, CodingKey {
-        case id = "i", accountID = "a", amountCents = "c", currency = "k", memo = "m"
-    }
 }
 
 /// A row of `bench_txn_out`.
