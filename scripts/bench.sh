@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|remote] [--worker-concurrency C]
+Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote] [--worker-concurrency C]
 
 Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
 swiftbatch_bench on it (dropped and made again each run), and measures in ONE run:
@@ -21,11 +21,13 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       launcher reads and sends chunks, 1 and then 2 workers process and write
                       them; checked against the same reference
   coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers
+  multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
+                      and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
 Each figure is the median of 3 runs (1 with --quick). Times are wall times of the whole
 `swiftbatch launch` process (workers already running). Prints a Markdown table, writes the
 same as JSON under bench-results/ and prints the JSON file's path as the last line.
 
-Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|remote
+Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt|remote
 (remote: the ledger peers, ledger-etl and ledger-etl-remote only),
 --worker-concurrency C (default 2, the worker's own default).
 TXT
@@ -51,7 +53,7 @@ done
 [[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
 [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == remote ]] || { echo "bench.sh: --only takes client, ledger or remote" >&2; exit 2; }
+[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote ]] || { echo "bench.sh: --only takes client, ledger, mt or remote" >&2; exit 2; }
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -170,13 +172,15 @@ launch_timed() { # job params... ; prints seconds; fails loudly
     awk -v s="$start" -v e="$end" 'BEGIN {print e - s}'
 }
 
-ledger_bench() {
+# Seeds the ledger and measures its two peers; defines `check`, which compares bench_txn_out
+# with the reference aggregates.
+ledger_peers() {
     DATABASE_URL="$url" "$swiftbatch" migrate >/dev/null
     sql -c "DELETE FROM batch_worker" >/dev/null
     say "seeding $rows ledger rows"
     DATABASE_URL="$url" "$swiftbatch" launch ledger-seed rows="$rows" --next >/dev/null 2>&1
 
-    local insert_select=() pipe=() start end reference got
+    local insert_select=() pipe=() start end got
     for _ in $(seq "$repeats"); do
         sql -c "TRUNCATE bench_txn_out" >/dev/null
         start=$(now)
@@ -200,8 +204,38 @@ ledger_bench() {
     done
     put insert_select_rows_per_s "$(printf '%s\n' "${insert_select[@]}" | median)"
     put copy_pipe_rows_per_s "$(printf '%s\n' "${pipe[@]}" | median)"
+}
 
+# ledger-etl-mt in the launcher, by threads; the step's own time would flatter it, so as for
+# ledger-etl it is the wall time of the whole launch (its clear step included).
+mt_bench() {
+    ledger_peers
     local n runs seconds
+    for n in 1 2 4; do
+        say "ledger-etl-mt threads=$n"
+        runs=()
+        for _ in $(seq "$repeats"); do
+            seconds=$(launch_timed ledger-etl-mt threads="$n" chunk=1000)
+            check "ledger-etl-mt threads=$n"
+            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+        done
+        put "ledger_etl_mt_${n}_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
+    done
+    # The partitioned step with as many threads, in the same run, for comparison.
+    say "ledger-etl --local-workers 4"
+    runs=()
+    for _ in $(seq "$repeats"); do
+        sql -c "TRUNCATE bench_txn_out" >/dev/null
+        seconds=$(launch_timed ledger-etl grid=8 chunk=1000 --local-workers 4)
+        check "ledger-etl --local-workers 4"
+        runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+    done
+    put ledger_etl_local_4_rows_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+}
+
+ledger_bench() {
+    ledger_peers
+    local n runs seconds start end
     for n in 1 2; do
         say "ledger-etl with $n worker process(es), concurrency $worker_concurrency"
         start_workers "$n"
@@ -321,8 +355,12 @@ SQL
         -c "DELETE FROM batch_step_execution WHERE step_name LIKE 'history:%' OR step_name = 'claim:p0'" >/dev/null
 }
 
-[[ "$only" == ledger || "$only" == remote ]] || client_bench
-[[ "$only" == client ]] || ledger_bench
+if [[ "$only" == mt ]]; then
+    mt_bench
+else
+    [[ "$only" == ledger || "$only" == remote ]] || client_bench
+    [[ "$only" == client ]] || ledger_bench
+fi
 
 mkdir -p bench-results
 out="$ROOT/bench-results/bench-$(date -u +%Y%m%dT%H%M%SZ).json"
@@ -335,7 +373,7 @@ for line in open(results):
     r[k] = float(v)
 if "client_copy_rows_per_s" in r:
     r["client_copy_ratio_to_psql"] = r["client_copy_rows_per_s"] / r["psql_copy_rows_per_s"]
-if "copy_pipe_rows_per_s" in r:
+if "ledger_etl_1_worker_rows_per_s" in r:
     for n, key in ((1, "ledger_etl_1_worker"), (2, "ledger_etl_2_workers"),
                    (1, "ledger_etl_remote_1_worker"), (2, "ledger_etl_remote_2_workers")):
         kind = "ledger_etl_remote" if "remote" in key else "ledger_etl"
@@ -353,6 +391,14 @@ if "copy_pipe_rows_per_s" in r:
     pipe, ins = r["copy_pipe_rows_per_s"], r["insert_select_rows_per_s"]
     print(f"| ledger-etl peer: COPY pipe (rows/s) | - | {pipe:,.0f} | 1.00x |")
     print(f"| ledger-etl peer: INSERT ... SELECT (rows/s) | - | {ins:,.0f} | {ins/pipe:.2f}x of the pipe |")
+    for n in (1, 2, 4):
+        if f"ledger_etl_mt_{n}_rows_per_s" in r:
+            v = r[f"ledger_etl_mt_{n}_rows_per_s"]
+            print(f"| ledger-etl-mt {rows:,} rows, threads={n} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+    if "ledger_etl_local_4_rows_per_s" in r:
+        v = r["ledger_etl_local_4_rows_per_s"]
+        print(f"| ledger-etl {rows:,} rows, --local-workers 4 (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+if "ledger_etl_1_worker_rows_per_s" in r:
     for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
         v = r[key + "_rows_per_s"]
         print(f"| ledger-etl {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")

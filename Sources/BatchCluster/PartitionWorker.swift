@@ -173,7 +173,7 @@ public final class PartitionWorker: Sendable {
                     $0.held[slot] = fence
                 }
                 slots[slot].submit { [self] in
-                    runPartition(partition, fence: fence, slot: slot)
+                    runSlot(from: partition, fence: fence, slot: slot)
                     state.withLock {
                         $0.busy[slot] = false
                         $0.held[slot] = nil
@@ -244,7 +244,59 @@ public final class PartitionWorker: Sendable {
             leaseSeconds: configuration.leaseSeconds, workerStep: claimed.workerStep)
     }
 
-    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) {
+    /// Runs `first`, then keeps the slot busy with partitions it claims itself, on its own
+    /// connection, for as long as there are any: the statement that ends a partition claims the
+    /// next one (one commit per short partition), or else the slot claims on its own, without
+    /// a hand-off to the control thread and back. The slot returns when nothing is left to
+    /// claim (the control loop then waits for work) or on shutdown.
+    private func runSlot(from first: ClaimedPartition, fence: PartitionFence, slot: Int) {
+        var next: (ClaimedPartition, PartitionFence)? = (first, fence)
+        while let (partition, fence) = next {
+            state.withLock { $0.held[slot] = fence }
+            let claimedWithFinish = runPartition(partition, fence: fence, slot: slot)
+            next = nil
+            if isShuttingDown {
+                if let claimedWithFinish { handBack(claimedWithFinish, slot: slot) }
+                break
+            }
+            guard let claimed = claimedWithFinish ?? claimNext(slot: slot) else { break }
+            next = (claimed, self.fence(for: claimed))
+        }
+    }
+
+    /// Returns a partition claimed but not started (the worker is shutting down) to the ready
+    /// ones at once; if that fails its lease runs out and it is claimed again anyway.
+    private func handBack(_ claimed: ClaimedPartition, slot: Int) {
+        var execution = claimed.execution
+        do {
+            try slotSession(slot).finishPartition(claimed, execution: &execution, outcome: .handedBack, fence: fence(for: claimed))
+        } catch {
+            logger.warning("could not hand back a partition claimed during shutdown; it is left to its lease",
+                metadata: ["batch.partition": "\(claimed.workerStep):\(claimed.partitionName)", "batch.error": "\(error)"])
+        }
+    }
+
+    private var claimRequest: ClaimRequest {
+        ClaimRequest(workerID: configuration.workerID, steps: partitionSteps, leaseSeconds: configuration.leaseSeconds)
+    }
+
+    private func claimNext(slot: Int) -> ClaimedPartition? {
+        do {
+            return try slotSession(slot).claimPartitions(
+                workerID: configuration.workerID, steps: partitionSteps, limit: 1,
+                leaseSeconds: configuration.leaseSeconds
+            ).first
+        } catch {
+            // The control loop claims again once the slot is free, on a fresh session.
+            logger.debug("a slot's own claim failed", metadata: ["batch.error": "\(error)"])
+            sessions.replace(slot, with: nil)
+            return nil
+        }
+    }
+
+    /// Runs a claimed partition to its end (or until its lease is lost). Returns the next
+    /// partition when the statement that ended this one claimed it.
+    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) -> ClaimedPartition? {
         var logger = self.logger
         logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
         logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
@@ -256,14 +308,20 @@ public final class PartitionWorker: Sendable {
             do {
                 let session = try slotSession(slot)
                 session.fence = fence
-                defer { session.fence = nil }
+                session.claimWithFinish = isShuttingDown ? nil : claimRequest
+                session.nextClaim = nil
+                defer {
+                    session.fence = nil
+                    session.claimWithFinish = nil
+                    session.nextClaim = nil
+                }
                 let known = claimedExecution
                 claimedExecution = nil
                 try execute(claimed, execution: known, fence: fence, session: session, logger: logger)
-                return
+                return session.nextClaim
             } catch let lost as PartitionLeaseLost {
                 logger.warning("partition dropped", metadata: ["batch.error": "\(lost)"])
-                return
+                return nil
             } catch let error as PostgresError where error.isConnectionLost {
                 // The database restarted or the network broke. The claim is still ours while
                 // the heartbeat renews it: reconnect and resume from the last committed chunk.
@@ -271,7 +329,7 @@ public final class PartitionWorker: Sendable {
                 sessions.replace(slot, with: nil)
                 if isShuttingDown {
                     logger.warning("partition left to its lease: the repository went away during shutdown", metadata: ["batch.error": "\(error)"])
-                    return
+                    return nil
                 }
                 logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
                     metadata: ["batch.error": "\(error)", "batch.backoff": "\(backoff)"])
@@ -282,7 +340,7 @@ public final class PartitionWorker: Sendable {
                 // lease expires and the partition is claimed again, from its last checkpoint.
                 logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
                 sessions.replace(slot, with: nil)
-                return
+                return nil
             }
         }
     }

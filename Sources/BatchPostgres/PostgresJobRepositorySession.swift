@@ -12,6 +12,13 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// Set when a fenced commit saved its step COMPLETED and so ended the partition in the same
     /// statement (a tasklet's last commit): the worker then has nothing left to write.
     public var partitionEnded = false
+    /// Set by a worker slot that wants more work: the statement that ends the fenced partition
+    /// then also claims the slot's next one, into ``nextClaim``. One commit per short partition
+    /// instead of two.
+    public var claimWithFinish: ClaimRequest?
+    /// The partition claimed by the statement that ended the last one (see ``claimWithFinish``);
+    /// the slot must run it (or hand it back): its lease runs from now.
+    public var nextClaim: ClaimedPartition?
 
     public init(connection: PostgresConnection) {
         self.connection = connection
@@ -19,6 +26,14 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
 
     public func close() {
         connection.close()
+    }
+
+    /// A session on a new connection with the same parameters (the schema was checked when this
+    /// one was opened), under the same fence.
+    public func openSibling() throws -> any JobRepositorySession {
+        let sibling = PostgresJobRepositorySession(connection: try connection.openAnother())
+        sibling.fence = fence
+        return sibling
     }
 
     // MARK: - Launch
@@ -295,18 +310,28 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         _ body: (any StepTransaction, inout StepExecution) throws -> Result
     ) throws -> (Result, jobStatus: BatchStatus) {
         var working = execution
-        let transaction = PostgresStepTransaction(connection: connection)
         let fence = self.fence
+        let claim = claimWithFinish
         var ends = false
-        let (result, jobStatus) = try connection.withTransaction { db in
-            let result = try body(transaction, &working)
+        var next: ClaimedPartition?
+        // BEGIN is sent only if the chunk touches the database: a tasklet call that does not
+        // commits its counts and checkpoint (and, for a partition, its end) in one statement.
+        let (result, jobStatus) = try connection.withDeferredTransaction { deferred in
+            let result = try body(PostgresStepTransaction(deferred: deferred), &working)
             ends = fence != nil && working.status == .completed
             let finish = ends
                 ? PartitionFinish(state: "COMPLETED", error: nil, channel: ClusterChannels.partitionDone, payload: fence?.workerStep ?? "")
                 : nil
-            return (result, try Self.save(&working, db, fence: fence, finish: finish))
+            let saved = try Self.save(&working, deferred.finalStatementConnection, fence: fence, finish: finish,
+                                      claimNext: ends ? claim : nil)
+            next = saved.next
+            return (result, saved.jobStatus)
         }
-        if ends { partitionEnded = true }
+        // Only once committed: a rolled-back claim is no claim.
+        if ends {
+            partitionEnded = true
+            nextClaim = next
+        }
         execution = working
         return (result, jobStatus)
     }
@@ -318,11 +343,18 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// With `finish`, the same statement also ends the partition (its state, error and lease)
     /// and wakes the manager or the workers: a partition's last save is one round trip, atomic
     /// on its own, outside any transaction.
+    ///
+    /// With `claimNext` as well (a partition's end, by a worker that wants more), the statement
+    /// also claims the worker's next partition, exactly as ``claimPartitions(workerID:steps:limit:leaseSeconds:)``
+    /// would, and only if the save itself succeeded.
     static func save(
         _ execution: inout StepExecution, _ db: PostgresConnection, fence: PartitionFence?,
-        finish: PartitionFinish? = nil
-    ) throws -> BatchStatus {
+        finish: PartitionFinish? = nil, claimNext: ClaimRequest? = nil
+    ) throws -> (jobStatus: BatchStatus, next: ClaimedPartition?) {
         precondition(finish == nil || fence != nil, "only a fenced partition can be finished")
+        precondition(claimNext == nil || (finish != nil && finish?.state != "READY"), "only a partition's end claims the next")
+        // No served steps, no candidates: the claim's part of the statement reads nothing.
+        let claimSteps = claimNext?.steps.joined(separator: ",") ?? ""
         let now = Date()
         let counts = execution.counts
         let exit = execution.exitStatus.truncatedForStorage
@@ -344,7 +376,7 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                     attempt = CASE WHEN \(state)::text = 'READY' THEN attempt - 1 ELSE attempt END
                 WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
                   AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
-                RETURNING partition_id
+                RETURNING partition_id, worker_step, manager_step_execution_id
             ), step AS (
                 UPDATE batch_step_execution SET
                     version = version + 1, status = \(execution.status.rawValue),
@@ -360,14 +392,51 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
             ), context AS (
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
+            ), next_pick AS MATERIALIZED (
+                -- The worker's next partition, picked as a claim picks (see claimPartitions),
+                -- never the one ending here (the same row must not be updated twice).
+                SELECT c.partition_id
+                FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
+                CROSS JOIN LATERAL (
+                    SELECT partition_id FROM batch_partition
+                    WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
+                      AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+                      AND partition_id <> \(fence?.partitionID ?? 0)
+                    ORDER BY worker_step, state, partition_id
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED
+                ) c
+                LIMIT 1
+            ), next AS (
+                UPDATE batch_partition p SET state = 'CLAIMED', owner = \(claimNext?.workerID ?? ""), attempt = p.attempt + 1,
+                    lease_expires_at = now() + make_interval(secs => \(claimNext?.leaseSeconds ?? 0)), updated_at = now()
+                FROM next_pick picked, batch_step_execution s
+                LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
+                WHERE p.partition_id = picked.partition_id AND s.step_execution_id = p.step_execution_id
+                  AND EXISTS (SELECT 1 FROM step)
+                RETURNING \(unsafeRaw: Self.claimColumns)
             )
             SELECT (SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id),
                    (SELECT count(*) FROM lease),
-                   (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease WHERE \(state)::text IS NOT NULL),
+                   -- A NOTIFY wakes every listening session of the database (all workers too),
+                   -- so one is sent only when the manager needs it at once: a partition that
+                   -- did not complete, or one of its last few. The count reads this statement's
+                   -- snapshot, where this partition is still open; its ORDER BY is what only the
+                   -- claimable index yields, so stale statistics cannot turn it into a scan.
+                   (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease
+                    WHERE \(state)::text IS NOT NULL
+                      AND (\(state)::text <> 'COMPLETED'
+                           OR (SELECT count(*) FROM (
+                                   SELECT 1 FROM batch_partition o
+                                   WHERE o.worker_step = lease.worker_step AND o.state IN ('READY', 'CLAIMED')
+                                     AND o.manager_step_execution_id = lease.manager_step_execution_id
+                                   ORDER BY o.worker_step, o.state, o.partition_id LIMIT 10) open) <= 9)),
                    -- A finish must not end the partition with its step unsaved (a stale version):
                    -- dividing by zero then fails the whole statement, so nothing is written.
                    CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1
-                        THEN 1 / (SELECT count(*) FROM step)::int END
+                        THEN 1 / (SELECT count(*) FROM step)::int END,
+                   next.*
+            FROM (VALUES (1)) AS one LEFT JOIN next ON true
             """, prepared: true).single()
         } catch let error as PostgresError where finish != nil && error.sqlState == .divisionByZero {
             throw staleVersion(execution)
@@ -381,7 +450,8 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         }
         execution.version += 1
         execution.lastUpdated = now
-        return BatchStatus(rawValue: status) ?? .unknown
+        let next = try row.decode(Int64?.self, column: 4) == nil ? nil : try Self.claimedPartition(from: row, at: 4)
+        return (BatchStatus(rawValue: status) ?? .unknown, next)
     }
 
     static func staleVersion(_ execution: StepExecution) -> JobRepositoryError {
@@ -498,30 +568,35 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     static let stepColumnCount = 21
 
     static func stepExecution(from row: PostgresRow) throws -> StepExecution {
-        func count(_ column: Int) throws -> Int64 { try row.decode(Int64?.self, column: column) ?? 0 }
+        try stepExecution(from: row, at: 0)
+    }
+
+    /// A step execution from ``stepColumns`` starting at column `first`.
+    static func stepExecution(from row: PostgresRow, at first: Int) throws -> StepExecution {
+        func count(_ column: Int) throws -> Int64 { try row.decode(Int64?.self, column: first + column) ?? 0 }
         let context: ExecutionContext
-        if let short = try row.decode(String?.self, column: 19) {
-            context = try ExecutionContext(short: short, serialized: row.decode(String?.self, column: 20))
+        if let short = try row.decode(String?.self, column: first + 19) {
+            context = try ExecutionContext(short: short, serialized: row.decode(String?.self, column: first + 20))
         } else {
             context = ExecutionContext()
         }
         return StepExecution(
-            id: try row.decode(Int64.self, column: 0),
-            jobExecutionID: try row.decode(Int64.self, column: 1),
-            stepName: try row.decode(String.self, column: 2),
-            status: BatchStatus(rawValue: try row.decode(String?.self, column: 3) ?? "") ?? .unknown,
+            id: try row.decode(Int64.self, column: first + 0),
+            jobExecutionID: try row.decode(Int64.self, column: first + 1),
+            stepName: try row.decode(String.self, column: first + 2),
+            status: BatchStatus(rawValue: try row.decode(String?.self, column: first + 3) ?? "") ?? .unknown,
             exitStatus: ExitStatus(
-                exitCode: try row.decode(String?.self, column: 4) ?? "UNKNOWN",
-                exitDescription: try row.decode(String?.self, column: 5) ?? ""),
+                exitCode: try row.decode(String?.self, column: first + 4) ?? "UNKNOWN",
+                exitDescription: try row.decode(String?.self, column: first + 5) ?? ""),
             counts: StepCounts(
                 read: try count(6), write: try count(7), filter: try count(8), readSkip: try count(9),
                 processSkip: try count(10), writeSkip: try count(11), commit: try count(12),
                 rollback: try count(13)),
-            createTime: try row.decode(Date.self, column: 14),
-            startTime: try row.decode(Date?.self, column: 15),
-            endTime: try row.decode(Date?.self, column: 16),
-            lastUpdated: try row.decode(Date?.self, column: 17),
-            version: try row.decode(Int64.self, column: 18),
+            createTime: try row.decode(Date.self, column: first + 14),
+            startTime: try row.decode(Date?.self, column: first + 15),
+            endTime: try row.decode(Date?.self, column: first + 16),
+            lastUpdated: try row.decode(Date?.self, column: first + 17),
+            version: try row.decode(Int64.self, column: first + 18),
             context: context)
     }
 }

@@ -6,18 +6,39 @@ import PostgresClient
 /// Readers and writers of the repository's database use `connection`: what they write commits
 /// together with the chunk's checkpoint and counts, or not at all.
 public final class PostgresStepTransaction: StepTransaction {
-    /// The connection, inside an open transaction. Do not COMMIT or ROLLBACK it yourself.
-    public let connection: PostgresConnection
+    private enum Source {
+        case open(PostgresConnection)
+        case deferred(DeferredTransaction)
+    }
+    private let source: Source
     private var savepoints = 0
 
+    /// For a connection already inside an open transaction.
     public init(connection: PostgresConnection) {
-        self.connection = connection
+        source = .open(connection)
+    }
+
+    /// For a transaction that begins when a reader or writer first asks for the connection: a
+    /// tasklet call that does not touch the database commits its checkpoint in one statement.
+    init(deferred: DeferredTransaction) {
+        source = .deferred(deferred)
+    }
+
+    /// The connection, inside an open transaction. Do not COMMIT or ROLLBACK it yourself.
+    public var connection: PostgresConnection {
+        get throws {
+            switch source {
+            case .open(let connection): connection
+            case .deferred(let transaction): try transaction.connection
+            }
+        }
     }
 
     public func withSavepoint<Result>(_ body: () throws -> Result) throws -> Result {
         savepoints += 1
         defer { savepoints -= 1 }
         let name = "swiftbatch_sp\(savepoints)"
+        let connection = try self.connection
         try connection.execute("SAVEPOINT \(identifier: name)")
         do {
             let result = try body()
@@ -49,7 +70,7 @@ extension ChunkContext {
                 kind: .usage,
                 message: "this reader or writer needs the PostgreSQL job repository's transaction")
         }
-        return transaction.connection
+        return try transaction.connection
     }
 }
 

@@ -62,23 +62,57 @@ extension PostgresConnection {
         var begin = "BEGIN"
         if let isolation { begin += " ISOLATION LEVEL \(isolation.rawValue)" }
         if readOnly { begin += " READ ONLY" }
-        do {
-            try execute(PostgresQuery(unsafeSQL: begin), prepared: true)
-        } catch let error as PostgresError {
-            throw PostgresTransactionError(phase: .begin, underlying: error)
-        }
+        try beginTransaction(PostgresQuery(unsafeSQL: begin))
         let value: Result
         do {
             value = try body(self)
         } catch {
-            do {
-                try execute("ROLLBACK", prepared: true)
-            } catch let rollbackError as PostgresError {
-                throw PostgresTransactionError(
-                    phase: .rollback, underlying: rollbackError, cause: "\(error)")
-            }
+            try rollbackTransaction(after: error)
             throw error
         }
+        try commitTransaction()
+        return value
+    }
+
+    /// Runs `body` with a transaction that begins only when `body` first asks for its
+    /// connection (``DeferredTransaction/connection``), then commits or rolls back as
+    /// ``withTransaction(isolation:readOnly:_:)`` does.
+    ///
+    /// A unit of work whose only write is one final statement (a checkpoint, say) then costs one
+    /// round trip instead of three: that statement runs on
+    /// ``DeferredTransaction/finalStatementConnection``, inside the transaction when it began and
+    /// on its own (atomic by itself) when it did not.
+    @discardableResult
+    public func withDeferredTransaction<Result>(_ body: (DeferredTransaction) throws -> Result) throws -> Result {
+        let transaction = DeferredTransaction(self)
+        let value: Result
+        do {
+            value = try body(transaction)
+        } catch {
+            if transaction.hasBegun { try rollbackTransaction(after: error) }
+            throw error
+        }
+        if transaction.hasBegun { try commitTransaction() }
+        return value
+    }
+
+    func beginTransaction(_ begin: PostgresQuery = "BEGIN") throws {
+        do {
+            try execute(begin, prepared: true)
+        } catch let error as PostgresError {
+            throw PostgresTransactionError(phase: .begin, underlying: error)
+        }
+    }
+
+    private func rollbackTransaction(after error: any Error) throws {
+        do {
+            try execute("ROLLBACK", prepared: true)
+        } catch let rollbackError as PostgresError {
+            throw PostgresTransactionError(phase: .rollback, underlying: rollbackError, cause: "\(error)")
+        }
+    }
+
+    private func commitTransaction() throws {
         do {
             let result = try query("COMMIT", prepared: true)
             // After an error inside the transaction the server answers COMMIT with ROLLBACK.
@@ -90,6 +124,30 @@ extension PostgresConnection {
         } catch let error as PostgresError {
             throw PostgresTransactionError(phase: .commit, underlying: error)
         }
-        return value
     }
+}
+
+/// A transaction that sends BEGIN only when its connection is first asked for; see
+/// ``PostgresConnection/withDeferredTransaction(_:)``. Use it on the connection's own thread.
+public final class DeferredTransaction {
+    private let raw: PostgresConnection
+    /// True once BEGIN was sent: statements since then commit or roll back together.
+    public private(set) var hasBegun = false
+
+    init(_ connection: PostgresConnection) { raw = connection }
+
+    /// The connection inside the transaction, sending BEGIN first if it has not been yet.
+    public var connection: PostgresConnection {
+        get throws {
+            if !hasBegun {
+                try raw.beginTransaction()
+                hasBegun = true
+            }
+            return raw
+        }
+    }
+
+    /// The connection for the unit's last statement, which must be atomic on its own: inside
+    /// the transaction when it began, alone otherwise. Nothing may run on it afterwards.
+    public var finalStatementConnection: PostgresConnection { raw }
 }

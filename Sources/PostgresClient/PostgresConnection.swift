@@ -64,6 +64,11 @@ public final class PostgresConnection: @unchecked Sendable {
         return PQstatus(handle) == CONNECTION_OK
     }
 
+    /// Opens another session with the same parameters, for another thread.
+    public func openAnother() throws -> PostgresConnection {
+        try PostgresConnection(connectionString: connectionString)
+    }
+
     /// Drops the session, if any, and opens a fresh one with the same parameters. Prepared
     /// statements are forgotten and prepared again on use.
     public func reconnect() throws {

@@ -9,5 +9,6 @@ await SwiftBatchCLI.main(jobs: [
     LedgerAuditJob.job,
     LedgerSplitJob.job,
     LedgerETLAsyncJob.job,
+    LedgerETLMultiThreadedJob.job,
     LedgerETLRemoteJob.job,
 ])

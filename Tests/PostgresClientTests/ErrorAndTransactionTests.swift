@@ -69,6 +69,41 @@ struct ErrorAndTransactionTests {
         }
     }
 
+    @Test func aDeferredTransactionBeginsOnlyWhenItsConnectionIsUsed() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE d (id bigint PRIMARY KEY, xid bigint)")
+            // SAVEPOINT works only inside a transaction block.
+            func inTransaction(_ c: PostgresConnection) -> Bool { (try? c.execute("SAVEPOINT probe")) != nil }
+            // Untouched: no BEGIN; the final statement runs, and commits, on its own.
+            let untouched = try db.withDeferredTransaction { tx in
+                try tx.finalStatementConnection.execute("INSERT INTO d VALUES (1, txid_current())")
+                return tx.hasBegun
+            }
+            #expect(untouched == false)
+
+            // Used: BEGIN first; what ran and the final statement commit as one transaction.
+            try db.withDeferredTransaction { tx in
+                try tx.connection.execute("INSERT INTO d VALUES (2, txid_current())")
+                #expect(tx.hasBegun && inTransaction(db))
+                try tx.finalStatementConnection.execute("INSERT INTO d VALUES (3, txid_current())")
+            }
+            let xids = try db.query("SELECT id, xid FROM d ORDER BY id").map { try $0.decode((Int64, Int64).self) }
+            #expect(xids.map(\.0) == [1, 2, 3])
+            #expect(xids[1].1 == xids[2].1 && xids[0].1 != xids[1].1)
+
+            // Used, then failed: rolled back, and the connection is out of the transaction.
+            struct Boom: Error {}
+            #expect(throws: Boom.self) {
+                try db.withDeferredTransaction { tx in
+                    try tx.connection.execute("INSERT INTO d VALUES (4, 0)")
+                    throw Boom()
+                }
+            }
+            #expect(try db.query("SELECT count(*) FROM d WHERE id = 4").single().decode(Int64.self, column: 0) == 0)
+            #expect(inTransaction(db) == false)
+        }
+    }
+
     @Test func serializationFailuresAreTransient() async throws {
         try await TestDatabase.withConnection { first, url in
             try first.execute("CREATE TABLE c (id int PRIMARY KEY, n int)")

@@ -91,6 +91,10 @@ public protocol JobRepositorySession: AnyObject {
     /// The step executions of a job execution, oldest first.
     func stepExecutions(jobExecutionID: Int64) throws -> [StepExecution]
 
+    /// Opens another session to the same repository, under the same fencing (a partition's
+    /// lease), for a step that commits from several threads, one session each.
+    func openSibling() throws -> any JobRepositorySession
+
     /// Closes the session.
     func close()
 }

@@ -156,6 +156,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         var lastPoll = clock.now - .seconds(60)
         var total: Int?
         var pollCost = Duration.zero
+        var firstPoll: (at: ContinuousClock.Instant, finished: Int)?
         while true {
             let current: PartitionProgress
             do {
@@ -166,11 +167,18 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                 // Completions arrive in bursts; one poll answers a whole burst. Polls are at
                 // least 25 ms apart, and ten times their own cost apart, so the manager never
                 // takes more than a tenth of a database core from the workers however many
-                // partitions are open. With only a few left, each completion is answered at
-                // once: the last one is what the whole job waits for.
+                // partitions are open; and a twentieth of the time the rest should take at the
+                // rate seen so far, so a long step is not polled 40 times a second. With only a
+                // few left, each completion is answered at once: the last one is what the
+                // whole job waits for.
                 let sincePoll = clock.now - lastPoll
                 let fewLeft = last.map { $0.total - $0.finished <= 8 } ?? false
-                let spacing = max(.milliseconds(25), min(pollCost * 10, .seconds(1)))
+                var spacing = max(.milliseconds(25), pollCost * 10)
+                if let last, let firstPoll, last.finished > firstPoll.finished {
+                    let perPartition = (lastPoll - firstPoll.at) / (last.finished - firstPoll.finished)
+                    spacing = max(spacing, perPartition * (last.total - last.finished) / 20)
+                }
+                spacing = min(spacing, .seconds(1))
                 if sincePoll < spacing && !fewLeft {
                     Thread.sleep(forTimeInterval: (spacing - sincePoll).inSeconds)
                 }
@@ -182,6 +190,7 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
                 }
                 current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total ?? 0)
                 pollCost = clock.now - lastPoll
+                if firstPoll == nil { firstPoll = (lastPoll, current.finished) }
             } catch let error as PostgresError where error.isConnectionLost {
                 // The workers ride out a database restart; so does the manager. Nothing is lost
                 // meanwhile: completions are rows, and the first poll after reconnecting sees them.

@@ -18,6 +18,20 @@ public struct ClaimedPartition: Sendable {
     public var execution: StepExecution
 }
 
+/// What a worker asks for when it claims: partitions of these worker steps, held under its
+/// name for `leaseSeconds`.
+public struct ClaimRequest: Sendable {
+    public var workerID: String
+    public var steps: [String]
+    public var leaseSeconds: Double
+
+    public init(workerID: String, steps: [String], leaseSeconds: Double) {
+        self.workerID = workerID
+        self.steps = steps
+        self.leaseSeconds = leaseSeconds
+    }
+}
+
 /// How a worker leaves a partition.
 public enum PartitionOutcome: Sendable {
     case completed
@@ -66,6 +80,11 @@ extension PostgresJobRepositorySession {
         -> [ClaimedPartition]
     {
         guard limit > 0, !steps.isEmpty else { return [] }
+        // The limit is written into the text, not bound: with a bound LIMIT the planner costs a
+        // generic plan for a tenth of the rows and re-plans every other claim (planning then
+        // took twice the execution's time); as a literal the generic plan is the custom one,
+        // cached after five claims. A worker only ever asks for 1 to `concurrency` partitions.
+        let limit = String(limit)
         return try connection.query("""
             WITH candidates AS MATERIALIZED (
                 -- Step by step, each through the claimable partial index in (state, id) order
@@ -80,10 +99,10 @@ extension PostgresJobRepositorySession {
                     WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
                       AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
                     ORDER BY worker_step, state, partition_id
-                    LIMIT \(limit)
+                    LIMIT \(unsafeRaw: limit)
                     FOR UPDATE SKIP LOCKED
                 ) c
-                LIMIT \(limit)
+                LIMIT \(unsafeRaw: limit)
             )
             UPDATE batch_partition p SET state = 'CLAIMED', owner = \(workerID), attempt = p.attempt + 1,
                 lease_expires_at = now() + make_interval(secs => \(leaseSeconds)), updated_at = now()
@@ -91,20 +110,27 @@ extension PostgresJobRepositorySession {
             FROM candidates picked, batch_step_execution s
             LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
             WHERE p.partition_id = picked.partition_id AND s.step_execution_id = p.step_execution_id
-            RETURNING \(unsafeRaw: Self.stepColumns),
-                      p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
-                      (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
-            """, prepared: true).map { row in
-            let execution = try Self.stepExecution(from: row)
-            let c = Self.stepColumnCount
-            return ClaimedPartition(
-                partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
-                jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
-                workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
-                attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
-                jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
-                execution: execution)
-        }
+            RETURNING \(unsafeRaw: Self.claimColumns)
+            """, prepared: true).map { try Self.claimedPartition(from: $0, at: 0) }
+    }
+
+    /// What a claim returns, for `p` (the claimed partition) joined with `s` and `c` (its step
+    /// execution and context): the step execution columns, then the claim's.
+    static let claimColumns = PostgresJobRepositorySession.stepColumns + """
+        , p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
+        (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
+        """
+
+    static func claimedPartition(from row: PostgresRow, at first: Int) throws -> ClaimedPartition {
+        let execution = try Self.stepExecution(from: row, at: first)
+        let c = first + Self.stepColumnCount
+        return ClaimedPartition(
+            partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
+            jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
+            workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
+            attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
+            jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
+            execution: execution)
     }
 
     /// Fails partitions whose lease ran out on their last attempt (any manager).
@@ -124,7 +150,8 @@ extension PostgresJobRepositorySession {
 
     /// Saves the partition's step execution and sets the partition's state in one statement
     /// guarded by the claim (owner and attempt), waking the manager when the partition is done
-    /// (the workers when it was handed back).
+    /// (the workers when it was handed back); with ``claimWithFinish`` set, the same statement
+    /// claims the next partition into ``nextClaim``.
     ///
     /// - Throws: ``PartitionLeaseLost`` when the claim is no longer this worker's; nothing was
     ///   written then.
@@ -147,7 +174,9 @@ extension PostgresJobRepositorySession {
             saved.status = .starting
             saved.exitStatus = .executing
         }
-        _ = try Self.save(&saved, connection, fence: fence, finish: finish)
+        // A partition handed back means the worker is leaving: it claims nothing more.
+        let claim = finish.state == "READY" ? nil : claimWithFinish
+        nextClaim = try Self.save(&saved, connection, fence: fence, finish: finish, claimNext: claim).next
         execution = saved
     }
 

@@ -127,6 +127,99 @@ struct PartitionLifecycleTests {
         }
     }
 
+    @Test func workersWakeTheManagerOnlyForItsLastFewPartitionsAndForFailures() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let listener = try PostgresConnection(connectionString: url)
+            defer { listener.close() }
+            try listener.listen(ClusterChannels.partitionDone)
+            func notices() throws -> Int {
+                var count = 0
+                // A NOTIFY is delivered once its transaction commits, before the finish returns.
+                while try listener.nextNotification(timeout: .milliseconds(count == 0 ? 200 : 50)) != nil { count += 1 }
+                return count
+            }
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "notify-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "notify-test/work", maxAttempts: 3
+            ) { (0..<30).map { Partition(name: "p\($0)", context: [:]) } }
+            #expect(try notices() == 0)
+
+            var woken: [Int] = []
+            for index in 0..<30 {
+                let claimed = try #require(
+                    try session.claimPartitions(workerID: "w1", steps: ["notify-test/work"], limit: 1, leaseSeconds: 30).first)
+                let fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+                var step = try #require(try session.stepExecution(id: claimed.stepExecutionID))
+                // The sixth fails: a failure wakes the manager whatever is left.
+                let outcome: PartitionOutcome = index == 5 ? .failed("boom") : .completed
+                step.status = index == 5 ? .failed : .completed
+                try session.finishPartition(claimed, execution: &step, outcome: outcome, fence: fence)
+                if try notices() > 0 { woken.append(index) }
+            }
+            // Of 30, the 9 last (9 or fewer still open when each ended) and the failure.
+            #expect(woken == [5] + Array(21..<30))
+        }
+    }
+
+    @Test func theStatementThatEndsAPartitionClaimsTheNextOnlyWhenItSucceeds() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "next-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "next-test/work", maxAttempts: 3
+            ) { (0..<3).map { Partition(name: "p\($0)", context: ["i": .int(Int64($0))]) } }
+            func states() throws -> [String] {
+                try db.query("SELECT state || ':' || coalesce(owner, '-') FROM batch_partition ORDER BY partition_name")
+                    .map { try $0.decode(String.self, column: 0) }
+            }
+            let request = ClaimRequest(workerID: "w1", steps: ["next-test/work"], leaseSeconds: 30)
+            var claimed = try #require(try session.claimPartitions(workerID: "w1", steps: request.steps, limit: 1, leaseSeconds: 30).first)
+            #expect(claimed.partitionName == "p0")
+
+            // A stale lease: the end is refused, and nothing is claimed with it.
+            session.claimWithFinish = request
+            var step = claimed.execution
+            step.status = .completed
+            var other = PartitionFence(partitionID: claimed.partitionID, owner: "w2", attempt: claimed.attempt, leaseSeconds: 30)
+            #expect(throws: PartitionLeaseLost.self) {
+                try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: other)
+            }
+            #expect(session.nextClaim == nil)
+            #expect(try states() == ["CLAIMED:w1", "READY:-", "READY:-"])
+
+            // The end claims the next, with its step execution and checkpoint, under the same lease rules.
+            var fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: fence)
+            let next = try #require(session.nextClaim)
+            #expect(next.partitionName == "p1" && next.attempt == 1 && next.jobStatus == .starting)
+            #expect(next.execution.context["i"] == .int(1))
+            #expect(try states() == ["COMPLETED:w1", "CLAIMED:w1", "READY:-"])
+
+            // A failure claims the next too; handing back (shutdown) claims nothing.
+            claimed = next
+            step = claimed.execution
+            step.status = .failed
+            fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .failed("boom"), fence: fence)
+            claimed = try #require(session.nextClaim)
+            #expect(claimed.partitionName == "p2")
+            step = claimed.execution
+            other = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            try session.finishPartition(claimed, execution: &step, outcome: .handedBack, fence: other)
+            #expect(session.nextClaim == nil)
+            #expect(try states() == ["COMPLETED:w1", "FAILED:w1", "READY:-"])
+        }
+    }
+
     @Test func aPartitionedStepPastItsTimeoutFailsSayingHowFarItGotAndRestarts() async throws {
         try await TestDatabase.withFreshDatabase { url in
             try await onDedicatedThread {
