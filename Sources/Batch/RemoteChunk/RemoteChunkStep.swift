@@ -152,9 +152,9 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                         itemCount: items.count, startContext: working.context, maxAttempts: maxAttempts)
                     working.counts.read += Int64(items.count)
                 }
-                var context2 = working.context
-                try reader.update(&context2)
-                working.context = context2
+                var checkpoint = working.context
+                try reader.update(&checkpoint)
+                working.context = checkpoint
                 working.counts.commit += 1
             }.jobStatus
             if !items.isEmpty { seq += 1 }
