@@ -428,17 +428,26 @@ public final class PartitionWorker: Sendable {
                 try session.failRemoteChunk(fence: fence, reason: "\(error)")
                 return
             }
-            do {
-                try session.completeRemoteChunk(processed, fence: fence, stepName: step.name, parameters: job.parameters)
-            } catch let lost as RemoteChunkLeaseLost {
-                throw lost
-            } catch let error as PostgresError where error.isConnectionLost {
-                throw error
-            } catch {
-                // The writer refused the chunk (a constraint, bad data): retrying cannot help.
-                logger.error("remote chunk failed", metadata: ["batch.error": "\(error)"])
-                try session.failRemoteChunk(fence: fence, reason: "write failed: \(error)")
-                return
+            var attempt = 1
+            while true {
+                do {
+                    try session.completeRemoteChunk(processed, fence: fence, stepName: step.name, parameters: job.parameters)
+                    break
+                } catch let lost as RemoteChunkLeaseLost {
+                    throw lost
+                } catch let error where Self.isConnectionLost(error) {
+                    throw error
+                } catch let error where attempt < Self.chunkWriteAttempts && RetryPolicy.transientErrors.isRetryable(error) {
+                    // A deadlock or serialization failure: the same outputs, written again.
+                    logger.warning("remote chunk rolled back; retrying", metadata: ["batch.error": "\(error)", "batch.attempt": "\(attempt)"])
+                    Thread.sleep(forTimeInterval: 0.05 * Double(1 << attempt))
+                    attempt += 1
+                } catch {
+                    // The writer refused the chunk (a constraint, bad data): retrying cannot help.
+                    logger.error("remote chunk failed", metadata: ["batch.error": "\(error)"])
+                    try session.failRemoteChunk(fence: fence, reason: "write failed: \(error)")
+                    return
+                }
             }
             logger.debug("remote chunk done", metadata: ["batch.remote.written": "\(processed.written)"])
         } catch let lost as RemoteChunkLeaseLost {
@@ -449,6 +458,13 @@ public final class PartitionWorker: Sendable {
             logger.error("remote chunk abandoned to its lease", metadata: ["batch.error": "\(error)"])
             sessions.replace(slot, with: nil)
         }
+    }
+
+    /// Writes of one remote chunk tried in all when they fail transiently (deadlock, serialization).
+    private static let chunkWriteAttempts = 5
+
+    private static func isConnectionLost(_ error: any Error) -> Bool {
+        (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
     }
 
     private func jobExecution(id: Int64, step: String, session: PostgresJobRepositorySession) throws -> JobExecution? {

@@ -83,6 +83,14 @@ struct RemoteChunkingTests {
         }
     }
 
+    @Test func aLaunchWithLocalWorkersNeedsNoDaemon() async throws {
+        try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
+            let launched = try await cluster.binary.run(Self.launch + ["--local-workers", "2"], environment: cluster.env)
+            #expect(launched.exitCode == 0, "\(launched.standardOutput)\(launched.standardError)")
+            try await Self.checkExact(cluster)
+        }
+    }
+
     @Test func aWorkerKilledMidChunkHasItsChunkSentAgainAndWrittenOnce() async throws {
         try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
             let workers = try Self.workers(2, cluster, leaseSeconds: 2)
