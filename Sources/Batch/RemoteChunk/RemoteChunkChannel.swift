@@ -53,6 +53,14 @@ public protocol RemoteChunkChannel: AnyObject {
         progress: (RemoteChunkProgress) -> Void
     ) throws -> RemoteChunkProgress
 
+    /// After `error`, thrown by this channel or by a chunk transaction of the manager: when it
+    /// means the repository's connection was lost, reconnects (with backoff, for a few minutes)
+    /// and returns the manager's step execution as its last commit left it and the sequence
+    /// number of the next chunk to send, so the manager resumes from its last committed chunk;
+    /// otherwise rethrows `error`.
+    func resumeRemoteChunks(after error: any Error, manager: StepExecution, logger: Logger) throws
+        -> (execution: StepExecution, nextSeq: Int)
+
     /// The step's counts, summed from its chunks' replies: read is every item sent; write and
     /// filter are the DONE chunks' replies; commit is the DONE chunks.
     func remoteChunkCounts(manager: StepExecution) throws -> StepCounts

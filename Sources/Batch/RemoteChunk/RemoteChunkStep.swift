@@ -102,7 +102,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         for failed in adopted.failed {
             try resend(failed, &execution, channel, scope)
         }
-        let reader = try makeReader(scope)
+        var reader = try makeReader(scope)
         try reader.open(execution.context)
         defer { try? reader.close() }
         var logger = scope.logger
@@ -126,44 +126,63 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         var items: [Reader.Item] = []
         items.reserveCapacity(interval)
         while !exhausted && !stopping {
-            let progress = try channel.awaitRemoteChunks(
-                manager: execution, workerStep: key, maxOpen: inFlight - 1, untilFailure: true, logger: logger,
-                progress: report)
-            if progress.failed > 0 { break }
-            // One transaction: read the chunk, insert it, save the reader's position after it.
-            // A failure throws (the step fails; a restart resumes from the last chunk sent):
-            // the reader has moved on in memory, so the chunk is never retried here.
-            let jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
-                items.removeAll(keepingCapacity: true)
-                let context = ChunkContext(
-                    transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
-                    stepContext: working.context)
-                while items.count < interval {
-                    guard let item = try reader.read(in: context) else {
-                        exhausted = true
-                        break
+            do {
+                let progress = try channel.awaitRemoteChunks(
+                    manager: execution, workerStep: key, maxOpen: inFlight - 1, untilFailure: true, logger: logger,
+                    progress: report)
+                if progress.failed > 0 { break }
+                // One transaction: read the chunk, insert it, save the reader's position after it.
+                // The reader moves on in memory, so a chunk whose transaction failed is never
+                // retried as it is: the reader is reopened at the last committed checkpoint.
+                let jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                    items.removeAll(keepingCapacity: true)
+                    let context = ChunkContext(
+                        transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
+                        stepContext: working.context)
+                    while items.count < interval {
+                        guard let item = try reader.read(in: context) else {
+                            exhausted = true
+                            break
+                        }
+                        items.append(item)
                     }
-                    items.append(item)
-                }
-                if !items.isEmpty {
-                    let payload = try codec.encode(items)
-                    try channel.sendRemoteChunk(
-                        in: transaction, manager: working, workerStep: key, seq: seq, items: payload,
-                        itemCount: items.count, startContext: working.context, maxAttempts: maxAttempts)
-                    working.counts.read += Int64(items.count)
-                }
-                var checkpoint = working.context
-                try reader.update(&checkpoint)
-                working.context = checkpoint
-                working.counts.commit += 1
-            }.jobStatus
-            if !items.isEmpty { seq += 1 }
-            if (jobStatus == .stopping || scope.isInterrupted) && !exhausted { stopping = true }
+                    if !items.isEmpty {
+                        let payload = try codec.encode(items)
+                        try channel.sendRemoteChunk(
+                            in: transaction, manager: working, workerStep: key, seq: seq, items: payload,
+                            itemCount: items.count, startContext: working.context, maxAttempts: maxAttempts)
+                        working.counts.read += Int64(items.count)
+                    }
+                    var checkpoint = working.context
+                    try reader.update(&checkpoint)
+                    working.context = checkpoint
+                    working.counts.commit += 1
+                }.jobStatus
+                if !items.isEmpty { seq += 1 }
+                if (jobStatus == .stopping || scope.isInterrupted) && !exhausted { stopping = true }
+            } catch {
+                // The database went away (a restart, a network cut): once reconnected, go on
+                // from the last committed chunk with a reader reopened at its checkpoint.
+                // Anything else is rethrown and fails the step (a restart resumes from there).
+                (execution, seq) = try channel.resumeRemoteChunks(after: error, manager: execution, logger: logger)
+                try? reader.close()
+                reader = try makeReader(scope)
+                try reader.open(execution.context)
+                exhausted = false
+            }
         }
 
         // Every chunk sent must end before the step does: its counts are their replies.
-        let progress = try channel.awaitRemoteChunks(
-            manager: execution, workerStep: key, maxOpen: 0, untilFailure: false, logger: logger, progress: report)
+        var progress: RemoteChunkProgress
+        while true {
+            do {
+                progress = try channel.awaitRemoteChunks(
+                    manager: execution, workerStep: key, maxOpen: 0, untilFailure: false, logger: logger, progress: report)
+                break
+            } catch {
+                (execution, seq) = try channel.resumeRemoteChunks(after: error, manager: execution, logger: logger)
+            }
+        }
         let commits = execution.counts.commit
         execution.counts = try channel.remoteChunkCounts(manager: execution)
         execution.counts.commit += commits

@@ -198,6 +198,30 @@ struct RemoteChunkingTests {
         }
     }
 
+    @Test func theManagerAndTheWorkersRideOutADatabaseRestart() async throws {
+        let server = try await PrivateServer()
+        do {
+            let cluster = Cluster(binary: try SwiftBatchBinary(), url: server.url)
+            #expect(try await cluster.binary.run(["migrate"], environment: cluster.env).exitCode == 0)
+            #expect(try await cluster.binary.run(["launch", "ledger-seed", "rows=\(Self.rows)"], environment: cluster.env).exitCode == 0)
+            let workers = try Self.workers(2, cluster, leaseSeconds: 3)
+            // A stalled chunk keeps the step running until the server is back.
+            let launcher = try cluster.binary.start(
+                Self.launch + ["stall-id=\(Self.stalledID)", "stall-seconds=3"], environment: cluster.env)
+            _ = try await Self.stalledHolder(cluster, workers)
+            try await server.restart(immediate: true)
+
+            #expect(try await launcher.wait() == 0, "\(launcher.output)")
+            #expect(launcher.output.contains("reconnected to the repository; sending on"), "\(launcher.output)")
+            try await Self.checkExact(cluster)
+            try await cluster.stop(workers)
+        } catch {
+            await server.destroy()
+            throw error
+        }
+        await server.destroy()
+    }
+
     @Test func aPoisonRowFailsTheStepNamingItAndARestartAfterTheFixIsExact() async throws {
         try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
             let workers = try Self.workers(2, cluster)
