@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt] [--worker-concurrency C]
+Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote] [--worker-concurrency C]
 
 Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
 swiftbatch_bench on it (dropped and made again each run), and measures in ONE run:
@@ -17,6 +17,9 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       (concurrency C each, default 2 as `worker`), against its two PostgreSQL peers:
                       INSERT ... SELECT, and the COPY pipe (psql COPY TO STDOUT | psql COPY
                       FROM STDIN); every run is checked against the reference aggregates
+  ledger-etl-remote   the same workload by remote chunking (chunk 1000, in-flight 8): the
+                      launcher reads and sends chunks, 1 and then 2 workers process and write
+                      them; checked against the same reference
   coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
@@ -24,7 +27,8 @@ Each figure is the median of 3 runs (1 with --quick). Times are wall times of th
 `swiftbatch launch` process (workers already running). Prints a Markdown table, writes the
 same as JSON under bench-results/ and prints the JSON file's path as the last line.
 
-Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt,
+Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt|remote
+(remote: the ledger peers, ledger-etl and ledger-etl-remote only),
 --worker-concurrency C (default 2, the worker's own default).
 TXT
 }
@@ -49,7 +53,7 @@ done
 [[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
 [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt ]] || { echo "bench.sh: --only takes client, ledger or mt" >&2; exit 2; }
+[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote ]] || { echo "bench.sh: --only takes client, ledger, mt or remote" >&2; exit 2; }
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
@@ -254,6 +258,20 @@ ledger_bench() {
         put "ledger_etl_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
     done
 
+    for n in 1 2; do
+        say "ledger-etl-remote with $n worker process(es), concurrency $worker_concurrency"
+        start_workers "$n"
+        runs=()
+        for _ in $(seq "$repeats"); do
+            seconds=$(launch_timed ledger-etl-remote chunk=1000 in-flight=8)
+            check "ledger-etl-remote ($n workers)"
+            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+        done
+        stop_workers
+        put "ledger_etl_remote_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
+    done
+    [[ "$only" != remote ]] || return 0
+
     local partitions=$([[ $quick == 1 ]] && echo 2000 || echo 10000)
     say "noop-partitions partitions=$partitions with 2 workers"
     start_workers 2
@@ -340,7 +358,7 @@ SQL
 if [[ "$only" == mt ]]; then
     mt_bench
 else
-    [[ "$only" == ledger ]] || client_bench
+    [[ "$only" == ledger || "$only" == remote ]] || client_bench
     [[ "$only" == client ]] || ledger_bench
 fi
 
@@ -356,8 +374,10 @@ for line in open(results):
 if "client_copy_rows_per_s" in r:
     r["client_copy_ratio_to_psql"] = r["client_copy_rows_per_s"] / r["psql_copy_rows_per_s"]
 if "ledger_etl_1_worker_rows_per_s" in r:
-    for n, key in ((1, "ledger_etl_1_worker"), (2, "ledger_etl_2_workers")):
-        r[key + "_rows_per_s"] = r.pop(f"ledger_etl_{n}_worker_rows_per_s")
+    for n, key in ((1, "ledger_etl_1_worker"), (2, "ledger_etl_2_workers"),
+                   (1, "ledger_etl_remote_1_worker"), (2, "ledger_etl_remote_2_workers")):
+        kind = "ledger_etl_remote" if "remote" in key else "ledger_etl"
+        r[key + "_rows_per_s"] = r.pop(f"{kind}_{n}_worker_rows_per_s")
         r[key + "_ratio_to_copy_pipe"] = r[key + "_rows_per_s"] / r["copy_pipe_rows_per_s"]
         r[key + "_ratio_to_insert_select"] = r[key + "_rows_per_s"] / r["insert_select_rows_per_s"]
 json.dump(r, open(out, "w"), indent=2)
@@ -382,6 +402,11 @@ if "ledger_etl_1_worker_rows_per_s" in r:
     for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
         v = r[key + "_rows_per_s"]
         print(f"| ledger-etl {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+    for label, key in (("1 worker", "ledger_etl_remote_1_worker"), ("2 workers", "ledger_etl_remote_2_workers")):
+        v = r[key + "_rows_per_s"]
+        print(f"| ledger-etl-remote {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+    if "noop_partitions" not in r:
+        sys.exit(0)
     print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | target 1,500 | {r['noop_partitions_per_s']/1500:.2f}x |")
     print(f"| await latency, last partition to job end (ms) | p50 {r['await_latency_ms_p50']:.1f}, p99 {r['await_latency_ms_p99']:.1f} | target p50 20, p99 100 | - |")
     print(f"| claim with {int(r['claim_history']):,} finished partitions in history (ms) | p50 {r['claim_latency_ms_p50']:.3f} | target 2 | - |")

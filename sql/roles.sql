@@ -44,13 +44,13 @@ REVOKE ALL ON TABLE
     swiftbatch_schema_version,
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
     batch_step_execution, batch_step_execution_context, batch_skipped_item,
-    batch_partition, batch_worker, batch_job_launcher,
+    batch_partition, batch_worker, batch_job_launcher, batch_remote_chunk,
     batch_dashboard_jobs, batch_dashboard_steps, batch_dashboard_stragglers, batch_dashboard_workers,
     batch_dashboard_failures, batch_dashboard_skipped_items, batch_dashboard_throughput
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 REVOKE ALL ON SEQUENCE
     batch_job_seq, batch_job_execution_seq, batch_step_execution_seq,
-    batch_skipped_item_skipped_item_id_seq, batch_partition_partition_id_seq
+    batch_skipped_item_skipped_item_id_seq, batch_partition_partition_id_seq, batch_remote_chunk_chunk_id_seq
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 
 -- The schema holding the repository must be usable (PostgreSQL grants USAGE on `public` to
@@ -75,13 +75,15 @@ $$;
 -- its parameters and context and the partition's step execution; it saves that step execution
 -- (counts, status, context) with the partition's lease in one statement, claims partitions
 -- (FOR UPDATE needs UPDATE), fails partitions whose lease expired on their last attempt, and
--- registers and heartbeats its batch_worker row.
+-- registers and heartbeats its batch_worker row. Remote chunks likewise: claimed, renewed,
+-- marked DONE or FAILED (never inserted: the manager does that).
 GRANT SELECT ON TABLE
     swiftbatch_schema_version,
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
-    batch_step_execution, batch_step_execution_context, batch_partition, batch_worker
+    batch_step_execution, batch_step_execution_context, batch_partition, batch_worker, batch_remote_chunk
 TO swiftbatch_worker;
-GRANT UPDATE ON TABLE batch_step_execution, batch_step_execution_context, batch_partition, batch_worker
+GRANT UPDATE ON TABLE batch_step_execution, batch_step_execution_context, batch_partition, batch_worker,
+    batch_remote_chunk
 TO swiftbatch_worker;
 GRANT INSERT ON TABLE batch_worker, batch_skipped_item TO swiftbatch_worker;
 GRANT USAGE ON SEQUENCE batch_skipped_item_skipped_item_id_seq TO swiftbatch_worker;
@@ -103,11 +105,12 @@ $$;
 GRANT SELECT ON TABLE batch_job_launcher TO swiftbatch_launcher;
 GRANT INSERT ON TABLE
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
-    batch_step_execution, batch_step_execution_context, batch_partition, batch_job_launcher
+    batch_step_execution, batch_step_execution_context, batch_partition, batch_job_launcher, batch_remote_chunk
 TO swiftbatch_launcher;
 GRANT UPDATE (version) ON TABLE batch_job_instance TO swiftbatch_launcher;
 GRANT UPDATE ON TABLE batch_job_execution, batch_job_execution_context, batch_job_launcher TO swiftbatch_launcher;
-GRANT USAGE ON SEQUENCE batch_job_seq, batch_job_execution_seq, batch_step_execution_seq, batch_partition_partition_id_seq
+GRANT USAGE ON SEQUENCE batch_job_seq, batch_job_execution_seq, batch_step_execution_seq, batch_partition_partition_id_seq,
+    batch_remote_chunk_chunk_id_seq
 TO swiftbatch_launcher;
 
 -- Dashboards: the views, and the tables behind them for queries of one's own. Not the
@@ -120,5 +123,9 @@ GRANT SELECT ON TABLE
     batch_job_instance, batch_job_execution, batch_step_execution, batch_skipped_item,
     batch_partition, batch_worker, batch_job_launcher
 TO swiftbatch_dashboard;
+-- Remote chunks without their items (business data in flight).
+GRANT SELECT (chunk_id, step_execution_id, job_execution_id, seq, worker_step, item_count, state, owner,
+    attempt, max_attempts, lease_expires_at, write_count, filter_count, last_error, created_at, updated_at)
+ON TABLE batch_remote_chunk TO swiftbatch_dashboard;
 
 COMMIT;

@@ -79,7 +79,7 @@ struct PruneCommand: AsyncParsableCommand {
         let rows: [(String, Int)] = [
             ("job executions", total.jobExecutions), ("job execution parameters", total.jobParameters),
             ("job execution contexts", total.jobContexts), ("step executions", total.stepExecutions),
-            ("step execution contexts", total.stepContexts), ("partitions", total.partitions),
+            ("step execution contexts", total.stepContexts), ("partitions", total.partitions), ("remote chunks", total.remoteChunks),
             ("skipped items", total.skippedItems), ("launcher records", total.launchers),
         ]
         for (name, count) in rows {

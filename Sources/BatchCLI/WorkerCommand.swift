@@ -13,7 +13,7 @@ import Glibc
 struct WorkerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "worker",
-        abstract: "Run partitions of partitioned steps, claimed from the job repository.",
+        abstract: "Run partitions of partitioned steps and chunks of remote chunk steps, claimed from the job repository.",
         discussion: """
             Start as many workers as you like, on any host that reaches the repository. Each \
             registers itself, claims ready partitions of the steps it serves (FOR UPDATE SKIP \
@@ -21,6 +21,12 @@ struct WorkerCommand: AsyncParsableCommand {
             once, and renews its leases by heartbeat and at every chunk commit. A worker that \
             dies or is paused past its lease loses its partitions to others, which resume them \
             from their last committed chunk; it can never commit after that.
+
+            Remote chunk steps (ledger-etl-remote, say) are served by the same slots: a free \
+            slot claims a chunk the launcher sent, processes its items outside any transaction, \
+            then writes them and records the chunk DONE in one transaction, under its claim. A \
+            chunk whose worker died or was paused past its lease is claimed again by another \
+            and written exactly once.
 
             SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
             (their checkpoints kept) and exit 0. A second signal exits at once.
@@ -36,10 +42,10 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var database: DatabaseOptions
 
-    @Option(help: "Partitions run at once (one thread and one connection each).")
+    @Option(help: "Partitions or remote chunks run at once (one thread and one connection each).")
     var concurrency: Int = 2
 
-    @Option(help: "Serve only these partitioned steps: job or job/step names, comma-separated (default: all).")
+    @Option(help: "Serve only these partitioned or remote chunk steps: job or job/step names, comma-separated (default: all).")
     var steps: String?
 
     @Option(name: .customLong("lease-seconds"), help: "How long a claim lasts without renewal.")

@@ -5,8 +5,8 @@ import Logging
 import PostgresClient
 import Synchronization
 
-/// The worker daemon: registers itself, claims partitions of the steps it serves, runs up to
-/// `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
+/// The worker daemon: registers itself, claims partitions (and remote chunks) of the steps it
+/// serves, runs up to `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
 /// claiming, lets each running partition finish its chunk and hands it back (ready again, its
 /// checkpoint kept), then returns from ``run()``.
 ///
@@ -17,6 +17,9 @@ public final class PartitionWorker: Sendable {
     private let logger: Logger
     /// Partitioned steps by worker-step key (`job/step`).
     private let steps: [String: PartitionStep]
+    /// Remote chunk steps by worker-step key (`job/step`): their chunks are claimed into the
+    /// same slots as partitions.
+    private let remoteSteps: [String: any RemoteChunkWorkerStep]
     private let state = Mutex(State())
     private let slotFreed = NSCondition()
     private let sessions: SlotSessions
@@ -30,30 +33,41 @@ public final class PartitionWorker: Sendable {
         var busy: [Bool] = []
         /// The claim each slot is running, whose lease the heartbeat renews.
         var held: [PartitionFence?] = []
+        /// The remote chunk each slot is processing, whose lease the heartbeat renews.
+        var heldChunks: [RemoteChunkFence?] = []
     }
 
     /// - Throws: when `configuration.steps` names a step the jobs do not have.
     public init(jobs: [Job], configuration: WorkerConfiguration, logger: Logger) throws {
         precondition(configuration.concurrency > 0 && configuration.leaseSeconds > 0)
         var available: [String: PartitionStep] = [:]
+        var remote: [String: any RemoteChunkWorkerStep] = [:]
         for job in jobs {
             for case let step as PartitionStep in job.steps {
                 available[PartitionStep.workerStepKey(job: job.name, step: step.name)] = step
             }
+            for case let step as any RemoteChunkWorkerStep in job.steps {
+                remote[PartitionStep.workerStepKey(job: job.name, step: step.name)] = step
+            }
         }
         if let wanted = configuration.steps {
             var served: [String: PartitionStep] = [:]
+            var servedRemote: [String: any RemoteChunkWorkerStep] = [:]
             for name in wanted {
                 let matches = available.filter { $0.key == name || $0.key.hasPrefix(name + "/") }
-                guard !matches.isEmpty else {
-                    let known = available.keys.sorted().joined(separator: ", ")
-                    throw WorkerError(message: "no partitioned step \"\(name)\" here; the partitioned steps are: \(known.isEmpty ? "(none)" : known)")
+                let remoteMatches = remote.filter { $0.key == name || $0.key.hasPrefix(name + "/") }
+                guard !matches.isEmpty || !remoteMatches.isEmpty else {
+                    let known = (Array(available.keys) + Array(remote.keys)).sorted().joined(separator: ", ")
+                    throw WorkerError(message: "no partitioned or remote chunk step \"\(name)\" here; those steps are: \(known.isEmpty ? "(none)" : known)")
                 }
                 served.merge(matches) { a, _ in a }
+                servedRemote.merge(remoteMatches) { a, _ in a }
             }
             available = served
+            remote = servedRemote
         }
         self.steps = available
+        self.remoteSteps = remote
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "batch.worker.id"] = "\(configuration.workerID)"
@@ -62,11 +76,18 @@ public final class PartitionWorker: Sendable {
         state.withLock {
             $0.busy = Array(repeating: false, count: configuration.concurrency)
             $0.held = Array(repeating: nil, count: configuration.concurrency)
+            $0.heldChunks = Array(repeating: nil, count: configuration.concurrency)
         }
     }
 
-    /// The worker-step keys this worker serves.
-    public var servedSteps: [String] { steps.keys.sorted() }
+    /// The worker-step keys this worker serves (partitioned and remote chunk steps).
+    public var servedSteps: [String] { (Array(steps.keys) + Array(remoteSteps.keys)).sorted() }
+
+    /// The partitioned steps this worker serves.
+    private var partitionSteps: [String] { steps.keys.sorted() }
+
+    /// The remote chunk steps this worker serves.
+    private var remoteChunkSteps: [String] { remoteSteps.keys.sorted() }
 
     /// Asks the worker to stop: no new claims; running partitions end after their current chunk
     /// and are handed back. ``run()`` returns once they have.
@@ -97,6 +118,11 @@ public final class PartitionWorker: Sendable {
             do {
                 let session = try connect()
                 defer { session.close() }
+                // Claims, heartbeats and sweeps need not wait for their WAL flush: a server crash
+                // that lost one leaves the claim to be made again, and nothing is written under
+                // a claim before the chunk's own commit, which flushes the WAL up to itself (the
+                // claim included) and is fenced. One fsync per claim fewer.
+                try session.connection.execute("SET synchronous_commit = off")
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps)
@@ -124,9 +150,12 @@ public final class PartitionWorker: Sendable {
         let heartbeatEvery = Duration.seconds(configuration.leaseSeconds / 3)
         while !isShuttingDown {
             if clock.now - lastHeartbeat >= heartbeatEvery {
-                let held = state.withLock { $0.held.compactMap { $0 } }
+                let (held, heldChunks) = state.withLock { ($0.held.compactMap { $0 }, $0.heldChunks.compactMap { $0 }) }
                 try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: held)
+                try session.renewRemoteChunkLeases(
+                    workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: heldChunks)
                 try session.sweepExpiredPartitions()
+                if !remoteSteps.isEmpty { try session.sweepExpiredRemoteChunks() }
                 lastHeartbeat = clock.now
             }
             let free = state.withLock { state in state.busy.indices.filter { !state.busy[$0] } }
@@ -135,7 +164,7 @@ public final class PartitionWorker: Sendable {
                 continue
             }
             let claimed = try session.claimPartitions(
-                workerID: configuration.workerID, steps: servedSteps, limit: free.count,
+                workerID: configuration.workerID, steps: partitionSteps, limit: free.count,
                 leaseSeconds: configuration.leaseSeconds)
             for (partition, slot) in zip(claimed, free) {
                 let fence = fence(for: partition)
@@ -154,7 +183,31 @@ public final class PartitionWorker: Sendable {
                     slotFreed.unlock()
                 }
             }
-            if claimed.count < free.count {
+            // Slots no partition took serve remote chunks.
+            let freeForChunks = Array(free.dropFirst(claimed.count))
+            let chunks = try session.claimRemoteChunks(
+                workerID: configuration.workerID, steps: remoteChunkSteps, limit: freeForChunks.count,
+                leaseSeconds: configuration.leaseSeconds)
+            for (chunk, slot) in zip(chunks, freeForChunks) {
+                let fence = RemoteChunkFence(
+                    chunkID: chunk.chunkID, owner: configuration.workerID, attempt: chunk.request.attempt,
+                    seq: chunk.request.seq, workerStep: chunk.workerStep)
+                state.withLock {
+                    $0.busy[slot] = true
+                    $0.heldChunks[slot] = fence
+                }
+                slots[slot].submit { [self] in
+                    runRemoteChunk(chunk, fence: fence, slot: slot)
+                    state.withLock {
+                        $0.busy[slot] = false
+                        $0.heldChunks[slot] = nil
+                    }
+                    slotFreed.lock()
+                    slotFreed.broadcast()
+                    slotFreed.unlock()
+                }
+            }
+            if claimed.count + chunks.count < free.count {
                 // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
                 // sliced so a shutdown is seen within 200 ms without any extra query.
                 let deadline = clock.now + min(configuration.pollInterval, heartbeatEvery)
@@ -224,13 +277,13 @@ public final class PartitionWorker: Sendable {
     }
 
     private var claimRequest: ClaimRequest {
-        ClaimRequest(workerID: configuration.workerID, steps: servedSteps, leaseSeconds: configuration.leaseSeconds)
+        ClaimRequest(workerID: configuration.workerID, steps: partitionSteps, leaseSeconds: configuration.leaseSeconds)
     }
 
     private func claimNext(slot: Int) -> ClaimedPartition? {
         do {
             return try slotSession(slot).claimPartitions(
-                workerID: configuration.workerID, steps: servedSteps, limit: 1,
+                workerID: configuration.workerID, steps: partitionSteps, limit: 1,
                 leaseSeconds: configuration.leaseSeconds
             ).first
         } catch {
@@ -347,6 +400,82 @@ public final class PartitionWorker: Sendable {
         if case .handedBack = outcome {} else { execution.endTime = Date() }
         try session.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence)
         logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
+    }
+
+    // MARK: - One remote chunk (a slot's thread)
+
+    private func runRemoteChunk(_ chunk: ClaimedRemoteChunk, fence: RemoteChunkFence, slot: Int) {
+        var logger = self.logger
+        logger[metadataKey: "batch.remote.step"] = "\(chunk.workerStep)"
+        logger[metadataKey: "batch.remote.chunk"] = "\(chunk.request.seq)"
+        logger[metadataKey: "batch.remote.attempt"] = "\(chunk.request.attempt)"
+        do {
+            let session = try slotSession(slot)
+            guard let step = remoteSteps[chunk.workerStep] else {
+                try session.failRemoteChunk(fence: fence, reason: "worker has no step \(chunk.workerStep)")
+                return
+            }
+            guard let job = try jobExecution(id: chunk.jobExecutionID, step: chunk.workerStep, session: session) else {
+                throw WorkerError(message: "remote chunk \(chunk.chunkID) names an execution that does not exist")
+            }
+            // Processing runs outside any transaction; only the writes and the reply hold the
+            // chunk's row, so a worker paused while processing holds no lock.
+            let processed: ProcessedRemoteChunk
+            do {
+                processed = try step.process(RemoteChunkScope(parameters: job.parameters, request: chunk.request, logger: logger))
+            } catch {
+                logger.error("remote chunk failed", metadata: ["batch.error": "\(error)"])
+                try session.failRemoteChunk(fence: fence, reason: "\(error)")
+                return
+            }
+            var attempt = 1
+            while true {
+                do {
+                    try session.completeRemoteChunk(processed, fence: fence, stepName: step.name, parameters: job.parameters)
+                    break
+                } catch let lost as RemoteChunkLeaseLost {
+                    throw lost
+                } catch let error where Self.isConnectionLost(error) {
+                    throw error
+                } catch let error where attempt < Self.chunkWriteAttempts && RetryPolicy.transientErrors.isRetryable(error) {
+                    // A deadlock or serialization failure: the same outputs, written again.
+                    logger.warning("remote chunk rolled back; retrying", metadata: ["batch.error": "\(error)", "batch.attempt": "\(attempt)"])
+                    Thread.sleep(forTimeInterval: 0.05 * Double(1 << attempt))
+                    attempt += 1
+                } catch {
+                    // The writer refused the chunk (a constraint, bad data): retrying cannot help.
+                    logger.error("remote chunk failed", metadata: ["batch.error": "\(error)"])
+                    try session.failRemoteChunk(fence: fence, reason: "write failed: \(error)")
+                    return
+                }
+            }
+            logger.debug("remote chunk done", metadata: ["batch.remote.written": "\(processed.written)"])
+        } catch let lost as RemoteChunkLeaseLost {
+            logger.warning("remote chunk dropped", metadata: ["batch.error": "\(lost)"])
+        } catch {
+            // The repository went away or refused: drop the session and the claim; the lease
+            // expires and the chunk is claimed again (by any worker) with its items.
+            logger.error("remote chunk abandoned to its lease", metadata: ["batch.error": "\(error)"])
+            sessions.replace(slot, with: nil)
+        }
+    }
+
+    /// Writes of one remote chunk tried in all when they fail transiently (deadlock, serialization).
+    private static let chunkWriteAttempts = 5
+
+    private static func isConnectionLost(_ error: any Error) -> Bool {
+        (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
+    }
+
+    private func jobExecution(id: Int64, step: String, session: PostgresJobRepositorySession) throws -> JobExecution? {
+        let key = "\(id)/\(step)"
+        if let cached = jobExecutions.withLock({ $0[key] }) { return cached }
+        guard let loaded = try session.jobExecution(id: id) else { return nil }
+        jobExecutions.withLock { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[key] = loaded
+        }
+        return loaded
     }
 
     private func jobExecution(of claimed: ClaimedPartition, session: PostgresJobRepositorySession) throws -> JobExecution? {

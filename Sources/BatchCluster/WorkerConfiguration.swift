@@ -4,10 +4,10 @@ import Foundation
 public struct WorkerConfiguration: Sendable {
     /// conninfo or URL of the job repository; nil uses libpq's `PG*` variables.
     public var connectionString: String?
-    /// Partitions run at once (one thread and one connection each).
+    /// Partitions or remote chunks run at once (one thread and one connection each).
     public var concurrency: Int
-    /// The partitioned steps served, as `job` or `job/step`; nil serves every partitioned step of
-    /// the jobs the executable has.
+    /// The partitioned and remote chunk steps served, as `job` or `job/step`; nil serves every
+    /// such step of the jobs the executable has.
     public var steps: [String]?
     /// How long a claim lasts without renewal; heartbeats renew it every third of it, and every
     /// chunk commit renews the partition's own.

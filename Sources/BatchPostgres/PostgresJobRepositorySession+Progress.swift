@@ -58,7 +58,8 @@ extension PostgresJobRepositorySession {
                    s.read_count, s.write_count, s.filter_count, s.read_skip_count, s.process_skip_count,
                    s.write_skip_count, s.commit_count, s.rollback_count,
                    p.total, p.completed, p.failed, p.stopped, p.claimed,
-                   p.read, p.written, p.filtered, p.read_skips, p.process_skips, p.write_skips, p.commits, p.rollbacks
+                   p.read, p.written, p.filtered, p.read_skips, p.process_skips, p.write_skips, p.commits, p.rollbacks,
+                   r.chunks, r.read, r.written, r.filtered, r.done
             FROM batch_job_execution e
             JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
             LEFT JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id AND strpos(s.step_name, ':') = 0
@@ -77,6 +78,15 @@ extension PostgresJobRepositorySession {
                 FROM batch_partition p JOIN batch_step_execution ps ON ps.step_execution_id = p.step_execution_id
                 WHERE p.manager_step_execution_id = s.step_execution_id
             ) p ON s.step_execution_id IS NOT NULL
+            -- A remote chunk step's counts, live: its chunks' replies so far.
+            LEFT JOIN LATERAL (
+                SELECT count(*) AS chunks, coalesce(sum(r.item_count), 0)::bigint AS read,
+                       coalesce(sum(r.write_count) FILTER (WHERE r.state = 'DONE'), 0)::bigint AS written,
+                       coalesce(sum(r.filter_count) FILTER (WHERE r.state = 'DONE'), 0)::bigint AS filtered,
+                       count(*) FILTER (WHERE r.state = 'DONE') AS done
+                FROM batch_remote_chunk r
+                WHERE r.step_execution_id = s.step_execution_id AND s.end_time IS NULL
+            ) r ON s.step_execution_id IS NOT NULL
             WHERE e.job_execution_id = \(id)
             ORDER BY s.step_execution_id
             """, prepared: true)
@@ -115,6 +125,13 @@ extension PostgresJobRepositorySession {
                         read: try count(28), write: try count(29), filter: try count(30), readSkip: try count(31),
                         processSkip: try count(32), writeSkip: try count(33), commit: try count(34), rollback: try count(35))
                 }
+            }
+            if step.endTime == nil, try count(36) > 0 {
+                // The manager writes the sums of its chunks' replies when it ends; until then, these.
+                step.counts.read = try count(37)
+                step.counts.write = try count(38)
+                step.counts.filter = try count(39)
+                step.counts.commit = try count(40)
             }
             progress.steps.append(step)
         }

@@ -11,6 +11,7 @@ public struct PruneCounts: Sendable, Equatable {
     public var stepExecutions = 0
     public var stepContexts = 0
     public var partitions = 0
+    public var remoteChunks = 0
     public var skippedItems = 0
     public var launchers = 0
 
@@ -24,6 +25,7 @@ public struct PruneCounts: Sendable, Equatable {
         lhs.stepExecutions += rhs.stepExecutions
         lhs.stepContexts += rhs.stepContexts
         lhs.partitions += rhs.partitions
+        lhs.remoteChunks += rhs.remoteChunks
         lhs.skippedItems += rhs.skippedItems
         lhs.launchers += rhs.launchers
     }
@@ -143,6 +145,13 @@ extension PostgresJobRepositorySession {
             WHERE p.job_execution_id IN (SELECT job_execution_id FROM swiftbatch_prune_execution)
                OR p.step_execution_id IN (SELECT step_execution_id FROM swiftbatch_prune_step)
                OR p.manager_step_execution_id IN (SELECT step_execution_id FROM swiftbatch_prune_step)
+            """)
+        // A restart's manager adopted the earlier attempts' chunks, so they point at steps of
+        // this instance too.
+        counts.remoteChunks = try db.execute("""
+            DELETE FROM batch_remote_chunk r
+            WHERE r.job_execution_id IN (SELECT job_execution_id FROM swiftbatch_prune_execution)
+               OR r.step_execution_id IN (SELECT step_execution_id FROM swiftbatch_prune_step)
             """)
         counts.stepContexts = try db.execute("""
             DELETE FROM batch_step_execution_context WHERE step_execution_id IN (SELECT step_execution_id FROM swiftbatch_prune_step)

@@ -10,4 +10,5 @@ await SwiftBatchCLI.main(jobs: [
     LedgerSplitJob.job,
     LedgerETLAsyncJob.job,
     LedgerETLMultiThreadedJob.job,
+    LedgerETLRemoteJob.job,
 ])

@@ -81,6 +81,17 @@ struct RepositoryRolesTests {
                 let views = ["jobs", "steps", "stragglers", "workers", "failures", "skipped_items", "throughput"]
                     .map { "SELECT * FROM batch_dashboard_\($0)" }
                 #expect(try await Cluster.sqlStates(views, as: dashboardURL) == Array(repeating: nil, count: views.count))
+                // Remote chunks: workers claim and end them, launchers send them, dashboards
+                // see them without their items.
+                let allowed: [(user: String, statement: String)] = [
+                    (workerURL, "SELECT items FROM batch_remote_chunk FOR UPDATE SKIP LOCKED"),
+                    (workerURL, "UPDATE batch_remote_chunk SET state = 'DONE' WHERE false"),
+                    (launcherURL, "SELECT nextval('batch_remote_chunk_chunk_id_seq')"),
+                    (dashboardURL, "SELECT state, attempt, owner, last_error FROM batch_remote_chunk"),
+                ]
+                for (user, statement) in allowed {
+                    #expect(try await Cluster.sqlStates([statement], as: user) == [nil], "\(statement)")
+                }
 
                 let refused: [(user: String, statements: [String])] = [
                     (dashboardURL, [
@@ -88,12 +99,14 @@ struct RepositoryRolesTests {
                         "SELECT * FROM batch_job_execution_context",
                         "SELECT * FROM batch_job_execution_params",
                         "INSERT INTO batch_job_instance VALUES (100, 0, 'x', 'x')",
+                        "SELECT items FROM batch_remote_chunk",
                     ]),
                     (workerURL, [
                         "INSERT INTO batch_job_instance VALUES (100, 0, 'x', 'x')",
                         "UPDATE batch_job_execution SET status = 'ABANDONED'",
                         "SELECT nextval('batch_job_execution_seq')",
                         "SELECT * FROM batch_dashboard_jobs",
+                        "SELECT nextval('batch_remote_chunk_chunk_id_seq')",
                     ]),
                     (launcherURL, ["UPDATE batch_job_instance SET job_name = 'renamed'"]),
                 ] + [workerURL, launcherURL, dashboardURL].map { user in

@@ -1,0 +1,270 @@
+import Foundation
+import Logging
+
+/// A chunk-oriented step whose processing and writing run on worker daemons (remote chunking).
+///
+/// The manager (this step, in the launching process) reads items with its reader and sends
+/// them, `commitInterval` at a time, as durable chunk rows: each chunk is inserted in the same
+/// transaction as the manager's checkpoint (the reader's position after it), so a restarted
+/// manager neither loses nor re-sends a chunk. At most `maxInFlight` chunks wait or run at once.
+/// Workers (`swiftbatch worker`) claim chunks, decode and process the items, and write the
+/// outputs in one transaction with their reply (counts) and the chunk's end, fenced by their
+/// claim: a chunk is written exactly once, even when its worker dies or is paused past its lease
+/// and the chunk is claimed again.
+///
+/// The step's counts are summed from the chunks' replies, so they are exact across worker
+/// deaths and manager restarts. A chunk whose processing throws is FAILED, and the step fails
+/// naming it once the chunks in flight have ended. A restart sends the failed chunk again,
+/// its items read afresh from where the chunk started (same position, same count), so a source
+/// row fixed after the failure is sent fixed; rows inserted into or deleted from a failed
+/// chunk's range meanwhile would shift it, and are not supported.
+/// Items travel through the repository as text written by a ``RemoteChunkCodec``: JSON for
+/// `Codable` items by default, or a ``DelimitedChunkCodec`` (several times cheaper).
+public struct RemoteChunkStep<Reader: ItemReader, Processor: ItemProcessor, Writer: ItemWriter>: RemoteChunkWorkerStep
+where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
+    public let name: String
+    public let commitInterval: Int
+    /// A long job parameter that, when given, replaces `commitInterval` (e.g. `chunk`).
+    public let commitIntervalParameter: String?
+    /// Chunks waiting or running at once; the manager reads ahead no further.
+    public let maxInFlight: Int
+    /// A long job parameter that, when given, replaces `maxInFlight`.
+    public let maxInFlightParameter: String?
+    /// Claims of one chunk before it is FAILED (a worker that dies or loses its lease counts as one).
+    public let maxAttempts: Int
+    public let allowStartIfComplete: Bool
+    private let codec: any RemoteChunkCodec<Reader.Item>
+    private let makeReader: @Sendable (StepScope) throws -> Reader
+    private let makeWorker: @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
+
+    /// - Parameters:
+    ///   - codec: how items travel through the repository.
+    ///   - reader: builds the manager's reader; it is opened with the step's saved context.
+    ///   - worker: builds a worker's processor and writer, once per chunk. The writer should
+    ///     write through the chunk's transaction (`ChunkContext`): that is what makes the output
+    ///     exactly-once. Writers are neither opened with a context nor asked to update one.
+    public init(
+        _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil, maxInFlight: Int = 8,
+        maxInFlightParameter: String? = nil, maxAttempts: Int = 3, allowStartIfComplete: Bool = false,
+        codec: some RemoteChunkCodec<Reader.Item>,
+        reader: @escaping @Sendable (StepScope) throws -> Reader,
+        worker: @escaping @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
+    ) {
+        precondition(commitInterval > 0 && maxInFlight > 0 && maxAttempts > 0)
+        self.name = name
+        self.commitInterval = commitInterval
+        self.commitIntervalParameter = commitIntervalParameter
+        self.maxInFlight = maxInFlight
+        self.maxInFlightParameter = maxInFlightParameter
+        self.maxAttempts = maxAttempts
+        self.allowStartIfComplete = allowStartIfComplete
+        self.codec = codec
+        self.makeReader = reader
+        self.makeWorker = worker
+    }
+
+    /// The name workers use for this step: `<job>/<step>`.
+    public static func workerStepKey(job: String, step: String) -> String { "\(job)/\(step)" }
+
+    public func commitInterval(for parameters: JobParameters) throws -> Int {
+        try Self.long(parameters, commitIntervalParameter, default: commitInterval, range: 1...1_000_000)
+    }
+
+    public func maxInFlight(for parameters: JobParameters) throws -> Int {
+        try Self.long(parameters, maxInFlightParameter, default: maxInFlight, range: 1...10_000)
+    }
+
+    private static func long(_ parameters: JobParameters, _ name: String?, default value: Int, range: ClosedRange<Int64>) throws -> Int {
+        guard let name, let given = parameters.long(name) else { return value }
+        guard range.contains(given) else {
+            throw InvalidStepParameter(
+                description: "parameter \(name) must be between \(range.lowerBound) and \(range.upperBound), not \(given)")
+        }
+        return Int(given)
+    }
+
+    public func validate(_ parameters: JobParameters) throws {
+        _ = try commitInterval(for: parameters)
+        _ = try maxInFlight(for: parameters)
+    }
+
+    // MARK: - Manager
+
+    public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
+        guard let channel = scope.session.remoteChunkChannel else {
+            throw InvalidStepParameter(description: "step \(name) chunks remotely, but the job repository cannot carry chunks")
+        }
+        let interval = try commitInterval(for: scope.parameters)
+        let inFlight = try maxInFlight(for: scope.parameters)
+        let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)
+        let adopted = try channel.adoptRemoteChunks(manager: execution, jobExecution: scope.jobExecution, workerStep: key)
+        var seq = adopted.nextSeq
+        for failed in adopted.failed {
+            try resend(failed, &execution, channel, scope)
+        }
+        var reader = try makeReader(scope)
+        try reader.open(execution.context)
+        defer { try? reader.close() }
+        var logger = scope.logger
+        logger[metadataKey: "batch.remote.step"] = "\(key)"
+        var warnedAboutWorkers = false
+        let report = { (progress: RemoteChunkProgress) in
+            if progress.liveWorkers == 0 && progress.open > 0 && !warnedAboutWorkers {
+                warnedAboutWorkers = true
+                logger.notice("no live worker serves this step yet: start one with `swiftbatch worker`")
+            } else if progress.liveWorkers > 0 {
+                warnedAboutWorkers = false
+            }
+            logger.info("remote chunks", metadata: [
+                "batch.remote.done": "\(progress.done)", "batch.remote.total": "\(progress.total)",
+                "batch.remote.in_flight": "\(progress.open)", "batch.remote.failed": "\(progress.failed)",
+            ])
+        }
+
+        var exhausted = false
+        var stopping = false
+        var items: [Reader.Item] = []
+        items.reserveCapacity(interval)
+        while !exhausted && !stopping {
+            do {
+                let progress = try channel.awaitRemoteChunks(
+                    manager: execution, workerStep: key, maxOpen: inFlight - 1, untilFailure: true, logger: logger,
+                    progress: report)
+                if progress.failed > 0 { break }
+                // One transaction: read the chunk, insert it, save the reader's position after it.
+                // The reader moves on in memory, so a chunk whose transaction failed is never
+                // retried as it is: the reader is reopened at the last committed checkpoint.
+                let jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                    items.removeAll(keepingCapacity: true)
+                    let context = ChunkContext(
+                        transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
+                        stepContext: working.context)
+                    while items.count < interval {
+                        guard let item = try reader.read(in: context) else {
+                            exhausted = true
+                            break
+                        }
+                        items.append(item)
+                    }
+                    if !items.isEmpty {
+                        let payload = try codec.encode(items)
+                        try channel.sendRemoteChunk(
+                            in: transaction, manager: working, workerStep: key, seq: seq, items: payload,
+                            itemCount: items.count, startContext: working.context, maxAttempts: maxAttempts)
+                        working.counts.read += Int64(items.count)
+                    }
+                    var checkpoint = working.context
+                    try reader.update(&checkpoint)
+                    working.context = checkpoint
+                    working.counts.commit += 1
+                }.jobStatus
+                if !items.isEmpty { seq += 1 }
+                if (jobStatus == .stopping || scope.isInterrupted) && !exhausted { stopping = true }
+            } catch {
+                // The database went away (a restart, a network cut): once reconnected, go on
+                // from the last committed chunk with a reader reopened at its checkpoint.
+                // Anything else is rethrown and fails the step (a restart resumes from there).
+                (execution, seq) = try channel.resumeRemoteChunks(after: error, manager: execution, logger: logger)
+                try? reader.close()
+                reader = try makeReader(scope)
+                try reader.open(execution.context)
+                exhausted = false
+            }
+        }
+
+        // Every chunk sent must end before the step does: its counts are their replies.
+        var progress: RemoteChunkProgress
+        while true {
+            do {
+                progress = try channel.awaitRemoteChunks(
+                    manager: execution, workerStep: key, maxOpen: 0, untilFailure: false, logger: logger, progress: report)
+                break
+            } catch {
+                (execution, seq) = try channel.resumeRemoteChunks(after: error, manager: execution, logger: logger)
+            }
+        }
+        let commits = execution.counts.commit
+        execution.counts = try channel.remoteChunkCounts(manager: execution)
+        execution.counts.commit += commits
+        if progress.failed > 0 {
+            execution.status = .failed
+            execution.exitStatus = .failed.adding(
+                description: "\(progress.failed) of \(progress.total) remote chunks failed: \(progress.failures.joined(separator: "; "))")
+        } else if stopping {
+            execution.status = .stopped
+            execution.exitStatus = .stopped.adding(description: "stopped by request after \(progress.total) chunks")
+        } else {
+            execution.status = .completed
+            execution.exitStatus = .completed
+        }
+    }
+
+    /// Reads a failed chunk's items again from where it started, with a reader of its own,
+    /// and sends them in place of the old ones. The step's own checkpoint does not move.
+    private func resend(
+        _ failed: FailedRemoteChunk, _ execution: inout StepExecution, _ channel: any RemoteChunkChannel,
+        _ scope: StepScope
+    ) throws {
+        let reader = try makeReader(scope)
+        try reader.open(failed.startContext)
+        defer { try? reader.close() }
+        _ = try scope.session.inChunkTransaction(&execution) { transaction, working in
+            let context = ChunkContext(
+                transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
+                stepContext: failed.startContext)
+            var items: [Reader.Item] = []
+            while items.count < failed.itemCount, let item = try reader.read(in: context) { items.append(item) }
+            let payload = try codec.encode(items)
+            try channel.resendRemoteChunk(
+                in: transaction, manager: working, seq: failed.seq, items: payload, itemCount: items.count)
+            working.counts.commit += 1
+        }
+        scope.logger.notice("failed remote chunk sent again", metadata: [
+            "batch.remote.chunk": "\(failed.seq)", "batch.remote.items": "\(failed.itemCount)",
+        ])
+    }
+
+    // MARK: - Worker
+
+    public func process(_ scope: RemoteChunkScope) throws -> ProcessedRemoteChunk {
+        let items = try codec.decode(scope.request.items, count: scope.request.itemCount)
+        let (processor, writer) = try makeWorker(scope)
+        var outputs: [Writer.Item] = []
+        outputs.reserveCapacity(items.count)
+        var filtered = 0
+        let processed = processor.processChunk(items)
+        for (position, item) in items.enumerated() {
+            do {
+                if let output = try processed.map({ try $0[position].get() }) ?? processor.process(item) {
+                    outputs.append(output)
+                } else {
+                    filtered += 1
+                }
+            } catch {
+                let key = (item as? any ItemKeyed)?.itemKey ?? "\(position + 1) of \(items.count)"
+                throw RemoteChunkItemError(itemKey: key, underlying: "\(error)")
+            }
+        }
+        return ProcessedRemoteChunk(written: outputs.count, filtered: filtered) { context in
+            try writer.open(ExecutionContext())
+            defer { try? writer.close() }
+            if !outputs.isEmpty { try writer.write(outputs, in: context) }
+        }
+    }
+}
+
+extension RemoteChunkStep where Reader.Item: Codable {
+    /// A remote chunk step whose items travel as JSON.
+    public init(
+        _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil, maxInFlight: Int = 8,
+        maxInFlightParameter: String? = nil, maxAttempts: Int = 3, allowStartIfComplete: Bool = false,
+        reader: @escaping @Sendable (StepScope) throws -> Reader,
+        worker: @escaping @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
+    ) {
+        self.init(
+            name, commitInterval: commitInterval, commitIntervalParameter: commitIntervalParameter,
+            maxInFlight: maxInFlight, maxInFlightParameter: maxInFlightParameter, maxAttempts: maxAttempts,
+            allowStartIfComplete: allowStartIfComplete, codec: JSONChunkCodec<Reader.Item>(), reader: reader,
+            worker: worker)
+    }
+}
