@@ -374,8 +374,10 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                     last_error = CASE WHEN \(state)::text IS NULL THEN last_error ELSE \(finish?.error)::text END,
                     owner = CASE WHEN \(state)::text = 'READY' THEN NULL ELSE owner END,
                     attempt = CASE WHEN \(state)::text = 'READY' THEN attempt - 1 ELSE attempt END
+                -- `IS TRUE` keeps this a primary-key lookup: a bare state = 'CLAIMED' would let
+                -- the planner use the claimable index, walking every claim since the last vacuum.
                 WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
-                  AND attempt = \(fence?.attempt ?? 0) AND state = 'CLAIMED'
+                  AND attempt = \(fence?.attempt ?? 0) AND (state = 'CLAIMED') IS TRUE
                 RETURNING partition_id, worker_step, manager_step_execution_id
             ), step AS (
                 UPDATE batch_step_execution SET

@@ -69,7 +69,8 @@ extension PostgresJobRepositorySession {
             WHERE (partition_id, attempt) IN (
                     SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
                     FROM unnest(string_to_array(\(claims), ',')) claim)
-              AND owner = \(workerID) AND state = 'CLAIMED'
+              -- IS TRUE: by primary key, never through the claimable index (see Self.save).
+              AND owner = \(workerID) AND (state = 'CLAIMED') IS TRUE
             """, prepared: true).affectedRows
     }
 

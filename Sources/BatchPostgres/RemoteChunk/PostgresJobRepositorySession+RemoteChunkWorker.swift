@@ -85,7 +85,9 @@ extension PostgresJobRepositorySession {
             WHERE (chunk_id, attempt) IN (
                     SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
                     FROM unnest(string_to_array(\(claims), ',')) claim)
-              AND owner = \(workerID) AND state = 'CLAIMED'
+              -- IS TRUE: by primary key, never through the claimable index, whose predicate a
+              -- bare state = 'CLAIMED' satisfies (it would walk every claim since the last vacuum).
+              AND owner = \(workerID) AND (state = 'CLAIMED') IS TRUE
             """, prepared: true).affectedRows
     }
 
@@ -126,7 +128,7 @@ extension PostgresJobRepositorySession {
                 UPDATE batch_remote_chunk SET state = 'FAILED', last_error = \(String(reason.prefix(2500))),
                     lease_expires_at = NULL, updated_at = now()
                 WHERE chunk_id = \(fence.chunkID) AND owner = \(fence.owner) AND attempt = \(fence.attempt)
-                  AND state = 'CLAIMED'
+                  AND (state = 'CLAIMED') IS TRUE
                 RETURNING worker_step
             )
             SELECT pg_notify(\(ClusterChannels.remoteChunkDone), worker_step) FROM failed
@@ -145,7 +147,7 @@ extension PostgresJobRepositorySession {
     private func lockClaim(_ fence: RemoteChunkFence, _ db: PostgresConnection) throws {
         let held = try db.query("""
             SELECT 1 FROM batch_remote_chunk
-            WHERE chunk_id = \(fence.chunkID) AND owner = \(fence.owner) AND attempt = \(fence.attempt) AND state = 'CLAIMED'
+            WHERE chunk_id = \(fence.chunkID) AND owner = \(fence.owner) AND attempt = \(fence.attempt) AND (state = 'CLAIMED') IS TRUE
             FOR UPDATE
             """, prepared: true)
         if held.count == 0 { throw RemoteChunkLeaseLost(fence: fence) }
