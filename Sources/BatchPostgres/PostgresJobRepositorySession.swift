@@ -378,7 +378,7 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 -- the planner use the claimable index, walking every claim since the last vacuum.
                 WHERE \(fence != nil) AND partition_id = \(fence?.partitionID ?? 0) AND owner = \(fence?.owner ?? "")
                   AND attempt = \(fence?.attempt ?? 0) AND (state = 'CLAIMED') IS TRUE
-                RETURNING partition_id, worker_step, manager_step_execution_id
+                RETURNING partition_id, worker_step
             ), step AS (
                 UPDATE batch_step_execution SET
                     version = version + 1, status = \(execution.status.rawValue),
@@ -395,19 +395,38 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
             ), next_pick AS MATERIALIZED (
-                -- The worker's next partition, picked as a claim picks (see claimPartitions),
-                -- never the one ending here (the same row must not be updated twice).
-                SELECT c.partition_id
-                FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
-                CROSS JOIN LATERAL (
-                    SELECT partition_id FROM batch_partition
-                    WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
-                      AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-                      AND partition_id <> \(fence?.partitionID ?? 0)
-                    ORDER BY worker_step, state, partition_id
-                    LIMIT 1
-                    FOR UPDATE SKIP LOCKED
-                ) c
+                -- The worker's next partition, never the one ending here (the same row must
+                -- not be updated twice). First a ready one after this partition: claims go in
+                -- id order, so the claimable index's entries before it are nearly all dead
+                -- (claimed since the last vacuum), and seeking past them skips them. Written as
+                -- row comparisons (between (step, READY, this id) and the end of (step, READY)),
+                -- it is a seek that only the claimable index can serve: no plan can turn it into
+                -- a walk of another index. Only if none is ready after it, a claim's full pick (see
+                -- claimPartitions): expired claims first, then any ready one.
+                SELECT partition_id FROM (
+                    SELECT c.partition_id
+                    FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
+                    CROSS JOIN LATERAL (
+                        SELECT partition_id FROM batch_partition
+                        WHERE (worker_step, state, partition_id) > (served.step, 'READY', \(fence?.partitionID ?? 0))
+                          AND (worker_step, state) <= (served.step, 'READY') AND state IN ('READY', 'CLAIMED')
+                        ORDER BY worker_step, state, partition_id
+                        LIMIT 1
+                        FOR UPDATE SKIP LOCKED
+                    ) c
+                    UNION ALL
+                    SELECT c.partition_id
+                    FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
+                    CROSS JOIN LATERAL (
+                        SELECT partition_id FROM batch_partition
+                        WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
+                          AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
+                          AND partition_id <> \(fence?.partitionID ?? 0)
+                        ORDER BY worker_step, state, partition_id
+                        LIMIT 1
+                        FOR UPDATE SKIP LOCKED
+                    ) c
+                ) ahead_then_any
                 LIMIT 1
             ), next AS (
                 UPDATE batch_partition p SET state = 'CLAIMED', owner = \(claimNext?.workerID ?? ""), attempt = p.attempt + 1,
@@ -421,18 +440,21 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
             SELECT (SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id),
                    (SELECT count(*) FROM lease),
                    -- A NOTIFY wakes every listening session of the database (all workers too),
-                   -- so one is sent only when the manager needs it at once: a partition that
-                   -- did not complete, or one of its last few. The count reads this statement's
-                   -- snapshot, where this partition is still open; its ORDER BY is what only the
-                   -- claimable index yields, so stale statistics cannot turn it into a scan.
+                   -- so one is sent only when the manager needs it at once: for a partition that
+                   -- did not complete, or once fewer than 10 partitions of its step wait after
+                   -- this one (the queue is nearly drained: what is left is running). It seeks
+                   -- past the dead index entries of earlier claims, as the pick of the next does.
+                   -- Partitions of another execution of the same step count too (filtering on
+                   -- the manager would make the planner read all of its ready ones): while
+                   -- another job's partitions wait, a manager sees its end by its own poll.
                    (SELECT pg_notify(\(finish?.channel ?? ""), \(finish?.payload ?? "")) FROM lease
                     WHERE \(state)::text IS NOT NULL
                       AND (\(state)::text <> 'COMPLETED'
                            OR (SELECT count(*) FROM (
                                    SELECT 1 FROM batch_partition o
-                                   WHERE o.worker_step = lease.worker_step AND o.state IN ('READY', 'CLAIMED')
-                                     AND o.manager_step_execution_id = lease.manager_step_execution_id
-                                   ORDER BY o.worker_step, o.state, o.partition_id LIMIT 10) open) <= 9)),
+                                   WHERE (o.worker_step, o.state, o.partition_id) > (lease.worker_step, 'READY', lease.partition_id)
+                                     AND (o.worker_step, o.state) <= (lease.worker_step, 'READY') AND o.state IN ('READY', 'CLAIMED')
+                                   ORDER BY o.worker_step, o.state, o.partition_id LIMIT 10) waiting) < 10)),
                    -- A finish must not end the partition with its step unsaved (a stale version):
                    -- dividing by zero then fails the whole statement, so nothing is written.
                    CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1

@@ -161,8 +161,8 @@ struct PartitionLifecycleTests {
                 try session.finishPartition(claimed, execution: &step, outcome: outcome, fence: fence)
                 if try notices() > 0 { woken.append(index) }
             }
-            // Of 30, the 9 last (9 or fewer still open when each ended) and the failure.
-            #expect(woken == [5] + Array(21..<30))
+            // Of 30, the failure and the last 10 (fewer than 10 waiting after each when it ended).
+            #expect(woken == [5] + Array(20..<30))
         }
     }
 
@@ -217,6 +217,45 @@ struct PartitionLifecycleTests {
             try session.finishPartition(claimed, execution: &step, outcome: .handedBack, fence: other)
             #expect(session.nextClaim == nil)
             #expect(try states() == ["COMPLETED:w1", "FAILED:w1", "READY:-"])
+        }
+    }
+
+    @Test func theEndOfAPartitionClaimsTheOnesAfterItFirstAndThenAnyLeftBehind() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "order-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            _ = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "order-test/work", maxAttempts: 3
+            ) { (0..<4).map { Partition(name: "p\($0)", context: [:]) } }
+            let steps = ["order-test/work"]
+            func fence(_ claimed: ClaimedPartition) -> PartitionFence {
+                PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
+            }
+            let first = try session.claimPartitions(workerID: "w1", steps: steps, limit: 2, leaseSeconds: 30)
+            #expect(first.map(\.partitionName) == ["p0", "p1"])
+            // p0 goes back to the queue, behind the partitions being claimed.
+            var step = first[0].execution
+            try session.finishPartition(first[0], execution: &step, outcome: .handedBack, fence: fence(first[0]))
+
+            session.claimWithFinish = ClaimRequest(workerID: "w1", steps: steps, leaseSeconds: 30)
+            var ending = first[1]
+            var order: [String] = []
+            while true {
+                step = ending.execution
+                step.status = .completed
+                try session.finishPartition(ending, execution: &step, outcome: .completed, fence: fence(ending))
+                guard let next = session.nextClaim else { break }
+                order.append(next.partitionName)
+                ending = next
+            }
+            // Those after it first; p0, left behind, once none is after; then nothing.
+            #expect(order == ["p2", "p3", "p0"])
+            let states = try db.query("SELECT count(*) FROM batch_partition WHERE state = 'COMPLETED'").single().decode(Int64.self, column: 0)
+            #expect(states == 4)
         }
     }
 
