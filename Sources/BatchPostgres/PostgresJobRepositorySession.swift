@@ -395,38 +395,24 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
             ), next_pick AS MATERIALIZED (
-                -- The worker's next partition, never the one ending here (the same row must
-                -- not be updated twice). First a ready one after this partition: claims go in
-                -- id order, so the claimable index's entries before it are nearly all dead
-                -- (claimed since the last vacuum), and seeking past them skips them. Written as
-                -- row comparisons (between (step, READY, this id) and the end of (step, READY)),
-                -- it is a seek that only the claimable index can serve: no plan can turn it into
-                -- a walk of another index. Only if none is ready after it, a claim's full pick (see
-                -- claimPartitions): expired claims first, then any ready one.
-                SELECT partition_id FROM (
-                    SELECT c.partition_id
-                    FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
-                    CROSS JOIN LATERAL (
-                        SELECT partition_id FROM batch_partition
-                        WHERE (worker_step, state, partition_id) > (served.step, 'READY', \(fence?.partitionID ?? 0))
-                          AND (worker_step, state) <= (served.step, 'READY') AND state IN ('READY', 'CLAIMED')
-                        ORDER BY worker_step, state, partition_id
-                        LIMIT 1
-                        FOR UPDATE SKIP LOCKED
-                    ) c
-                    UNION ALL
-                    SELECT c.partition_id
-                    FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
-                    CROSS JOIN LATERAL (
-                        SELECT partition_id FROM batch_partition
-                        WHERE worker_step = served.step AND state IN ('READY', 'CLAIMED')
-                          AND (state = 'READY' OR (lease_expires_at < now() AND attempt < max_attempts))
-                          AND partition_id <> \(fence?.partitionID ?? 0)
-                        ORDER BY worker_step, state, partition_id
-                        LIMIT 1
-                        FOR UPDATE SKIP LOCKED
-                    ) c
-                ) ahead_then_any
+                -- The worker's next partition: a ready one after this one (never this one: the
+                -- same row must not be updated twice). Claims go in id order, so the claimable
+                -- index's entries before it are nearly all dead (claimed since the last
+                -- vacuum); seeking past them skips them. Written as row comparisons (between
+                -- (step, READY, this id) and the end of (step, READY)), it is a seek only the
+                -- claimable index can serve. When none is after it, nothing is claimed here:
+                -- the slot then claims as any claim does (expired claims first, then any ready
+                -- one), after this commit, so the manager is not kept waiting for that walk.
+                SELECT c.partition_id
+                FROM unnest(string_to_array(\(claimSteps), ',')) AS served(step)
+                CROSS JOIN LATERAL (
+                    SELECT partition_id FROM batch_partition
+                    WHERE (worker_step, state, partition_id) > (served.step, 'READY', \(fence?.partitionID ?? 0))
+                      AND (worker_step, state) <= (served.step, 'READY') AND state IN ('READY', 'CLAIMED')
+                    ORDER BY worker_step, state, partition_id
+                    LIMIT 1
+                    FOR UPDATE SKIP LOCKED
+                ) c
                 LIMIT 1
             ), next AS (
                 UPDATE batch_partition p SET state = 'CLAIMED', owner = \(claimNext?.workerID ?? ""), attempt = p.attempt + 1,
