@@ -435,7 +435,7 @@ public final class PartitionWorker: Sendable {
                     break
                 } catch let lost as RemoteChunkLeaseLost {
                     throw lost
-                } catch let error where Self.isConnectionLost(error) {
+                } catch let error where PostgresError.isConnectionLost(error) {
                     throw error
                 } catch let error where attempt < Self.chunkWriteAttempts && RetryPolicy.transientErrors.isRetryable(error) {
                     // A deadlock or serialization failure: the same outputs, written again.
@@ -462,10 +462,6 @@ public final class PartitionWorker: Sendable {
 
     /// Writes of one remote chunk tried in all when they fail transiently (deadlock, serialization).
     private static let chunkWriteAttempts = 5
-
-    private static func isConnectionLost(_ error: any Error) -> Bool {
-        (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
-    }
 
     private func jobExecution(id: Int64, step: String, session: PostgresJobRepositorySession) throws -> JobExecution? {
         let key = "\(id)/\(step)"

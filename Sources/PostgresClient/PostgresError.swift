@@ -73,6 +73,13 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible, CustomDeb
             || sqlState?.isConnectionClass == true
     }
 
+    /// True when `error` says the connection is gone, whether a statement or BEGIN, COMMIT or
+    /// ROLLBACK (``PostgresTransactionError``) found out.
+    public static func isConnectionLost(_ error: any Error) -> Bool {
+        (error as? PostgresError)?.isConnectionLost == true
+            || (error as? PostgresTransactionError)?.isConnectionLost == true
+    }
+
     /// True for errors that succeed when the transaction is simply run again.
     public var isTransient: Bool {
         sqlState == .serializationFailure || sqlState == .deadlockDetected

@@ -229,27 +229,37 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
     /// Reconnects with backoff (up to ``managerReconnectLimit``, or the step's deadline) and
     /// listens again.
     private func reconnectToAwait(after error: PostgresError, deadline: ContinuousClock.Instant?, logger: Logger) throws {
+        logger.warning("lost the repository connection while awaiting partitions; reconnecting", metadata: ["batch.error": "\(error)"])
+        try reconnectAsManager(until: deadline, doing: "awaiting partitions") {
+            try connection.listen(ClusterChannels.partitionDone)
+        }
+        logger.notice("reconnected to the repository; awaiting partitions again")
+    }
+
+    /// Reconnects with backoff, for at most ``managerReconnectLimit`` (or until `deadline`),
+    /// then runs `resume` on the new session; a connection lost again meanwhile is retried.
+    ///
+    /// - Throws: a ``JobRepositoryError`` naming what the manager was `doing` when it gives up.
+    func reconnectAsManager<Result>(
+        until deadline: ContinuousClock.Instant? = nil, doing: String, resume: () throws -> Result
+    ) throws -> Result {
         let clock = ContinuousClock()
         let giveUp = min(deadline ?? clock.now + Self.managerReconnectLimit, clock.now + Self.managerReconnectLimit)
         var backoff = Duration.milliseconds(100)
-        logger.warning("lost the repository connection while awaiting partitions; reconnecting", metadata: ["batch.error": "\(error)"])
         while true {
             do {
                 try connection.reconnect()
-                try connection.listen(ClusterChannels.partitionDone)
-                logger.notice("reconnected to the repository; awaiting partitions again")
-                return
+                return try resume()
             } catch let retry as PostgresError where retry.isConnectionLost {
                 guard clock.now + backoff < giveUp else {
                     throw JobRepositoryError(
-                        message: "lost the repository while awaiting partitions and could not reconnect: \(retry)")
+                        message: "lost the repository while \(doing) and could not reconnect: \(retry)")
                 }
                 Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
     }
-
 
     /// The one query the manager polls. It reads only what is still open or went wrong: the
     /// unfinished partitions (through the claimable partial index) and the failed or stopped

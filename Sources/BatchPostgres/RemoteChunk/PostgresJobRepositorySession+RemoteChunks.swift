@@ -152,36 +152,21 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
     public func resumeRemoteChunks(after error: any Error, manager: StepExecution, logger: Logger) throws
         -> (execution: StepExecution, nextSeq: Int)
     {
-        let lost = (error as? PostgresError)?.isConnectionLost == true
-            || (error as? PostgresTransactionError)?.isConnectionLost == true
-        guard lost else { throw error }
-        let clock = ContinuousClock()
-        let giveUp = clock.now + Self.managerReconnectLimit
-        var backoff = Duration.milliseconds(100)
+        guard PostgresError.isConnectionLost(error) else { throw error }
         logger.warning("lost the repository connection while sending remote chunks; reconnecting", metadata: ["batch.error": "\(error)"])
-        while true {
-            do {
-                try connection.reconnect()
-                // The chunk in hand may or may not have committed: the step's saved context and
-                // the chunk rows say which, and they always agree (one transaction).
-                guard let saved = try stepExecution(id: manager.id) else {
-                    throw JobRepositoryError(message: "step execution \(manager.id) vanished while reconnecting")
-                }
-                let next = try connection.query("""
-                    SELECT coalesce(max(seq) + 1, 0) FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
-                    """, prepared: true).single().decode(Int64.self, column: 0)
-                logger.notice("reconnected to the repository; sending on from the last committed chunk", metadata: [
-                    "batch.remote.next_chunk": "\(next)",
-                ])
-                return (saved, Int(next))
-            } catch let retry as PostgresError where retry.isConnectionLost {
-                guard clock.now + backoff < giveUp else {
-                    throw JobRepositoryError(
-                        message: "lost the repository while sending remote chunks and could not reconnect: \(retry)")
-                }
-                Thread.sleep(forTimeInterval: backoff.inSeconds)
-                backoff = min(backoff * 2, .seconds(5))
+        return try reconnectAsManager(doing: "sending remote chunks") {
+            // The chunk in hand may or may not have committed: the step's saved context and
+            // the chunk rows say which, and they always agree (one transaction).
+            guard let saved = try stepExecution(id: manager.id) else {
+                throw JobRepositoryError(message: "step execution \(manager.id) vanished while reconnecting")
             }
+            let next = try connection.query("""
+                SELECT coalesce(max(seq) + 1, 0) FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
+                """, prepared: true).single().decode(Int64.self, column: 0)
+            logger.notice("reconnected to the repository; sending on from the last committed chunk", metadata: [
+                "batch.remote.next_chunk": "\(next)",
+            ])
+            return (saved, Int(next))
         }
     }
 
