@@ -35,6 +35,15 @@ struct WorkerCommand: AsyncParsableCommand {
             ends the worker's session (idle_in_transaction_session_timeout), so a paused worker \
             cannot keep a partition locked.
 
+            Commits: a worker's commits return before the server has flushed them to disk \
+            (synchronous_commit = off for its own sessions only). A server crash can then lose \
+            the last few hundred milliseconds of them, always the latest and never one without \
+            those before it: their partitions or chunks run again from the last durable \
+            checkpoint, and their output, written in the same transactions, is lost with them, \
+            so nothing is duplicated. A job's end is always committed synchronously, which makes \
+            everything it counted durable. --synchronous-commit makes each commit wait instead \
+            (one fsync per partition's end and per chunk).
+
             Examples:
               swiftbatch worker
               swiftbatch worker --concurrency 4 --steps ledger-etl --lease-seconds 30
@@ -51,6 +60,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .customLong("lease-seconds"), help: "How long a claim lasts without renewal.")
     var leaseSeconds: Double = 30
 
+    @Flag(
+        name: .customLong("synchronous-commit"),
+        help: "Make every partition and chunk commit wait for its fsync (default: the server flushes it within a few hundred ms; see below).")
+    var synchronousCommit = false
+
     func validate() throws {
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
         guard leaseSeconds >= 1, leaseSeconds <= 3600 else {
@@ -63,7 +77,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let configuration = WorkerConfiguration(
             connectionString: database.resolvedURL, concurrency: concurrency,
             steps: steps.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
-            leaseSeconds: leaseSeconds)
+            leaseSeconds: leaseSeconds, synchronousCommit: synchronousCommit)
         let worker: PartitionWorker
         do {
             worker = try PartitionWorker(jobs: JobRegistry.all, configuration: configuration, logger: CLILogging.logger)

@@ -116,13 +116,11 @@ public final class PartitionWorker: Sendable {
         logger.notice("worker started", metadata: ["batch.worker.steps": "\(servedSteps.joined(separator: ","))", "batch.worker.concurrency": "\(configuration.concurrency)"])
         while !isShuttingDown {
             do {
-                let session = try connect()
+                // Claims, heartbeats and sweeps never wait for their WAL flush (whatever
+                // synchronousCommit says): a server crash that lost one leaves the claim to be
+                // made again, and every write under a claim is fenced. One fsync per claim fewer.
+                let session = try connect(synchronousCommit: false)
                 defer { session.close() }
-                // Claims, heartbeats and sweeps need not wait for their WAL flush: a server crash
-                // that lost one leaves the claim to be made again, and nothing is written under
-                // a claim before the chunk's own commit, which flushes the WAL up to itself (the
-                // claim included) and is fenced. One fsync per claim fewer.
-                try session.connection.execute("SET synchronous_commit = off")
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps)
@@ -137,7 +135,8 @@ public final class PartitionWorker: Sendable {
             }
         }
         waitForSlots()
-        if let session = try? connect() {
+        // Synchronous: flushing this record flushes every earlier commit of the slots too.
+        if let session = try? connect(synchronousCommit: true) {
             try? session.stopWorker(id: configuration.workerID)
             session.close()
         }
@@ -487,12 +486,14 @@ public final class PartitionWorker: Sendable {
 
     private func slotSession(_ slot: Int) throws -> PostgresJobRepositorySession {
         if let session = sessions.get(slot) { return session }
-        let session = try connect()
+        let session = try connect(synchronousCommit: configuration.synchronousCommit)
         sessions.replace(slot, with: session)
         return session
     }
 
-    private func connect() throws -> PostgresJobRepositorySession {
+    /// A repository session for the control loop or a slot; see
+    /// ``WorkerConfiguration/synchronousCommit`` for why a slot's commits may skip the flush.
+    private func connect(synchronousCommit: Bool) throws -> PostgresJobRepositorySession {
         let connection = try PostgresConnection(connectionString: configuration.connectionString)
         try SchemaMigrations.check(on: connection)
         // A worker paused inside a transaction (SIGSTOP, a stall, a cut network) would keep its
@@ -503,7 +504,8 @@ public final class PartitionWorker: Sendable {
         let milliseconds = Int64(configuration.leaseSeconds * 2000)
         try connection.execute("""
             SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false),
-                   set_config('application_name', \("swiftbatch worker " + configuration.workerID), false)
+                   set_config('application_name', \("swiftbatch worker " + configuration.workerID), false),
+                   set_config('synchronous_commit', \(synchronousCommit ? "on" : "off"), false)
             """)
         return PostgresJobRepositorySession(connection: connection)
     }

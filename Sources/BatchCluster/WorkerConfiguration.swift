@@ -16,10 +16,22 @@ public struct WorkerConfiguration: Sendable {
     public var pollInterval: Duration
     /// This worker's name in the repository.
     public var workerID: String
+    /// Whether each commit of a partition or remote chunk waits for its WAL to reach disk.
+    ///
+    /// Off by default: a commit returns once written to the server's WAL buffers, and the
+    /// server flushes it within a few hundred milliseconds. Nothing the protocol relies on is
+    /// weakened. A server crash can lose only the last commits, never one without those before it
+    /// (the WAL is one sequence), so it rolls the repository back to an earlier, consistent point:
+    /// the lost partitions are claimed again when their lease ends and resume from their last
+    /// durable checkpoint, with the output written through their chunks lost alongside. Anything
+    /// the manager acted on is durable once the manager commits, as its commits are synchronous
+    /// and flush the WAL up to themselves. On, each partition's end and each chunk commit waits
+    /// for an fsync: a worker of short partitions then spends most of its time waiting.
+    public var synchronousCommit: Bool
 
     public init(
         connectionString: String?, concurrency: Int = 2, steps: [String]? = nil, leaseSeconds: Double = 30,
-        pollInterval: Duration = .seconds(2), workerID: String? = nil
+        pollInterval: Duration = .seconds(2), workerID: String? = nil, synchronousCommit: Bool = false
     ) {
         self.connectionString = connectionString
         self.concurrency = concurrency
@@ -27,6 +39,7 @@ public struct WorkerConfiguration: Sendable {
         self.leaseSeconds = leaseSeconds
         self.pollInterval = pollInterval
         self.workerID = workerID ?? Self.defaultID()
+        self.synchronousCommit = synchronousCommit
     }
 
     /// `host:pid:random`, unique across restarts of the same process id.

@@ -392,8 +392,11 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                   AND (NOT \(fence != nil) OR EXISTS (SELECT 1 FROM lease))
                 RETURNING job_execution_id
             ), context AS (
+                -- An unchanged context (a tasklet that keeps none, a partition's key range) is
+                -- not written again: no new row version, no WAL.
                 UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
+                  AND (short_context, serialized_context) IS DISTINCT FROM (\(short)::text, \(serialized)::text)
             ), next_pick AS MATERIALIZED (
                 -- The worker's next partition: a ready one after this one (never this one: the
                 -- same row must not be updated twice). Claims go in id order, so the claimable

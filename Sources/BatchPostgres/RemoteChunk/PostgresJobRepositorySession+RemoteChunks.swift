@@ -66,9 +66,9 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
             throw JobRepositoryError(message: "a remote chunk must be sent in the PostgreSQL repository's transaction")
         }
         // The send need not wait for its WAL flush: a server crash that lost it loses the
-        // manager's checkpoint with it (the restart sends the chunk again), and no worker can
-        // have written the chunk meanwhile, as the worker's commit flushes the WAL up to its
-        // own record, this one included. One fsync a chunk fewer.
+        // manager's checkpoint with it (the restart sends the chunk again), and a worker's reply
+        // comes after it in the WAL, so no crash can keep the reply and lose the send. One
+        // fsync a chunk fewer.
         try transaction.connection.execute("SET LOCAL synchronous_commit = off", prepared: true)
         // The notice is delivered at commit, with the chunk.
         try transaction.connection.execute("""

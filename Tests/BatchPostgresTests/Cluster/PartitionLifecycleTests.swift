@@ -310,6 +310,49 @@ struct PartitionLifecycleTests {
         }
     }
 
+    /// A worker's partition commits skip the WAL flush unless configured not to; the launcher's
+    /// own steps (and so the job's end) never do.
+    @Test(arguments: [false, true])
+    func aWorkersCommitsAreAsynchronousUnlessItAsksOtherwise(synchronousCommit: Bool) async throws {
+        try await TestDatabase.withFreshDatabase { url in
+            try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                try SchemaMigrations.migrate(on: db)
+                _ = try db.execute("CREATE TABLE seen (step text, setting text)")
+            }
+            // Each step records the setting its own chunk transaction runs under.
+            let record = TaskletStep("record") { contribution, chunk in
+                let transaction = try #require(chunk.transaction as? PostgresStepTransaction)
+                _ = try transaction.connection.execute(
+                    "INSERT INTO seen VALUES (\(chunk.stepName), current_setting('synchronous_commit'))")
+                return .finished
+            }
+            let job = Job("commit-mode-test") {
+                record
+                PartitionStep("work", gridSize: 2, partitioner: CountPartitioner(), workerStep: record)
+            }
+            let worker = try PartitionWorker(
+                jobs: [job],
+                configuration: WorkerConfiguration(
+                    connectionString: url, concurrency: 2, leaseSeconds: 5, synchronousCommit: synchronousCommit),
+                logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url))
+            let execution = try await launcher.run(job, parameters: ["k": .string("v")])
+            worker.shutdown()
+            try await running.value
+            #expect(execution.status == .completed)
+            let seen = try await onDedicatedThread {
+                let db = try PostgresConnection(connectionString: url)
+                defer { db.close() }
+                return try db.query("SELECT step || '=' || setting FROM seen ORDER BY step").map { try $0.decode(String.self, column: 0) }
+            }
+            let partitions = synchronousCommit ? "on" : "off"
+            #expect(seen == ["record=on", "work:p0=\(partitions)", "work:p1=\(partitions)"])
+        }
+    }
+
     @Test func aLauncherWithoutWorkersSaysHowToStartOneAndGoesOnWhenOneComes() async throws {
         let binary = try SwiftBatchBinary()
         try await TestDatabase.withFreshDatabase { url in
