@@ -20,7 +20,11 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
   ledger-etl-remote   the same workload by remote chunking (chunk 1000, in-flight 8): the
                       launcher reads and sends chunks, 1 and then 2 workers process and write
                       them; checked against the same reference
-  coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers
+  coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers, as
+                      they run by default and with --synchronous-commit (each commit waits for
+                      its fsync), after a CHECKPOINT and a VACUUM so the ledger runs' WAL does
+                      not land in it; await latency over small jobs; a claim with 1M (200,000
+                      with --quick) finished partitions in history; launch overhead
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
 Each figure is the median of 3 runs (1 with --quick). Times are wall times of the whole
@@ -140,15 +144,16 @@ FROM (SELECT id, account_id, memo,
 AGGREGATES="SELECT count(*), sum(amount_eur_cents), sum(fee_cents), count(*) FILTER (WHERE flagged),
        count(*) - count(DISTINCT id) FROM bench_txn_out"
 
-start_workers() { # count
-    local i
-    for i in $(seq "$1"); do
-        DATABASE_URL="$url" "$swiftbatch" worker --concurrency "$worker_concurrency" >>"$work/workers.log" 2>&1 &
+start_workers() { # count [worker options...]
+    local i count=$1
+    shift
+    for i in $(seq "$count"); do
+        DATABASE_URL="$url" "$swiftbatch" worker --concurrency "$worker_concurrency" "$@" >>"$work/workers.log" 2>&1 &
         workers+=("$!")
     done
     # Wait until they have registered, so no launch waits for a worker to come up.
     local deadline=$((SECONDS + 60))
-    until [[ "$(sql -c "SELECT count(*) FROM batch_worker WHERE state = 'RUNNING' AND heartbeat_at > now() - interval '10 seconds'")" -ge "$1" ]]; do
+    until [[ "$(sql -c "SELECT count(*) FROM batch_worker WHERE state = 'RUNNING' AND heartbeat_at > now() - interval '10 seconds'")" -ge "$count" ]]; do
         ((SECONDS < deadline)) || { say "error: workers did not register; see $work/workers.log"; cat "$work/workers.log" >&2; exit 1; }
         sleep 0.1
     done
@@ -273,15 +278,27 @@ ledger_bench() {
     [[ "$only" != remote ]] || return 0
 
     local partitions=$([[ $quick == 1 ]] && echo 2000 || echo 10000)
-    say "noop-partitions partitions=$partitions with 2 workers"
-    start_workers 2
-    runs=()
-    for _ in $(seq "$repeats"); do
-        seconds=$(launch_timed noop-partitions partitions="$partitions")
-        runs+=("$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')")
+    # The ledger runs above wrote gigabytes of WAL: without a checkpoint and a vacuum here,
+    # the one they leave pending would land in the middle of this measurement.
+    sql -c "CHECKPOINT" -c "VACUUM ANALYZE batch_partition, batch_step_execution, batch_step_execution_context" >/dev/null
+    say "noop-partitions partitions=$partitions with 2 workers, then 2 with --synchronous-commit"
+    local mode
+    for mode in default synchronous; do
+        if [[ $mode == default ]]; then start_workers 2; else start_workers 2 --synchronous-commit; fi
+        runs=()
+        for _ in $(seq "$repeats"); do
+            seconds=$(launch_timed noop-partitions partitions="$partitions")
+            runs+=("$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')")
+        done
+        stop_workers
+        if [[ $mode == default ]]; then
+            put noop_partitions_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+        else
+            put noop_partitions_synchronous_commit_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+        fi
     done
     put noop_partitions "$partitions"
-    put noop_partitions_per_s "$(printf '%s\n' "${runs[@]}" | median)"
+    start_workers 2
 
     # Await latency: from the last partition's completion to the job's end, over small jobs.
     local jobs=$([[ $quick == 1 ]] && echo 20 || echo 40) first
@@ -408,6 +425,7 @@ if "ledger_etl_1_worker_rows_per_s" in r:
     if "noop_partitions" not in r:
         sys.exit(0)
     print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | target 1,500 | {r['noop_partitions_per_s']/1500:.2f}x |")
+    print(f"| the same, workers with --synchronous-commit (partitions/s) | {r['noop_partitions_synchronous_commit_per_s']:,.0f} | target 1,500 | {r['noop_partitions_synchronous_commit_per_s']/1500:.2f}x |")
     print(f"| await latency, last partition to job end (ms) | p50 {r['await_latency_ms_p50']:.1f}, p99 {r['await_latency_ms_p99']:.1f} | target p50 20, p99 100 | - |")
     print(f"| claim with {int(r['claim_history']):,} finished partitions in history (ms) | p50 {r['claim_latency_ms_p50']:.3f} | target 2 | - |")
     print(f"| launch overhead, a one-tasklet job (ms, whole process) | {r['launch_overhead_ms']:.0f} | - | - |")
