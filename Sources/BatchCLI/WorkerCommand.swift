@@ -62,7 +62,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("synchronous-commit"),
-        help: "Make every partition and chunk commit wait for its fsync (default: the server flushes it within a few hundred ms; see below).")
+        help: "Make every partition and chunk commit wait for its fsync (default: the server flushes it within a few hundred ms; see Commits above).")
     var synchronousCommit = false
 
     func validate() throws {
