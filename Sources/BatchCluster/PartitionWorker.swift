@@ -434,6 +434,11 @@ public final class PartitionWorker: Sendable {
                     break
                 } catch let lost as RemoteChunkLeaseLost {
                     throw lost
+                } catch let tooMany as SkipLimitExceeded {
+                    // With the skips the step's other chunks committed, this one is over the limit.
+                    logger.error("remote chunk failed", metadata: ["batch.error": "\(tooMany)"])
+                    try session.failRemoteChunk(fence: fence, reason: "\(tooMany)")
+                    return
                 } catch let error where PostgresError.isConnectionLost(error) {
                     throw error
                 } catch let error where attempt < Self.chunkWriteAttempts && RetryPolicy.transientErrors.isRetryable(error) {

@@ -61,8 +61,8 @@ public protocol RemoteChunkChannel: AnyObject {
     func resumeRemoteChunks(after error: any Error, manager: StepExecution, logger: Logger) throws
         -> (execution: StepExecution, nextSeq: Int)
 
-    /// The step's counts, summed from its chunks' replies: read is every item sent; write and
-    /// filter are the DONE chunks' replies; commit is the DONE chunks.
+    /// The step's counts, summed from its chunks' replies: read is every item sent; write,
+    /// filter and process skips are the DONE chunks' replies; commit is the DONE chunks.
     func remoteChunkCounts(manager: StepExecution) throws -> StepCounts
 }
 
@@ -121,12 +121,33 @@ public struct RemoteChunkScope: Sendable {
 public struct ProcessedRemoteChunk {
     public var written: Int
     public var filtered: Int
+    /// Items the step's skip policy let through, in input order; recorded with the reply.
+    public var skipped: [RemoteChunkSkip]
+    /// The step's skip limit: the skips of all its chunks together may not pass it.
+    public var skipLimit: Int
     public var write: (ChunkContext) throws -> Void
 
-    public init(written: Int, filtered: Int, write: @escaping (ChunkContext) throws -> Void) {
+    public init(
+        written: Int, filtered: Int, skipped: [RemoteChunkSkip] = [], skipLimit: Int = 0,
+        write: @escaping (ChunkContext) throws -> Void
+    ) {
         self.written = written
         self.filtered = filtered
+        self.skipped = skipped
+        self.skipLimit = skipLimit
         self.write = write
+    }
+}
+
+/// An item of a remote chunk that its worker skipped while processing it.
+public struct RemoteChunkSkip: Sendable {
+    /// What identifies the item to a person: its key (``ItemKeyed``), else its place in the chunk.
+    public var itemKey: String
+    public var reason: String
+
+    public init(itemKey: String, reason: String) {
+        self.itemKey = itemKey
+        self.reason = reason
     }
 }
 

@@ -13,8 +13,12 @@ import Logging
 /// and the chunk is claimed again.
 ///
 /// The step's counts are summed from the chunks' replies, so they are exact across worker
-/// deaths and manager restarts. A chunk whose processing throws is FAILED, and the step fails
-/// naming it once the chunks in flight have ended. A restart sends the failed chunk again,
+/// deaths and manager restarts. An item whose processing throws an error the `skipPolicy`
+/// accepts is skipped: recorded (``SkippedItem``, phase process) and counted with its chunk's
+/// reply, as long as the step's skips, summed over its chunks, stay within the limit. Any other
+/// processing error, or one skip too many, FAILS the chunk, and the step fails naming it once
+/// the chunks in flight have ended. (A write that fails fails its chunk: write skips are not
+/// offered here.) A restart sends the failed chunk again,
 /// its items read afresh from where the chunk started (same position, same count), so a source
 /// row fixed after the failure is sent fixed; rows inserted into or deleted from a failed
 /// chunk's range meanwhile would shift it, and are not supported.
@@ -33,6 +37,11 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     /// Claims of one chunk before it is FAILED (a worker that dies or loses its lease counts as one).
     public let maxAttempts: Int
     public let allowStartIfComplete: Bool
+    /// Which processing failures skip an item instead of failing its chunk, and how many may
+    /// for the whole step (the sum over its chunks, checked when each chunk commits).
+    public let skipPolicy: SkipPolicy
+    /// A long job parameter that, when given, replaces the skip policy's limit (e.g. `skip-limit`).
+    public let skipLimitParameter: String?
     private let codec: any RemoteChunkCodec<Reader.Item>
     private let makeReader: @Sendable (StepScope) throws -> Reader
     private let makeWorker: @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
@@ -46,6 +55,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public init(
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil, maxInFlight: Int = 8,
         maxInFlightParameter: String? = nil, maxAttempts: Int = 3, allowStartIfComplete: Bool = false,
+        skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
         codec: some RemoteChunkCodec<Reader.Item>,
         reader: @escaping @Sendable (StepScope) throws -> Reader,
         worker: @escaping @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
@@ -58,6 +68,8 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         self.maxInFlightParameter = maxInFlightParameter
         self.maxAttempts = maxAttempts
         self.allowStartIfComplete = allowStartIfComplete
+        self.skipPolicy = skipPolicy
+        self.skipLimitParameter = skipLimitParameter
         self.codec = codec
         self.makeReader = reader
         self.makeWorker = worker
@@ -86,6 +98,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     public func validate(_ parameters: JobParameters) throws {
         _ = try commitInterval(for: parameters)
         _ = try maxInFlight(for: parameters)
+        _ = try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: parameters)
     }
 
     // MARK: - Manager
@@ -228,10 +241,12 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
 
     public func process(_ scope: RemoteChunkScope) throws -> ProcessedRemoteChunk {
         let items = try codec.decode(scope.request.items, count: scope.request.itemCount)
+        let policy = try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: scope.parameters)
         let (processor, writer) = try makeWorker(scope)
         var outputs: [Writer.Item] = []
         outputs.reserveCapacity(items.count)
         var filtered = 0
+        var skipped: [RemoteChunkSkip] = []
         let processed = processor.processChunk(items)
         for (position, item) in items.enumerated() {
             do {
@@ -242,10 +257,19 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 }
             } catch {
                 let key = (item as? any ItemKeyed)?.itemKey ?? "\(position + 1) of \(items.count)"
-                throw RemoteChunkItemError(itemKey: key, underlying: "\(error)")
+                guard policy.isSkippable(error) else {
+                    throw RemoteChunkItemError(itemKey: key, underlying: "\(error)")
+                }
+                // This chunk alone is over the limit: no need to write it to find out.
+                guard skipped.count < policy.limit else {
+                    throw SkipLimitExceeded(limit: policy.limit, phase: .process, itemKey: key, reason: "\(error)")
+                }
+                skipped.append(RemoteChunkSkip(itemKey: key, reason: "\(error)"))
             }
         }
-        return ProcessedRemoteChunk(written: outputs.count, filtered: filtered) { context in
+        return ProcessedRemoteChunk(
+            written: outputs.count, filtered: filtered, skipped: skipped, skipLimit: policy.limit
+        ) { context in
             try writer.open(ExecutionContext())
             defer { try? writer.close() }
             if !outputs.isEmpty { try writer.write(outputs, in: context) }
@@ -258,13 +282,14 @@ extension RemoteChunkStep where Reader.Item: Codable {
     public init(
         _ name: String, commitInterval: Int, commitIntervalParameter: String? = nil, maxInFlight: Int = 8,
         maxInFlightParameter: String? = nil, maxAttempts: Int = 3, allowStartIfComplete: Bool = false,
+        skipPolicy: SkipPolicy = .never, skipLimitParameter: String? = nil,
         reader: @escaping @Sendable (StepScope) throws -> Reader,
         worker: @escaping @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
     ) {
         self.init(
             name, commitInterval: commitInterval, commitIntervalParameter: commitIntervalParameter,
             maxInFlight: maxInFlight, maxInFlightParameter: maxInFlightParameter, maxAttempts: maxAttempts,
-            allowStartIfComplete: allowStartIfComplete, codec: JSONChunkCodec<Reader.Item>(), reader: reader,
-            worker: worker)
+            allowStartIfComplete: allowStartIfComplete, skipPolicy: skipPolicy, skipLimitParameter: skipLimitParameter,
+            codec: JSONChunkCodec<Reader.Item>(), reader: reader, worker: worker)
     }
 }

@@ -20,6 +20,17 @@ public struct SkippedItem: Sendable {
     /// What identifies the item to a person: its key when it has one, else a description.
     public var itemKey: String
     public var reason: String
+
+    public init(
+        jobExecutionID: Int64, stepExecutionID: Int64, stepName: String, phase: SkipPhase, itemKey: String, reason: String
+    ) {
+        self.jobExecutionID = jobExecutionID
+        self.stepExecutionID = stepExecutionID
+        self.stepName = stepName
+        self.phase = phase
+        self.itemKey = itemKey
+        self.reason = reason
+    }
 }
 
 /// An item that can name itself in skip records and error messages (a primary key, a line).
@@ -88,8 +99,19 @@ public struct SkipLimitExceeded: Error, CustomStringConvertible {
     public var phase: SkipPhase
     public var itemKey: String
     public var reason: String
+
+    public init(limit: Int, phase: SkipPhase, itemKey: String, reason: String) {
+        self.limit = limit
+        self.phase = phase
+        self.itemKey = itemKey
+        self.reason = reason
+    }
+
     public var description: String {
-        "skip limit \(limit) exceeded at \(phase) of item \(itemKey): \(reason)"
+        // A reason that names the item already (most do) is not prefixed with it again.
+        reason.contains(itemKey)
+            ? "skip limit \(limit) exceeded at \(phase): \(reason)"
+            : "skip limit \(limit) exceeded at \(phase) of item \(itemKey): \(reason)"
     }
 }
 

@@ -102,15 +102,25 @@ extension PostgresJobRepositorySession {
         _ processed: ProcessedRemoteChunk, fence: RemoteChunkFence, stepName: String, parameters: JobParameters
     ) throws {
         try connection.withTransaction { db in
-            try lockClaim(fence, db)
+            let chunk = try lockClaim(fence, db)
+            let transaction = PostgresStepTransaction(connection: db)
+            if !processed.skipped.isEmpty {
+                try checkSkipLimit(processed, stepExecutionID: chunk.stepExecutionID, db)
+                for skip in processed.skipped {
+                    try transaction.recordSkip(SkippedItem(
+                        jobExecutionID: chunk.jobExecutionID, stepExecutionID: chunk.stepExecutionID, stepName: stepName,
+                        phase: .process, itemKey: skip.itemKey, reason: skip.reason))
+                }
+            }
             let context = ChunkContext(
-                transaction: PostgresStepTransaction(connection: db), stepName: stepName, parameters: parameters,
+                transaction: transaction, stepName: stepName, parameters: parameters,
                 stepContext: ExecutionContext())
             try processed.write(context)
             try db.execute("""
                 WITH done AS (
                     UPDATE batch_remote_chunk SET state = 'DONE', items = NULL, lease_expires_at = NULL,
-                        write_count = \(processed.written), filter_count = \(processed.filtered), updated_at = now()
+                        write_count = \(processed.written), filter_count = \(processed.filtered),
+                        process_skip_count = \(processed.skipped.count), updated_at = now()
                     WHERE chunk_id = \(fence.chunkID)
                     RETURNING worker_step
                 )
@@ -143,13 +153,37 @@ extension PostgresJobRepositorySession {
 
     /// Locks the chunk's row if the claim is still this worker's: another worker's claim now
     /// skips it until this transaction ends (and then finds it DONE), and this one cannot
-    /// commit after another's.
-    private func lockClaim(_ fence: RemoteChunkFence, _ db: PostgresConnection) throws {
-        let held = try db.query("""
-            SELECT 1 FROM batch_remote_chunk
+    /// commit after another's. Returns the manager step execution and job execution it belongs to.
+    private func lockClaim(_ fence: RemoteChunkFence, _ db: PostgresConnection) throws
+        -> (stepExecutionID: Int64, jobExecutionID: Int64)
+    {
+        guard let row = try db.query("""
+            SELECT step_execution_id, job_execution_id FROM batch_remote_chunk
             WHERE chunk_id = \(fence.chunkID) AND owner = \(fence.owner) AND attempt = \(fence.attempt) AND (state = 'CLAIMED') IS TRUE
             FOR UPDATE
-            """, prepared: true)
-        if held.count == 0 { throw RemoteChunkLeaseLost(fence: fence) }
+            """, prepared: true).first
+        else { throw RemoteChunkLeaseLost(fence: fence) }
+        return try row.decode((Int64, Int64).self)
     }
+
+    /// Throws ``SkipLimitExceeded``, naming the first skip of this chunk that is one too many,
+    /// when the step's DONE chunks and this one skipped more items than the limit allows. Chunks
+    /// with skips of one step take turns here (a transaction-scoped advisory lock), so two
+    /// committing at once cannot both pass on the same count. Chunks without skips never wait.
+    private func checkSkipLimit(_ processed: ProcessedRemoteChunk, stepExecutionID: Int64, _ db: PostgresConnection) throws {
+        let before = try db.query("""
+            WITH turn AS MATERIALIZED (
+                SELECT pg_advisory_xact_lock(\(Self.skipLockClass), hashtext(\(String(stepExecutionID))))
+            )
+            SELECT coalesce(sum(process_skip_count), 0)::bigint FROM batch_remote_chunk, turn
+            WHERE step_execution_id = \(stepExecutionID) AND state = 'DONE'
+            """, prepared: true).single().decode(Int64.self, column: 0)
+        let allowed = max(0, processed.skipLimit - Int(before))
+        guard processed.skipped.count > allowed else { return }
+        let extra = processed.skipped[allowed]
+        throw SkipLimitExceeded(limit: processed.skipLimit, phase: .process, itemKey: extra.itemKey, reason: extra.reason)
+    }
+
+    /// The first key of the advisory locks that order skip-limit checks ("SB" for SwiftBatch).
+    static let skipLockClass: Int32 = 0x5342
 }

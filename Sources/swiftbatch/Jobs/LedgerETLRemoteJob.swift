@@ -3,11 +3,13 @@ import BatchPostgres
 import Foundation
 import PostgresClient
 
-/// `ledger-etl-remote [chunk=1000] [in-flight=8]`: ledger-etl by remote chunking. The launching
-/// process reads bench_txn by id and sends each chunk of rows as a durable row of
+/// `ledger-etl-remote [chunk=1000] [in-flight=8] [skip-limit=0]`: ledger-etl by remote chunking.
+/// The launching process reads bench_txn by id and sends each chunk of rows as a durable row of
 /// `batch_remote_chunk` (at most `in-flight` waiting or running at once); `swiftbatch worker`
 /// daemons claim the chunks, convert the rows and COPY them into `bench_txn_out` in one
-/// transaction with their reply: exactly once, whichever worker dies or is paused.
+/// transaction with their reply: exactly once, whichever worker dies or is paused. A row that
+/// cannot be converted is skipped and recorded, up to `skip-limit` for the whole step; one
+/// more fails its chunk and the step.
 ///
 /// `stall-id` and `stall-seconds` are for fault-injection tests: the first attempt at the chunk
 /// holding that id sleeps before converting it, so a test can kill or pause the worker mid-chunk.
@@ -18,6 +20,7 @@ enum LedgerETLRemoteJob {
         parameters: [
             .optional("chunk", .long, default: .long(1000), identifying: false, help: "rows per chunk"),
             .optional("in-flight", .long, default: .long(8), identifying: false, help: "chunks waiting or being processed at once"),
+            .optional("skip-limit", .long, default: .long(0), identifying: false, help: "rows with bad data to skip"),
             .optional("stall-id", .long, default: .long(0), identifying: false, help: "testing: stall the chunk holding this id (first attempt)"),
             .optional("stall-seconds", .long, default: .long(0), identifying: false, help: "testing: how long it stalls"),
         ]
@@ -25,7 +28,8 @@ enum LedgerETLRemoteJob {
         LedgerETLJob.clearOutput
         RemoteChunkStep(
             "transform", commitInterval: 1000, commitIntervalParameter: "chunk", maxInFlight: 8,
-            maxInFlightParameter: "in-flight", codec: codec,
+            maxInFlightParameter: "in-flight",
+            skipPolicy: .skip([LedgerError.self], limit: 0), skipLimitParameter: "skip-limit", codec: codec,
             reader: { scope in LedgerETLJob.reader(scope) },
             worker: { scope in
                 var stall: (id: Int64, seconds: Int64)?

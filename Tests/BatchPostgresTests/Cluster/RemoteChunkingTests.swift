@@ -222,6 +222,59 @@ struct RemoteChunkingTests {
         await server.destroy()
     }
 
+    /// Bad rows are skipped, recorded and counted up to the limit, which holds for the whole
+    /// step: chunks committed by different workers share it. One more fails its chunk, naming
+    /// the row; a restart after the fix keeps the skips and writes every other row once.
+    @Test func badRowsAreSkippedUpToTheLimitOfTheWholeStep() async throws {
+        try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
+            let workers = try Self.workers(2, cluster)
+            // Three bad rows, in chunks 4, 24 and 50; the limit allows two.
+            let bad: Set<Int64> = [2_345, 12_345, 25_001]
+            _ = try await cluster.query { db in
+                try db.execute("UPDATE bench_txn SET currency = 'XXX' WHERE id IN (2345, 12345, 25001)")
+            }
+            let failed = try await cluster.binary.run(Self.launch + ["skip-limit=2"], environment: cluster.env)
+            #expect(failed.exitCode == 1)
+            #expect(failed.standardOutput.contains("skip limit 2 exceeded at process: bench_txn id"), "\(failed.standardOutput)")
+
+            // Whichever two chunks committed first skipped their row; the third row is named.
+            let recorded = try await cluster.query { db in
+                try db.query("SELECT item_key FROM batch_skipped_item WHERE phase = 'process' ORDER BY item_key")
+                    .map { try $0.decode(String.self, column: 0) }
+            }
+            let skipped = Set(recorded.compactMap { Int64($0.replacingOccurrences(of: "bench_txn id ", with: "")) })
+            #expect(skipped.count == 2 && skipped.isSubset(of: bad), "\(recorded)")
+            let named = try #require(bad.subtracting(skipped).first)
+            #expect(failed.standardOutput.contains("skip limit 2 exceeded at process: bench_txn id \(named): unknown currency"))
+            let (status, skips, written, output) = try await cluster.row("""
+                SELECT s.status, s.process_skip_count, s.write_count, (SELECT count(*) FROM bench_txn_out)
+                FROM batch_step_execution s WHERE step_name = 'transform' ORDER BY step_execution_id DESC LIMIT 1
+                """, as: (String, Int64, Int64, Int64).self)
+            #expect(status == "FAILED" && skips == 2 && written == output)
+
+            // The named row is fixed; the restart keeps the two skips.
+            _ = try await cluster.query { db in
+                try db.execute("UPDATE bench_txn SET currency = 'GBP' WHERE id = \(named)")
+            }
+            let restarted = try await cluster.binary.run(Self.launch + ["skip-limit=2"], environment: cluster.env)
+            #expect(restarted.exitCode == 0, "\(restarted.standardOutput)\(restarted.standardError)")
+            let (finalStatus, finalSkips, finalRead, finalWritten) = try await cluster.row("""
+                SELECT status, process_skip_count, read_count, write_count FROM batch_step_execution
+                WHERE step_name = 'transform' ORDER BY step_execution_id DESC LIMIT 1
+                """, as: (String, Int64, Int64, Int64).self)
+            #expect(finalStatus == "COMPLETED" && finalSkips == 2)
+            #expect(finalRead == Int64(Self.rows) && finalWritten == Int64(Self.rows) - 2)
+            let (rows, distinct, missing, skippedWritten) = try await cluster.row("""
+                SELECT (SELECT count(*) FROM bench_txn_out), (SELECT count(DISTINCT id) FROM bench_txn_out),
+                       (SELECT count(*) FROM bench_txn t WHERE t.currency <> 'XXX'
+                          AND NOT EXISTS (SELECT 1 FROM bench_txn_out o WHERE o.id = t.id)),
+                       (SELECT count(*) FROM bench_txn_out o JOIN bench_txn t USING (id) WHERE t.currency = 'XXX')
+                """, as: (Int64, Int64, Int64, Int64).self)
+            #expect(rows == Int64(Self.rows) - 2 && distinct == rows && missing == 0 && skippedWritten == 0)
+            try await cluster.stop(workers)
+        }
+    }
+
     @Test func aPoisonRowFailsTheStepNamingItAndARestartAfterTheFixIsExact() async throws {
         try await WorkerFaultTests.withCluster(rows: Self.rows) { cluster in
             let workers = try Self.workers(2, cluster)

@@ -48,7 +48,7 @@ struct FaultToleranceTests {
             let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: poison, skipPolicy: Self.skipPoisonAndChecks, refuse7777: true)
             let failed = try await launcher.run(job, parameters: ["batch": .string("limit")])
             #expect(failed.status == .failed)
-            #expect(failed.exitStatus.exitDescription.contains("skip limit 3 exceeded at process of item 4501: item 4501 is poisoned"))
+            #expect(failed.exitStatus.exitDescription.contains("skip limit 3 exceeded at process: item 4501 is poisoned"))
             let load = try #require(try await T.steps(url, failed.id).last)
             #expect(load.counts.processSkip == 3)
             #expect(load.counts.commit == 4)
