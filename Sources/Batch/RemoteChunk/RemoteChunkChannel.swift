@@ -62,7 +62,7 @@ public protocol RemoteChunkChannel: AnyObject {
         -> (execution: StepExecution, nextSeq: Int)
 
     /// The step's counts, summed from its chunks' replies: read is every item sent; write,
-    /// filter and process skips are the DONE chunks' replies; commit is the DONE chunks.
+    /// filter and skips are the DONE chunks' replies; commit is the DONE chunks.
     func remoteChunkCounts(manager: StepExecution) throws -> StepCounts
 }
 
@@ -117,19 +117,21 @@ public struct RemoteChunkScope: Sendable {
 }
 
 /// A chunk a worker processed and has yet to write: `write` runs inside the worker's chunk
-/// transaction, which also records the reply (`written`, `filtered`) and ends the chunk.
+/// transaction, which also records the reply (`written`, `filtered`, the skips) and ends the chunk.
 public struct ProcessedRemoteChunk {
+    /// Outputs handed to the writer (those it then skips are taken off the reply).
     public var written: Int
     public var filtered: Int
-    /// Items the step's skip policy let through, in input order; recorded with the reply.
+    /// Items the step's skip policy let through while processing, in input order.
     public var skipped: [RemoteChunkSkip]
     /// The step's skip limit: the skips of all its chunks together may not pass it.
     public var skipLimit: Int
-    public var write: (ChunkContext) throws -> Void
+    /// Writes the outputs through the chunk's transaction; returns the outputs it skipped.
+    public var write: (ChunkContext) throws -> [RemoteChunkSkip]
 
     public init(
         written: Int, filtered: Int, skipped: [RemoteChunkSkip] = [], skipLimit: Int = 0,
-        write: @escaping (ChunkContext) throws -> Void
+        write: @escaping (ChunkContext) throws -> [RemoteChunkSkip]
     ) {
         self.written = written
         self.filtered = filtered
@@ -139,13 +141,15 @@ public struct ProcessedRemoteChunk {
     }
 }
 
-/// An item of a remote chunk that its worker skipped while processing it.
+/// An item of a remote chunk that its worker skipped, processing or writing it.
 public struct RemoteChunkSkip: Sendable {
-    /// What identifies the item to a person: its key (``ItemKeyed``), else its place in the chunk.
+    public var phase: SkipPhase
+    /// What identifies the item to a person: its key (``ItemKeyed``), else a description.
     public var itemKey: String
     public var reason: String
 
-    public init(itemKey: String, reason: String) {
+    public init(phase: SkipPhase, itemKey: String, reason: String) {
+        self.phase = phase
         self.itemKey = itemKey
         self.reason = reason
     }

@@ -17,8 +17,8 @@ import Logging
 /// accepts is skipped: recorded (``SkippedItem``, phase process) and counted with its chunk's
 /// reply, as long as the step's skips, summed over its chunks, stay within the limit. Any other
 /// processing error, or one skip too many, FAILS the chunk, and the step fails naming it once
-/// the chunks in flight have ended. (A write that fails fails its chunk: write skips are not
-/// offered here.) A restart sends the failed chunk again,
+/// the chunks in flight have ended. Writes skip as in ``ChunkStep``: a write the policy accepts
+/// is redone item by item under savepoints, and the items that fail again are skipped. A restart sends the failed chunk again,
 /// its items read afresh from where the chunk started (same position, same count), so a source
 /// row fixed after the failure is sent fixed; rows inserted into or deleted from a failed
 /// chunk's range meanwhile would shift it, and are not supported.
@@ -256,7 +256,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                     filtered += 1
                 }
             } catch {
-                let key = (item as? any ItemKeyed)?.itemKey ?? "\(position + 1) of \(items.count)"
+                let key = itemKey(of: item)
                 guard policy.isSkippable(error) else {
                     throw RemoteChunkItemError(itemKey: key, underlying: "\(error)")
                 }
@@ -264,15 +264,39 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 guard skipped.count < policy.limit else {
                     throw SkipLimitExceeded(limit: policy.limit, phase: .process, itemKey: key, reason: "\(error)")
                 }
-                skipped.append(RemoteChunkSkip(itemKey: key, reason: "\(error)"))
+                skipped.append(RemoteChunkSkip(phase: .process, itemKey: key, reason: "\(error)"))
             }
         }
+        let processSkips = skipped.count
         return ProcessedRemoteChunk(
             written: outputs.count, filtered: filtered, skipped: skipped, skipLimit: policy.limit
         ) { context in
             try writer.open(ExecutionContext())
             defer { try? writer.close() }
-            if !outputs.isEmpty { try writer.write(outputs, in: context) }
+            guard !outputs.isEmpty else { return [] }
+            guard policy.limit > 0 else {
+                try writer.write(outputs, in: context)
+                return []
+            }
+            // As in ChunkStep: a failed write is redone item by item, each under its own
+            // savepoint, and only the items that fail again are skipped.
+            do {
+                try context.transaction.withSavepoint { try writer.write(outputs, in: context) }
+                return []
+            } catch where policy.isSkippable(error) {
+                var writeSkips: [RemoteChunkSkip] = []
+                for output in outputs {
+                    do {
+                        try context.transaction.withSavepoint { try writer.write([output], in: context) }
+                    } catch where policy.isSkippable(error) {
+                        guard processSkips + writeSkips.count < policy.limit else {
+                            throw SkipLimitExceeded(limit: policy.limit, phase: .write, itemKey: itemKey(of: output), reason: "\(error)")
+                        }
+                        writeSkips.append(RemoteChunkSkip(phase: .write, itemKey: itemKey(of: output), reason: "\(error)"))
+                    }
+                }
+                return writeSkips
+            }
         }
     }
 }

@@ -178,7 +178,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             } catch {
                 if notify { for listener in listeners { listener.onProcessError(item, error) } }
                 guard skipPolicy.isSkippable(error) else { throw error }
-                processSkips.append(try skips.skip(.process, key: Self.key(of: item), error))
+                processSkips.append(try skips.skip(.process, key: itemKey(of: item), error))
             }
         }
 
@@ -247,15 +247,10 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                     try transaction.withSavepoint { try writer.write([output], in: context) }
                     written += 1
                 } catch where skipPolicy.isSkippable(error) {
-                    writeSkips.append(try skips.skip(.write, key: Self.key(of: output), error))
+                    writeSkips.append(try skips.skip(.write, key: itemKey(of: output), error))
                 }
             }
         }
-    }
-
-    static func key(of item: some Any) -> String {
-        if let keyed = item as? any ItemKeyed { return keyed.itemKey }
-        return String(String(describing: item).prefix(200))
     }
 }
 

@@ -38,6 +38,13 @@ public protocol ItemKeyed {
     var itemKey: String { get }
 }
 
+/// What identifies an item to a person in skip records and errors: its key when it has one,
+/// else a description.
+func itemKey(of item: some Any) -> String {
+    if let keyed = item as? any ItemKeyed { return keyed.itemKey }
+    return String(String(describing: item).prefix(200))
+}
+
 /// Which failures skip an item instead of failing the step, and how many may.
 public struct SkipPolicy: Sendable {
     /// Skips allowed per step execution, across read, process and write.

@@ -372,12 +372,6 @@ private struct PageInHand<Item> {
 /// Thrown inside a page's transaction when no page is left: it rolls back an empty transaction.
 private struct NoPageLeft: Error {}
 
-/// What identifies an item to a person: its key when it has one, else a description.
-private func itemKey(of item: some Any) -> String {
-    if let keyed = item as? any ItemKeyed { return keyed.itemKey }
-    return String(String(describing: item).prefix(200))
-}
-
 /// A repository session opened on the step's thread for another thread, which alone uses it.
 private final class SessionHandoff: @unchecked Sendable {
     // Sendable rule: the session is stored before the thread that takes it starts (Thread.start

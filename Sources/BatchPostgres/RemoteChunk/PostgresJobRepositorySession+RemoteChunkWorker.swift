@@ -104,23 +104,25 @@ extension PostgresJobRepositorySession {
         try connection.withTransaction { db in
             let chunk = try lockClaim(fence, db)
             let transaction = PostgresStepTransaction(connection: db)
-            if !processed.skipped.isEmpty {
-                try checkSkipLimit(processed, stepExecutionID: chunk.stepExecutionID, db)
-                for skip in processed.skipped {
-                    try transaction.recordSkip(SkippedItem(
-                        jobExecutionID: chunk.jobExecutionID, stepExecutionID: chunk.stepExecutionID, stepName: stepName,
-                        phase: .process, itemKey: skip.itemKey, reason: skip.reason))
-                }
-            }
             let context = ChunkContext(
                 transaction: transaction, stepName: stepName, parameters: parameters,
                 stepContext: ExecutionContext())
-            try processed.write(context)
+            let writeSkips = try processed.write(context)
+            let skips = processed.skipped + writeSkips
+            if !skips.isEmpty {
+                try checkSkipLimit(skips, limit: processed.skipLimit, stepExecutionID: chunk.stepExecutionID, db)
+                for skip in skips {
+                    try transaction.recordSkip(SkippedItem(
+                        jobExecutionID: chunk.jobExecutionID, stepExecutionID: chunk.stepExecutionID, stepName: stepName,
+                        phase: skip.phase, itemKey: skip.itemKey, reason: skip.reason))
+                }
+            }
             try db.execute("""
                 WITH done AS (
                     UPDATE batch_remote_chunk SET state = 'DONE', items = NULL, lease_expires_at = NULL,
-                        write_count = \(processed.written), filter_count = \(processed.filtered),
-                        process_skip_count = \(processed.skipped.count), updated_at = now()
+                        write_count = \(processed.written - writeSkips.count), filter_count = \(processed.filtered),
+                        process_skip_count = \(processed.skipped.count), write_skip_count = \(writeSkips.count),
+                        updated_at = now()
                     WHERE chunk_id = \(fence.chunkID)
                     RETURNING worker_step
                 )
@@ -166,22 +168,25 @@ extension PostgresJobRepositorySession {
         return try row.decode((Int64, Int64).self)
     }
 
-    /// Throws ``SkipLimitExceeded``, naming the first skip of this chunk that is one too many,
-    /// when the step's DONE chunks and this one skipped more items than the limit allows. Chunks
-    /// with skips of one step take turns here (a transaction-scoped advisory lock), so two
-    /// committing at once cannot both pass on the same count. Chunks without skips never wait.
-    private func checkSkipLimit(_ processed: ProcessedRemoteChunk, stepExecutionID: Int64, _ db: PostgresConnection) throws {
+    /// Throws ``SkipLimitExceeded``, naming the first of `skips` that is one too many, when the
+    /// step's DONE chunks and this one skipped more items than `limit` allows. Chunks with skips
+    /// of one step take turns here (a transaction-scoped advisory lock), so two committing at
+    /// once cannot both pass on the same count. Chunks without skips never wait.
+    private func checkSkipLimit(_ skips: [RemoteChunkSkip], limit: Int, stepExecutionID: Int64, _ db: PostgresConnection) throws {
+        // Two statements: a statement's snapshot is taken when it starts, so the count must be
+        // read by the statement after the one that waited for the lock, to see the commit of
+        // the chunk that held it.
+        try db.execute("""
+            SELECT pg_advisory_xact_lock(\(Self.skipLockClass), hashtext(\(String(stepExecutionID))))
+            """, prepared: true)
         let before = try db.query("""
-            WITH turn AS MATERIALIZED (
-                SELECT pg_advisory_xact_lock(\(Self.skipLockClass), hashtext(\(String(stepExecutionID))))
-            )
-            SELECT coalesce(sum(process_skip_count), 0)::bigint FROM batch_remote_chunk, turn
+            SELECT coalesce(sum(process_skip_count + write_skip_count), 0)::bigint FROM batch_remote_chunk
             WHERE step_execution_id = \(stepExecutionID) AND state = 'DONE'
             """, prepared: true).single().decode(Int64.self, column: 0)
-        let allowed = max(0, processed.skipLimit - Int(before))
-        guard processed.skipped.count > allowed else { return }
-        let extra = processed.skipped[allowed]
-        throw SkipLimitExceeded(limit: processed.skipLimit, phase: .process, itemKey: extra.itemKey, reason: extra.reason)
+        let allowed = max(0, limit - Int(before))
+        guard skips.count > allowed else { return }
+        let extra = skips[allowed]
+        throw SkipLimitExceeded(limit: limit, phase: extra.phase, itemKey: extra.itemKey, reason: extra.reason)
     }
 
     /// The first key of the advisory locks that order skip-limit checks ("SB" for SwiftBatch).

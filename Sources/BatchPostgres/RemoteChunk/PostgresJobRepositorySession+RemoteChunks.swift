@@ -171,15 +171,17 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
     }
 
     public func remoteChunkCounts(manager: StepExecution) throws -> StepCounts {
-        let (read, write, filter, processSkip, commit) = try connection.query("""
+        let (read, write, filter, processSkip, writeSkip, commit) = try connection.query("""
             SELECT coalesce(sum(item_count), 0)::bigint,
                    coalesce(sum(write_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
                    coalesce(sum(filter_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
                    coalesce(sum(process_skip_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
+                   coalesce(sum(write_skip_count) FILTER (WHERE state = 'DONE'), 0)::bigint,
                    count(*) FILTER (WHERE state = 'DONE')
             FROM batch_remote_chunk WHERE step_execution_id = \(manager.id)
-            """, prepared: true).single().decode((Int64, Int64, Int64, Int64, Int64).self)
-        return StepCounts(read: read, write: write, filter: filter, processSkip: processSkip, commit: commit)
+            """, prepared: true).single().decode((Int64, Int64, Int64, Int64, Int64, Int64).self)
+        return StepCounts(
+            read: read, write: write, filter: filter, processSkip: processSkip, writeSkip: writeSkip, commit: commit)
     }
 
     /// Chunks whose lease ran out on their last allowed attempt are FAILED, saying why. The
