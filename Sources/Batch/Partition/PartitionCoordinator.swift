@@ -23,14 +23,16 @@ public struct PartitionProgress: Sendable, Equatable {
 /// The PostgreSQL repository implements it with the cluster tables.
 public protocol PartitionCoordinator: AnyObject {
     /// Makes the manager step's partitions ready for workers, in one transaction, and wakes the
-    /// workers. On a restart of the instance it reuses the last attempt's partitions instead of
-    /// calling `partitioner`: COMPLETED ones are kept, the others become ready again from their
-    /// saved context.
+    /// workers. `partitions` hands each partition to its argument in turn, and they are written
+    /// in batches as they come, so the manager holds one batch at a time however many there are.
+    /// On a restart of the instance it reuses the last attempt's partitions instead of calling
+    /// `partitions`: COMPLETED ones are kept, the others become ready again from their saved
+    /// context.
     ///
     /// - Returns: the number of partitions.
     func preparePartitions(
         manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
-        partitioner: () throws -> [Partition]
+        partitions: (_ each: (Partition) throws -> Void) throws -> Void
     ) throws -> Int
 
     /// Waits until every partition is COMPLETED, FAILED or STOPPED (or `timeout` passes),
@@ -43,6 +45,19 @@ public protocol PartitionCoordinator: AnyObject {
 
     /// The counts of the manager's partitions, summed.
     func partitionCounts(manager: StepExecution) throws -> StepCounts
+}
+
+extension PartitionCoordinator {
+    /// ``preparePartitions(manager:jobExecution:workerStep:maxAttempts:partitions:)`` from a
+    /// list made up front.
+    public func preparePartitions(
+        manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
+        partitioner: () throws -> [Partition]
+    ) throws -> Int {
+        try preparePartitions(manager: manager, jobExecution: jobExecution, workerStep: workerStep, maxAttempts: maxAttempts) { each in
+            for partition in try partitioner() { try each(partition) }
+        }
+    }
 }
 
 extension JobRepositorySession {

@@ -65,7 +65,7 @@ public struct PartitionStep: Step {
         let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)
         let count = try coordinator.preparePartitions(
             manager: execution, jobExecution: scope.jobExecution, workerStep: key, maxAttempts: maxAttempts
-        ) { try partitioner.partitions(gridSize: grid, in: scope) }
+        ) { each in try partitioner.forEachPartition(gridSize: grid, in: scope, each) }
         scope.logger.info("partitions ready", metadata: ["batch.partition.count": "\(count)", "batch.partition.step": "\(key)"])
 
         var warnedAboutWorkers = false

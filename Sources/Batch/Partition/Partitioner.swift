@@ -21,6 +21,12 @@ public protocol Partitioner: Sendable {
     ///   - scope: the manager step's scope (parameters, repository session).
     func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition]
 
+    /// Hands the partitions to `each` one at a time, in order: what the manager calls, writing
+    /// them in batches as they come. A partitioner that can make them one by one implements it
+    /// so that the manager's memory does not grow with their number; by default it iterates
+    /// ``partitions(gridSize:in:)``.
+    func forEachPartition(gridSize: Int, in scope: StepScope, _ each: (Partition) throws -> Void) throws
+
     /// Refuses parameters this partitioner cannot work with, before anything is written
     /// (called at launch). By default every parameter is fine.
     func validate(_ parameters: JobParameters) throws
@@ -28,6 +34,10 @@ public protocol Partitioner: Sendable {
 
 extension Partitioner {
     public func validate(_ parameters: JobParameters) throws {}
+
+    public func forEachPartition(gridSize: Int, in scope: StepScope, _ each: (Partition) throws -> Void) throws {
+        for partition in try partitions(gridSize: gridSize, in: scope) { try each(partition) }
+    }
 }
 
 extension Partition {
@@ -47,6 +57,27 @@ extension Partition {
     public static func keyRange(in context: ExecutionContext) -> ClosedRange<Int64>? {
         guard let low = context.int(minimumKey), let high = context.int(maximumKey), low <= high else { return nil }
         return low...high
+    }
+}
+
+/// A partitioner that splits a key into ranges: it returns the ranges (16 bytes each), and its
+/// partitions, made one at a time from them, are ``Partition/keyRange(_:index:of:)``.
+public protocol KeyRangePartitioner: Partitioner {
+    /// The ranges, in key order; empty when there is nothing to do.
+    func keyRanges(gridSize: Int, in scope: StepScope) throws -> [ClosedRange<Int64>]
+}
+
+extension KeyRangePartitioner {
+    public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+        let ranges = try keyRanges(gridSize: gridSize, in: scope)
+        return ranges.enumerated().map { Partition.keyRange($1, index: $0, of: ranges.count) }
+    }
+
+    public func forEachPartition(gridSize: Int, in scope: StepScope, _ each: (Partition) throws -> Void) throws {
+        let ranges = try keyRanges(gridSize: gridSize, in: scope)
+        for (index, range) in ranges.enumerated() {
+            try each(Partition.keyRange(range, index: index, of: ranges.count))
+        }
     }
 }
 
@@ -88,12 +119,18 @@ public struct CountPartitioner: Partitioner {
     }
 
     public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+        var all: [Partition] = []
+        try forEachPartition(gridSize: gridSize, in: scope) { all.append($0) }
+        return all
+    }
+
+    public func forEachPartition(gridSize: Int, in scope: StepScope, _ each: (Partition) throws -> Void) throws {
         let n = countParameter.flatMap { scope.parameters.long($0) }.map(Int.init) ?? count ?? gridSize
         let width = String(max(n - 1, 0)).count
-        return (0..<max(0, n)).map { index in
+        for index in 0..<max(0, n) {
             let number = String(index)
             let name = "p" + String(repeating: "0", count: max(0, width - number.count)) + number
-            return Partition(name: name, context: ["partition.index": .int(Int64(index))])
+            try each(Partition(name: name, context: ["partition.index": .int(Int64(index))]))
         }
     }
 }

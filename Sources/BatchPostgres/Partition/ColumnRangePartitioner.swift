@@ -6,7 +6,7 @@ import PostgresClient
 /// then completes at once); ids with gaps are fine.
 ///
 /// With skewed keys equal widths mean unequal work; ``BalancedPartitioner`` splits by row count.
-public struct ColumnRangePartitioner: Partitioner {
+public struct ColumnRangePartitioner: KeyRangePartitioner {
     public let table: String
     public let schema: String?
     public let column: String
@@ -17,11 +17,11 @@ public struct ColumnRangePartitioner: Partitioner {
         self.column = column
     }
 
-    public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+    public func keyRanges(gridSize: Int, in scope: StepScope) throws -> [ClosedRange<Int64>] {
         try PartitionerSupport.explainingMissingTable(table, schema) { try split(gridSize: gridSize, scope) }
     }
 
-    private func split(gridSize: Int, _ scope: StepScope) throws -> [Partition] {
+    private func split(gridSize: Int, _ scope: StepScope) throws -> [ClosedRange<Int64>] {
         let connection = try PartitionerSupport.connection(scope)
         let row = try connection.query("""
             SELECT min(\(identifier: column))::bigint, max(\(identifier: column))::bigint
@@ -30,8 +30,7 @@ public struct ColumnRangePartitioner: Partitioner {
         guard let minimum = try row.decode(Int64?.self, column: 0), let maximum = try row.decode(Int64?.self, column: 1) else {
             return []
         }
-        let ranges = contiguousRanges(from: minimum, to: maximum, count: max(1, gridSize))
-        return ranges.enumerated().map { Partition.keyRange($1, index: $0, of: ranges.count) }
+        return contiguousRanges(from: minimum, to: maximum, count: max(1, gridSize))
     }
 }
 
@@ -39,7 +38,7 @@ public struct ColumnRangePartitioner: Partitioner {
 /// key's quantiles (exact on tables up to `sampleAbove` rows, from a TABLESAMPLE above), so a
 /// skewed key does not leave one partition with most of the work. Spring Batch has no such
 /// partitioner.
-public struct BalancedPartitioner: Partitioner {
+public struct BalancedPartitioner: KeyRangePartitioner {
     public let table: String
     public let schema: String?
     public let column: String
@@ -53,11 +52,11 @@ public struct BalancedPartitioner: Partitioner {
         self.sampleAbove = sampleAbove
     }
 
-    public func partitions(gridSize: Int, in scope: StepScope) throws -> [Partition] {
+    public func keyRanges(gridSize: Int, in scope: StepScope) throws -> [ClosedRange<Int64>] {
         try PartitionerSupport.explainingMissingTable(table, schema) { try split(gridSize: gridSize, scope) }
     }
 
-    private func split(gridSize: Int, _ scope: StepScope) throws -> [Partition] {
+    private func split(gridSize: Int, _ scope: StepScope) throws -> [ClosedRange<Int64>] {
         let connection = try PartitionerSupport.connection(scope)
         let qualified = PartitionerSupport.qualified(table, schema)
         let bounds = try connection.query("""
@@ -68,9 +67,7 @@ public struct BalancedPartitioner: Partitioner {
             return []
         }
         let grid = max(1, gridSize)
-        guard grid > 1, minimum < maximum else {
-            return [Partition.keyRange(minimum...maximum, index: 0, of: 1)]
-        }
+        guard grid > 1, minimum < maximum else { return [minimum...maximum] }
         let estimate = try connection.query(
             "SELECT greatest(reltuples, 0)::bigint FROM pg_class WHERE oid = to_regclass(\(qualified))"
         ).first?.decode(Int64?.self, column: 0) ?? nil
@@ -98,7 +95,7 @@ public struct BalancedPartitioner: Partitioner {
             start = cut + 1
         }
         ranges.append(start...maximum)
-        return ranges.enumerated().map { Partition.keyRange($1, index: $0, of: ranges.count) }
+        return ranges
     }
 }
 

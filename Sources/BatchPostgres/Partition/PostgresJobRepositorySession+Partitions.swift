@@ -12,7 +12,7 @@ public enum ClusterChannels {
 extension PostgresJobRepositorySession: PartitionCoordinator {
     public func preparePartitions(
         manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,
-        partitioner: () throws -> [Partition]
+        partitions: (_ each: (Partition) throws -> Void) throws -> Void
     ) throws -> Int {
         // A launch that attached to this manager (its launcher died) finds them already there.
         let existing = try connection.query("""
@@ -31,53 +31,69 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         if let previous {
             return try reusePartitions(of: previous, manager: manager, jobExecution: jobExecution, maxAttempts: maxAttempts)
         }
-        let partitions = try partitioner()
         let now = Date()
-        try connection.withTransaction { db in
+        let stepName = manager.stepName
+        return try connection.withTransaction { db in
             // A thousand partitions a statement (their names and contexts as one JSON array):
-            // 100,000 partitions are 100 round trips, not 100,000.
-            for batch in stride(from: 0, to: partitions.count, by: Self.partitionInsertBatch) {
-                let end = min(batch + Self.partitionInsertBatch, partitions.count)
-                let rows: [JSONValue] = (batch..<end).map { index in
-                    let partition = partitions[index]
-                    let (short, serialized) = partition.context.storageForm()
-                    return .object([
-                        "i": .int(Int64(index)), "name": .string(partition.name),
-                        "step": .string(manager.stepName + ":" + partition.name),
-                        "short": .string(short), "serialized": serialized.map(JSONValue.string) ?? .null,
-                    ])
-                }
-                try db.execute("""
-                    WITH input AS MATERIALIZED (
-                        SELECT (e->>'i')::int AS i, e->>'name' AS name, e->>'step' AS step,
-                               e->>'short' AS short, e->>'serialized' AS serialized
-                        FROM json_array_elements(\(JSONValue.array(rows).jsonText)::json) e
-                    ), steps AS (
-                        INSERT INTO batch_step_execution
-                            (step_execution_id, version, step_name, job_execution_id, create_time, status,
-                             commit_count, read_count, filter_count, write_count, read_skip_count,
-                             write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
-                        SELECT nextval('batch_step_execution_seq'), 0, step, \(jobExecution.id), \(now), 'STARTING',
-                               0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now)
-                        FROM input ORDER BY i
-                        RETURNING step_execution_id, step_name
-                    ), contexts AS (
-                        INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
-                        SELECT steps.step_execution_id, input.short, input.serialized
-                        FROM steps JOIN input ON input.step = steps.step_name
-                    )
-                    INSERT INTO batch_partition
-                        (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step,
-                         partition_name, max_attempts)
-                    SELECT \(jobExecution.id), \(manager.id), steps.step_execution_id, \(jobExecution.jobName),
-                           \(workerStep), input.name, \(maxAttempts)
-                    FROM steps JOIN input ON input.step = steps.step_name
-                    ORDER BY input.i
-                    """, prepared: true)
+            // 100,000 partitions are 100 round trips, not 100,000. Each batch is written as
+            // soon as it is full, so only one is held in memory.
+            var batch: [JSONValue] = []
+            batch.reserveCapacity(Self.partitionInsertBatch)
+            var count = 0
+            let flush = {
+                guard !batch.isEmpty else { return }
+                try Self.insertPartitions(batch, db, manager: manager, jobExecution: jobExecution, workerStep: workerStep,
+                                          maxAttempts: maxAttempts, now: now)
+                batch.removeAll(keepingCapacity: true)
             }
+            try partitions { partition in
+                let (short, serialized) = partition.context.storageForm()
+                batch.append(.object([
+                    "i": .int(Int64(count)), "name": .string(partition.name),
+                    "step": .string(stepName + ":" + partition.name),
+                    "short": .string(short), "serialized": serialized.map(JSONValue.string) ?? .null,
+                ]))
+                count += 1
+                if batch.count == Self.partitionInsertBatch { try flush() }
+            }
+            try flush()
             try db.notify(ClusterChannels.work, payload: workerStep)
+            return count
         }
-        return partitions.count
+    }
+
+    /// Writes one batch of partitions: their step executions, contexts and claim rows.
+    private static func insertPartitions(
+        _ rows: [JSONValue], _ db: PostgresConnection, manager: StepExecution, jobExecution: JobExecution,
+        workerStep: String, maxAttempts: Int, now: Date
+    ) throws {
+        try db.execute("""
+            WITH input AS MATERIALIZED (
+                SELECT (e->>'i')::int AS i, e->>'name' AS name, e->>'step' AS step,
+                       e->>'short' AS short, e->>'serialized' AS serialized
+                FROM json_array_elements(\(JSONValue.array(rows).jsonText)::json) e
+            ), steps AS (
+                INSERT INTO batch_step_execution
+                    (step_execution_id, version, step_name, job_execution_id, create_time, status,
+                     commit_count, read_count, filter_count, write_count, read_skip_count,
+                     write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
+                SELECT nextval('batch_step_execution_seq'), 0, step, \(jobExecution.id), \(now), 'STARTING',
+                       0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now)
+                FROM input ORDER BY i
+                RETURNING step_execution_id, step_name
+            ), contexts AS (
+                INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
+                SELECT steps.step_execution_id, input.short, input.serialized
+                FROM steps JOIN input ON input.step = steps.step_name
+            )
+            INSERT INTO batch_partition
+                (job_execution_id, manager_step_execution_id, step_execution_id, job_name, worker_step,
+                 partition_name, max_attempts)
+            SELECT \(jobExecution.id), \(manager.id), steps.step_execution_id, \(jobExecution.jobName),
+                   \(workerStep), input.name, \(maxAttempts)
+            FROM steps JOIN input ON input.step = steps.step_name
+            ORDER BY input.i
+            """, prepared: true)
     }
 
     /// Partitions written per statement by ``preparePartitions``.

@@ -13,6 +13,44 @@ import Glibc
 
 @Suite("Partition lifecycle", .timeLimit(.minutes(2)))
 struct PartitionLifecycleTests {
+    /// Partitions are written a batch at a time as the partitioner makes them (the manager
+    /// holds one batch, never the whole list), all in one transaction: no worker sees any of
+    /// them before the last is written.
+    @Test func partitionsAreWrittenInBatchesAsTheyAreMadeAndShownOnlyWhenAllAre() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "batch-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            let other = try PostgresConnection(connectionString: url)
+            defer { other.close() }
+            let countQuery: PostgresQuery = "SELECT count(*) FROM batch_partition"
+            var writtenBefore: [Int64] = []
+            var seenElsewhere: [Int64] = []
+            let count = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "batch-test/work", maxAttempts: 2
+            ) { each in
+                for index in 0..<2_500 {
+                    if index % 1_000 == 0 {
+                        // In the manager's transaction: the full batches are already written.
+                        writtenBefore.append(try db.query(countQuery).single().decode(Int64.self, column: 0))
+                        seenElsewhere.append(try other.query(countQuery).single().decode(Int64.self, column: 0))
+                    }
+                    try each(Partition(name: "p\(index)", context: ["partition.index": .int(Int64(index))]))
+                }
+            }
+            #expect(count == 2_500)
+            #expect(writtenBefore == [0, 1_000, 2_000])
+            #expect(seenElsewhere == [0, 0, 0])
+            #expect(try other.query(countQuery).single().decode(Int64.self, column: 0) == 2_500)
+            let names = try db.query("SELECT count(DISTINCT partition_name), min(partition_id) FILTER (WHERE partition_name = 'p2499') > min(partition_id) FILTER (WHERE partition_name = 'p0') FROM batch_partition")
+                .single().decode((Int64, Bool).self)
+            #expect(names.0 == 2_500 && names.1)
+        }
+    }
+
     @Test func aPartitionWhoseLeaseExpiresOnItsLastAttemptFailsSayingWhy() async throws {
         try await TestDatabase.withConnection { db, url in
             try SchemaMigrations.migrate(on: db)
