@@ -98,13 +98,15 @@ struct LaunchCommand: AsyncParsableCommand {
         await session.close()
 
         let launcher = JobLauncher(
-            repository: PostgresJobRepository(connectionString: database.resolvedURL),
+            repository: PostgresJobRepository(connectionString: database.resolvedURL, synchronousCommit: options.synchronousCommit),
             logger: CLILogging.logger, leaseSeconds: options.leaseSeconds)
         var local: (worker: PartitionWorker, task: Task<Void, any Error>, done: DispatchSemaphore)?
         if localWorkers > 0 {
             let worker = try PartitionWorker(
                 jobs: [job],
-                configuration: WorkerConfiguration(connectionString: database.resolvedURL, concurrency: localWorkers, leaseSeconds: 15),
+                configuration: WorkerConfiguration(
+                    connectionString: database.resolvedURL, concurrency: localWorkers, leaseSeconds: 15,
+                    synchronousCommit: options.synchronousCommit),
                 logger: CLILogging.logger)
             let done = DispatchSemaphore(value: 0)
             local = (worker, Task {
@@ -171,6 +173,15 @@ struct LaunchOptions: ParsableArguments {
             attach to its execution (it heartbeats every third of this).
             """)
     var leaseSeconds: Int = 30
+
+    @Flag(
+        name: .customLong("synchronous-commit"),
+        help: """
+            Make every chunk commit wait for its fsync. By default only the job's start and end \
+            wait (flushing every commit before them); a server crash can then roll the last few \
+            hundred milliseconds of chunks back, and the restart redoes them exactly once.
+            """)
+    var synchronousCommit = false
 
     @OptionGroup var progress: ProgressOptions
 

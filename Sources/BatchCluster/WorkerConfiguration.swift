@@ -23,10 +23,10 @@ public struct WorkerConfiguration: Sendable {
     /// weakened. A server crash can lose only the last commits, never one without those before it
     /// (the WAL is one sequence), so it rolls the repository back to an earlier, consistent point:
     /// the lost partitions are claimed again when their lease ends and resume from their last
-    /// durable checkpoint, with the output written through their chunks lost alongside. Anything
-    /// the manager acted on is durable once the manager commits, as its commits are synchronous
-    /// and flush the WAL up to themselves. On, each partition's end and each chunk commit waits
-    /// for an fsync: a worker of short partitions then spends most of its time waiting.
+    /// durable checkpoint, with the output written through their chunks lost alongside. The
+    /// job's end commits synchronously, which flushes the WAL up to itself: everything the job
+    /// counted is then durable. On, each partition's end and each chunk commit waits for an
+    /// fsync: a worker of short partitions then spends most of its time waiting.
     public var synchronousCommit: Bool
 
     public init(

@@ -9,9 +9,20 @@ import PostgresClient
 public struct PostgresJobRepository: JobRepository {
     /// conninfo or URL; nil uses libpq's `PG*` variables.
     public let connectionString: String?
+    /// Whether every commit of a job's sessions waits for its WAL to reach disk.
+    ///
+    /// Off by default: chunk and step commits return once written to the server's WAL buffers
+    /// (the server flushes them within a few hundred milliseconds), and only the job execution's
+    /// own updates (its start and its end) wait, which flushes everything committed before them.
+    /// A server crash can lose only the latest commits, never one without those before it, so
+    /// the repository goes back to an earlier consistent point: the job then restarts from its
+    /// last durable checkpoint, and the output written through the lost chunks is lost with them.
+    /// A job reported COMPLETED or FAILED is on disk with everything it counted.
+    public var synchronousCommit: Bool
 
-    public init(connectionString: String?) {
+    public init(connectionString: String?, synchronousCommit: Bool = false) {
         self.connectionString = connectionString
+        self.synchronousCommit = synchronousCommit
     }
 
     /// Opens a connection and checks the schema is the one this binary needs, so a missing or
@@ -19,13 +30,15 @@ public struct PostgresJobRepository: JobRepository {
     /// "relation does not exist".
     public func openSession() throws -> any JobRepositorySession {
         let connection = try PostgresConnection(connectionString: connectionString)
+        let session = PostgresJobRepositorySession(connection: connection)
         do {
             try SchemaMigrations.check(on: connection)
+            if !synchronousCommit { try session.commitAsynchronously() }
         } catch {
             connection.close()
             throw error
         }
-        return PostgresJobRepositorySession(connection: connection)
+        return session
     }
 }
 

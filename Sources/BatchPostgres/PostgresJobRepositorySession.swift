@@ -20,8 +20,27 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// the slot must run it (or hand it back): its lease runs from now.
     public var nextClaim: ClaimedPartition?
 
+    /// Whether this session's commits return before their WAL flush (see
+    /// ``PostgresJobRepository/synchronousCommit``); the job execution's updates always wait.
+    public private(set) var commitsAsynchronously = false
+
     public init(connection: PostgresConnection) {
         self.connection = connection
+    }
+
+    /// From now on this session's commits do not wait for their WAL flush, except the job
+    /// execution's updates, which flush everything before them, and the writes a manager goes on
+    /// relying on after a reconnect (its partitions, the remote chunks it adopts).
+    public func commitAsynchronously() throws {
+        try connection.execute("SET synchronous_commit = off")
+        commitsAsynchronously = true
+    }
+
+    /// Inside a transaction of this session: its commit waits for the WAL flush, whatever the
+    /// session's setting. For what the process relies on being there after a database crash
+    /// and a reconnect, or reports as ended.
+    func commitDurably(_ db: PostgresConnection) throws {
+        if commitsAsynchronously { try db.execute("SET LOCAL synchronous_commit = on", prepared: true) }
     }
 
     public func close() {
@@ -33,6 +52,14 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     public func openSibling() throws -> any JobRepositorySession {
         let sibling = PostgresJobRepositorySession(connection: try connection.openAnother())
         sibling.fence = fence
+        if commitsAsynchronously {
+            do {
+                try sibling.commitAsynchronously()
+            } catch {
+                sibling.close()
+                throw error
+            }
+        }
         return sibling
     }
 
@@ -479,6 +506,9 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
         let exit = execution.exitStatus.truncatedForStorage
         let (short, serialized) = execution.context.storageForm()
         let status = try connection.withTransaction { db in
+            // The job's start and end wait for their flush, and so make every commit before
+            // them durable: a job reported ended is on disk with all its steps.
+            try commitDurably(db)
             // An operator's STOPPING is not overwritten by the runner's own "still running".
             let status = try db.query("""
                 UPDATE batch_job_execution SET

@@ -14,6 +14,9 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
         -> (nextSeq: Int, failed: [FailedRemoteChunk])
     {
         try connection.withTransaction { db in
+            // Durable before any chunk is sent: the counts of a manager that reconnects after a
+            // database crash sum the chunks it adopted.
+            try commitDurably(db)
             // Every chunk this step sent in any attempt of the instance: they all count in its
             // totals, and the ones not done must end before it does. A chunk held by a worker
             // keeps its claim (owner, attempt): the holder's fenced commit still goes through.

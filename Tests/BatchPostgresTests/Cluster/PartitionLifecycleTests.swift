@@ -348,10 +348,9 @@ struct PartitionLifecycleTests {
         }
     }
 
-    /// A worker's partition commits skip the WAL flush unless configured not to; the launcher's
-    /// own steps (and so the job's end) never do.
+    /// Chunk commits, a worker's and the launcher's, skip the WAL flush unless configured not to.
     @Test(arguments: [false, true])
-    func aWorkersCommitsAreAsynchronousUnlessItAsksOtherwise(synchronousCommit: Bool) async throws {
+    func chunkCommitsAreAsynchronousUnlessAskedOtherwise(synchronousCommit: Bool) async throws {
         try await TestDatabase.withFreshDatabase { url in
             try await onDedicatedThread {
                 let db = try PostgresConnection(connectionString: url)
@@ -376,7 +375,7 @@ struct PartitionLifecycleTests {
                     connectionString: url, concurrency: 2, leaseSeconds: 5, synchronousCommit: synchronousCommit),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
-            let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url))
+            let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url, synchronousCommit: synchronousCommit))
             let execution = try await launcher.run(job, parameters: ["k": .string("v")])
             worker.shutdown()
             try await running.value
@@ -386,8 +385,8 @@ struct PartitionLifecycleTests {
                 defer { db.close() }
                 return try db.query("SELECT step || '=' || setting FROM seen ORDER BY step").map { try $0.decode(String.self, column: 0) }
             }
-            let partitions = synchronousCommit ? "on" : "off"
-            #expect(seen == ["record=on", "work:p0=\(partitions)", "work:p1=\(partitions)"])
+            let setting = synchronousCommit ? "on" : "off"
+            #expect(seen == ["record=\(setting)", "work:p0=\(setting)", "work:p1=\(setting)"])
         }
     }
 
