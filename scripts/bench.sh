@@ -22,8 +22,8 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       them; checked against the same reference
   coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers, as
                       they run by default and with --synchronous-commit (each commit waits for
-                      its fsync), after a CHECKPOINT and a VACUUM so the ledger runs' WAL does
-                      not land in it; await latency over small jobs; a claim with 1M (200,000
+                      its fsync), after a VACUUM of the ledger's tables and a CHECKPOINT, so
+                      what the ledger runs left pending does not land in it; await latency over small jobs; a claim with 1M (200,000
                       with --quick) finished partitions in history; launch overhead
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
@@ -278,9 +278,11 @@ ledger_bench() {
     [[ "$only" != remote ]] || return 0
 
     local partitions=$([[ $quick == 1 ]] && echo 2000 || echo 10000)
-    # The ledger runs above wrote gigabytes of WAL: without a checkpoint and a vacuum here,
-    # the one they leave pending would land in the middle of this measurement.
-    sql -c "CHECKPOINT" -c "VACUUM ANALYZE batch_partition, batch_step_execution, batch_step_execution_context" >/dev/null
+    # The ledger runs above wrote gigabytes of WAL and millions of rows: without a vacuum of
+    # their tables and a checkpoint here, the autovacuum and checkpoint they leave pending would
+    # land in the middle of this measurement.
+    sql -c "VACUUM ANALYZE bench_txn, bench_txn_out, batch_partition, batch_step_execution, batch_step_execution_context, batch_remote_chunk" \
+        -c "CHECKPOINT" >/dev/null
     say "noop-partitions partitions=$partitions with 2 workers, then 2 with --synchronous-commit"
     local mode
     for mode in default synchronous; do
