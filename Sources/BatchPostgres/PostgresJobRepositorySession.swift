@@ -420,10 +420,11 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
                 RETURNING job_execution_id
             ), context AS (
                 -- An unchanged context (a tasklet that keeps none, a partition's key range) is
-                -- not written again: no new row version, no WAL.
-                UPDATE batch_step_execution_context SET short_context = \(short), serialized_context = \(serialized)
-                WHERE step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
-                  AND (short_context, serialized_context) IS DISTINCT FROM (\(short)::text, \(serialized)::text)
+                -- not written again: no new row version, no WAL. Each value is bound once.
+                UPDATE batch_step_execution_context c SET short_context = given.short, serialized_context = given.serialized
+                FROM (SELECT \(short)::text AS short, \(serialized)::text AS serialized) given
+                WHERE c.step_execution_id = \(execution.id) AND EXISTS (SELECT 1 FROM step)
+                  AND (c.short_context, c.serialized_context) IS DISTINCT FROM (given.short, given.serialized)
             ), next_pick AS MATERIALIZED (
                 -- The worker's next partition: a ready one after this one (never this one: the
                 -- same row must not be updated twice). Claims go in id order, so the claimable

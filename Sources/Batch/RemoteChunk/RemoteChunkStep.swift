@@ -78,27 +78,29 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     /// The name workers use for this step: `<job>/<step>`.
     public static func workerStepKey(job: String, step: String) -> String { "\(job)/\(step)" }
 
+    /// The commit interval in force for this execution.
     public func commitInterval(for parameters: JobParameters) throws -> Int {
-        try Self.long(parameters, commitIntervalParameter, default: commitInterval, range: 1...1_000_000)
+        try ChunkStepOverrides.commitInterval(commitInterval, parameter: commitIntervalParameter, in: parameters)
     }
 
+    /// The chunks in flight allowed for this execution.
     public func maxInFlight(for parameters: JobParameters) throws -> Int {
-        try Self.long(parameters, maxInFlightParameter, default: maxInFlight, range: 1...10_000)
-    }
-
-    private static func long(_ parameters: JobParameters, _ name: String?, default value: Int, range: ClosedRange<Int64>) throws -> Int {
-        guard let name, let given = parameters.long(name) else { return value }
-        guard range.contains(given) else {
-            throw InvalidStepParameter(
-                description: "parameter \(name) must be between \(range.lowerBound) and \(range.upperBound), not \(given)")
+        guard let maxInFlightParameter, let given = parameters.long(maxInFlightParameter) else { return maxInFlight }
+        guard (1...10_000).contains(given) else {
+            throw InvalidStepParameter(description: "parameter \(maxInFlightParameter) must be between 1 and 10000, not \(given)")
         }
         return Int(given)
+    }
+
+    /// The skip policy in force for this execution.
+    public func skipPolicy(for parameters: JobParameters) throws -> SkipPolicy {
+        try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: parameters)
     }
 
     public func validate(_ parameters: JobParameters) throws {
         _ = try commitInterval(for: parameters)
         _ = try maxInFlight(for: parameters)
-        _ = try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: parameters)
+        _ = try skipPolicy(for: parameters)
     }
 
     // MARK: - Manager
@@ -241,31 +243,19 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
 
     public func process(_ scope: RemoteChunkScope) throws -> ProcessedRemoteChunk {
         let items = try codec.decode(scope.request.items, count: scope.request.itemCount)
-        let policy = try ChunkStepOverrides.skipPolicy(skipPolicy, parameter: skipLimitParameter, in: scope.parameters)
+        let policy = try skipPolicy(for: scope.parameters)
         let (processor, writer) = try makeWorker(scope)
         var outputs: [Writer.Item] = []
         outputs.reserveCapacity(items.count)
-        var filtered = 0
         var skipped: [RemoteChunkSkip] = []
-        let processed = processor.processChunk(items)
-        for (position, item) in items.enumerated() {
-            do {
-                if let output = try processed.map({ try $0[position].get() }) ?? processor.process(item) {
-                    outputs.append(output)
-                } else {
-                    filtered += 1
-                }
-            } catch {
-                let key = itemKey(of: item)
-                guard policy.isSkippable(error) else {
-                    throw RemoteChunkItemError(itemKey: key, underlying: "\(error)")
-                }
-                // This chunk alone is over the limit: no need to write it to find out.
-                guard skipped.count < policy.limit else {
-                    throw SkipLimitExceeded(limit: policy.limit, phase: .process, itemKey: key, reason: "\(error)")
-                }
-                skipped.append(RemoteChunkSkip(phase: .process, itemKey: key, reason: "\(error)"))
+        let filtered = try ChunkItems.process(items, with: processor, into: &outputs) { item, error in
+            let key = itemKey(of: item)
+            guard policy.isSkippable(error) else { throw RemoteChunkItemError(itemKey: key, underlying: "\(error)") }
+            // This chunk alone is over the limit: no need to write it to find out.
+            guard skipped.count < policy.limit else {
+                throw SkipLimitExceeded(limit: policy.limit, phase: .process, itemKey: key, reason: "\(error)")
             }
+            skipped.append(RemoteChunkSkip(phase: .process, itemKey: key, reason: "\(error)"))
         }
         let processSkips = skipped.count
         return ProcessedRemoteChunk(
@@ -273,30 +263,14 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         ) { context in
             try writer.open(ExecutionContext())
             defer { try? writer.close() }
-            guard !outputs.isEmpty else { return [] }
-            guard policy.limit > 0 else {
-                try writer.write(outputs, in: context)
-                return []
-            }
-            // As in ChunkStep: a failed write is redone item by item, each under its own
-            // savepoint, and only the items that fail again are skipped.
-            do {
-                try context.transaction.withSavepoint { try writer.write(outputs, in: context) }
-                return []
-            } catch where policy.isSkippable(error) {
-                var writeSkips: [RemoteChunkSkip] = []
-                for output in outputs {
-                    do {
-                        try context.transaction.withSavepoint { try writer.write([output], in: context) }
-                    } catch where policy.isSkippable(error) {
-                        guard processSkips + writeSkips.count < policy.limit else {
-                            throw SkipLimitExceeded(limit: policy.limit, phase: .write, itemKey: itemKey(of: output), reason: "\(error)")
-                        }
-                        writeSkips.append(RemoteChunkSkip(phase: .write, itemKey: itemKey(of: output), reason: "\(error)"))
-                    }
+            var writeSkips: [RemoteChunkSkip] = []
+            _ = try ChunkItems.write(outputs, with: writer, in: context, policy: policy) { output, error in
+                guard processSkips + writeSkips.count < policy.limit else {
+                    throw SkipLimitExceeded(limit: policy.limit, phase: .write, itemKey: itemKey(of: output), reason: "\(error)")
                 }
-                return writeSkips
+                writeSkips.append(RemoteChunkSkip(phase: .write, itemKey: itemKey(of: output), reason: "\(error)"))
             }
+            return writeSkips
         }
     }
 }

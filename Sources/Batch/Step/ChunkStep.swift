@@ -189,7 +189,9 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             for listener in listeners { listener.beforeWrite(items) }
         }
         do {
-            try write(&chunk, &written, &writeSkips, &skips, skipPolicy, transaction, context, writer)
+            written = try ChunkItems.write(chunk.outputs, with: writer, in: context, policy: skipPolicy) { output, error in
+                writeSkips.append(try skips.skip(.write, key: itemKey(of: output), error))
+            }
         } catch {
             if notify {
                 let items = chunk.outputs.map { $0 as Any }
@@ -224,33 +226,6 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         working.counts.write += Int64(written)
         working.counts.commit += 1
         chunk.committedSkips = allSkips
-    }
-
-    /// Writes the chunk's outputs; with a skip policy, a failed write is redone item by item,
-    /// each under its own savepoint, and only the items that fail again are skipped.
-    private func write(
-        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ written: inout Int,
-        _ writeSkips: inout [SkippedItem], _ skips: inout Skips, _ skipPolicy: SkipPolicy,
-        _ transaction: any StepTransaction, _ context: ChunkContext, _ writer: Writer
-    ) throws {
-        guard !chunk.outputs.isEmpty else { return }
-        guard skipPolicy.limit > 0 else {
-            try writer.write(chunk.outputs, in: context)
-            return
-        }
-        do {
-            try transaction.withSavepoint { try writer.write(chunk.outputs, in: context) }
-        } catch where skipPolicy.isSkippable(error) {
-            written = 0
-            for output in chunk.outputs {
-                do {
-                    try transaction.withSavepoint { try writer.write([output], in: context) }
-                    written += 1
-                } catch where skipPolicy.isSkippable(error) {
-                    writeSkips.append(try skips.skip(.write, key: itemKey(of: output), error))
-                }
-            }
-        }
     }
 }
 

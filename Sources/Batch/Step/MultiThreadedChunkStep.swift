@@ -223,7 +223,7 @@ where
                     } else {
                         skips.count(page.readSkips)
                     }
-                    let result = try processAndWrite(page, &skips, settings.skipPolicy, transaction, context, processor, writer)
+                    let result = try processAndWrite(page, &skips, settings.skipPolicy, context, processor, writer)
                     for skipped in result.skips {
                         try transaction.recordSkip(skipped)
                         scope.logger.notice(
@@ -303,50 +303,21 @@ where
     /// filter, write and skips; no commit) and its skips.
     private func processAndWrite(
         _ page: PageInHand<Source.Item>, _ skips: inout Skips, _ skipPolicy: SkipPolicy,
-        _ transaction: any StepTransaction, _ context: ChunkContext, _ processor: Processor, _ writer: Writer
+        _ context: ChunkContext, _ processor: Processor, _ writer: Writer
     ) throws -> (counts: StepCounts, skips: [SkippedItem]) {
         var outputs: [Writer.Item] = []
         outputs.reserveCapacity(page.items.count)
-        var filtered: Int64 = 0
         var processSkips: [SkippedItem] = []
-        let processed = processor.processChunk(page.items)
-        for (position, item) in page.items.enumerated() {
-            do {
-                if let output = try processed.map({ try $0[position].get() }) ?? processor.process(item) {
-                    outputs.append(output)
-                } else {
-                    filtered += 1
-                }
-            } catch {
-                guard skipPolicy.isSkippable(error) else { throw error }
-                processSkips.append(try skips.skip(.process, key: itemKey(of: item), error))
-            }
+        let filtered = try ChunkItems.process(page.items, with: processor, into: &outputs) { item, error in
+            guard skipPolicy.isSkippable(error) else { throw error }
+            processSkips.append(try skips.skip(.process, key: itemKey(of: item), error))
         }
-
-        var written = outputs.count
         var writeSkips: [SkippedItem] = []
-        if !outputs.isEmpty {
-            if skipPolicy.limit == 0 {
-                try writer.write(outputs, in: context)
-            } else {
-                do {
-                    try transaction.withSavepoint { try writer.write(outputs, in: context) }
-                } catch where skipPolicy.isSkippable(error) {
-                    // Redone item by item, each under its own savepoint: only the bad ones are skipped.
-                    written = 0
-                    for output in outputs {
-                        do {
-                            try transaction.withSavepoint { try writer.write([output], in: context) }
-                            written += 1
-                        } catch where skipPolicy.isSkippable(error) {
-                            writeSkips.append(try skips.skip(.write, key: itemKey(of: output), error))
-                        }
-                    }
-                }
-            }
+        let written = try ChunkItems.write(outputs, with: writer, in: context, policy: skipPolicy) { output, error in
+            writeSkips.append(try skips.skip(.write, key: itemKey(of: output), error))
         }
         let counts = StepCounts(
-            read: Int64(page.items.count), write: Int64(written), filter: filtered,
+            read: Int64(page.items.count), write: Int64(written), filter: Int64(filtered),
             readSkip: Int64(page.readSkips.count), processSkip: Int64(processSkips.count),
             writeSkip: Int64(writeSkips.count))
         return (counts, page.readSkips + processSkips + writeSkips)

@@ -56,24 +56,14 @@ public struct PostgresKeysetPageSource<Item>: KeyedPageSource {
         self.keys = keys
         self.map = map
         self.connection = connection
-        var selected = columns
-        if let index = columns.firstIndex(of: key) {
-            keyColumn = index
-        } else {
-            keyColumn = columns.count
-            selected.append(key)
-        }
-        let quotedKey = PostgresQuery.quoteIdentifier(key)
-        var from = " FROM " + (schema.map { PostgresQuery.quoteIdentifier($0) + "." } ?? "")
-        from += PostgresQuery.quoteIdentifier(table) + " WHERE "
-        // The condition's placeholders are $1...$n; ours follow them, so neither is renumbered.
-        let first = (condition?.bindings.count ?? 0) + 1
-        if let condition { from += "(" + condition.sql + ") AND " }
-        from += "\(quotedKey) >= $\(first) AND \(quotedKey) <= $\(first + 1) ORDER BY \(quotedKey)"
-        self.sql = "SELECT " + selected.map(PostgresQuery.quoteIdentifier).joined(separator: ", ") + from
+        let query = KeysetQuery(table: table, schema: schema, columns: columns, key: key, condition: condition)
+        keyColumn = query.keyColumn
+        let (quotedKey, first) = (query.quotedKey, query.nextParameter)
+        let from = query.fromWhere + "\(quotedKey) >= $\(first) AND \(quotedKey) <= $\(first + 1) ORDER BY \(quotedKey)"
+        self.sql = query.select + from
         self.endsSQL = "SELECT k FROM (SELECT \(quotedKey) AS k, row_number() OVER (ORDER BY \(quotedKey)) AS n"
             + from + " LIMIT $\(first + 2)) s WHERE n % $\(first + 3) = 0 ORDER BY k"
-        self.conditionBindings = condition?.bindings ?? PostgresBindings()
+        self.conditionBindings = query.conditionBindings
     }
 
     public func pageEnds(in keys: ClosedRange<Int64>, every limit: Int, pages: Int, in chunk: ChunkContext) throws -> [Int64] {

@@ -74,32 +74,17 @@ public final class PostgresKeysetReader<Item>: ItemReader {
         self.map = map
         self.lastKeyKey = name + ".last_key"
 
-        var selected = columns
-        if let index = columns.firstIndex(of: key) {
-            keyColumn = index
-        } else {
-            keyColumn = columns.count
-            selected.append(key)
-        }
-        let quotedKey = PostgresQuery.quoteIdentifier(key)
-        var sql = "SELECT " + selected.map(PostgresQuery.quoteIdentifier).joined(separator: ", ")
-        sql += " FROM " + (schema.map { PostgresQuery.quoteIdentifier($0) + "." } ?? "")
-        sql += PostgresQuery.quoteIdentifier(table) + " WHERE "
-        // The condition's placeholders are $1...$n; ours follow them, so neither is renumbered.
-        var parameter = 0
-        if let condition {
-            sql += "(" + condition.sql + ") AND "
-            parameter = condition.bindings.count
-        }
-        parameter += 1
-        sql += "\(quotedKey) >= $\(parameter)"
+        let query = KeysetQuery(table: table, schema: schema, columns: columns, key: key, condition: condition)
+        keyColumn = query.keyColumn
+        var parameter = query.nextParameter
+        var sql = query.select + query.fromWhere + "\(query.quotedKey) >= $\(parameter)"
         if keys != nil {
             parameter += 1
-            sql += " AND \(quotedKey) <= $\(parameter)"
+            sql += " AND \(query.quotedKey) <= $\(parameter)"
         }
-        sql += " ORDER BY \(quotedKey) LIMIT \(pageSize)"
+        sql += " ORDER BY \(query.quotedKey) LIMIT \(pageSize)"
         self.sql = sql
-        self.conditionBindings = condition?.bindings ?? PostgresBindings()
+        self.conditionBindings = query.conditionBindings
     }
 
     /// Takes the saved last key, if any; the first read starts after it.

@@ -155,7 +155,8 @@ extension PostgresJobRepositorySession {
 
     /// Locks the chunk's row if the claim is still this worker's: another worker's claim now
     /// skips it until this transaction ends (and then finds it DONE), and this one cannot
-    /// commit after another's. Returns the manager step execution and job execution it belongs to.
+    /// commit after another's. Returns the manager step execution and job execution it belongs to
+    /// now (a restart of the step may have adopted it since the claim).
     private func lockClaim(_ fence: RemoteChunkFence, _ db: PostgresConnection) throws
         -> (stepExecutionID: Int64, jobExecutionID: Int64)
     {
