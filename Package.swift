@@ -39,7 +39,8 @@ let package = Package(
             dependencies: [.product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
-        // The PostgreSQL job repository and its schema migrations.
+        // The PostgreSQL job repository: its schema migrations, the launch, step and job SQL, the
+        // chunk commit (under a caller's commit guard), operator queries, PostgreSQL items.
         .target(
             name: "BatchPostgres",
             dependencies: [
@@ -48,7 +49,8 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
-        // The worker daemon: claims partitions, runs them under lease, hands them back on shutdown.
+        // The cluster protocol: partitions and remote chunks across processes (their SQL, the
+        // claim/lease/fence decisions, channels), the manager's coordinator and the worker daemon.
         .target(
             name: "BatchCluster",
             dependencies: [
@@ -91,6 +93,12 @@ let package = Package(
         .testTarget(
             name: "BatchTests",
             dependencies: ["Batch"],
+            swiftSettings: strictSettings
+        ),
+        // Unit tests of the cluster protocol's decisions: no database needed.
+        .testTarget(
+            name: "BatchClusterTests",
+            dependencies: ["BatchCluster", "Batch", "BatchPostgres", "PostgresClient"],
             swiftSettings: strictSettings
         ),
         // Integration tests against a real PostgreSQL (DATABASE_URL, or libpq's PG* variables).

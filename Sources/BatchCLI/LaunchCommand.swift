@@ -99,13 +99,13 @@ struct LaunchCommand: AsyncParsableCommand {
 
         let launcher = JobLauncher(
             repository: PostgresJobRepository(connectionString: database.resolvedURL, synchronousCommit: options.synchronousCommit),
-            logger: CLILogging.logger, leaseSeconds: options.leaseSeconds)
+            logger: CLILogging.logger, lease: .seconds(options.leaseSeconds))
         var local: (worker: PartitionWorker, task: Task<Void, any Error>, done: DispatchSemaphore)?
         if localWorkers > 0 {
             let worker = try PartitionWorker(
                 jobs: [job],
                 configuration: WorkerConfiguration(
-                    connectionString: database.resolvedURL, concurrency: localWorkers, leaseSeconds: 15,
+                    connectionString: database.resolvedURL, concurrency: localWorkers, lease: .seconds(options.leaseSeconds),
                     synchronousCommit: options.synchronousCommit),
                 logger: CLILogging.logger)
             let done = DispatchSemaphore(value: 0)

@@ -86,7 +86,7 @@ final class LaunchDetacher: Sendable {
         } catch {
             say("""
                 swiftbatch: detached from execution \(id), but could not tell the repository (\(error)).
-                  Once this launcher's lease runs out (\(started.launcher.leaseSeconds) s), `\(relaunch(started.execution))` attaches to it or restarts it; `swiftbatch recover` fails it if nothing runs it.
+                  Once this launcher's lease runs out (\(Int(started.launcher.leaseSeconds)) s), `\(relaunch(started.execution))` attaches to it or restarts it; `swiftbatch recover` fails it if nothing runs it.
                 """)
             return ExitCodes.detached.rawValue
         }

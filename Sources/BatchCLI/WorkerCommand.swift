@@ -77,7 +77,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let configuration = WorkerConfiguration(
             connectionString: database.resolvedURL, concurrency: concurrency,
             steps: steps.map { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } },
-            leaseSeconds: leaseSeconds, synchronousCommit: synchronousCommit)
+            lease: .milliseconds(Int64(leaseSeconds * 1000)), synchronousCommit: synchronousCommit)
         let worker: PartitionWorker
         do {
             worker = try PartitionWorker(jobs: JobRegistry.all, configuration: configuration, logger: CLILogging.logger)

@@ -19,10 +19,19 @@ public struct PostgresJobRepository: JobRepository {
     /// last durable checkpoint, and the output written through the lost chunks is lost with them.
     /// A job reported COMPLETED or FAILED is on disk with everything it counted.
     public var synchronousCommit: Bool
+    /// What coordinates partitioned and remote chunk steps across processes. Without it those
+    /// steps fail at once; every other step runs.
+    public var coordination: (any PostgresCoordination)?
 
-    public init(connectionString: String?, synchronousCommit: Bool = false) {
+    /// A repository whose partitioned and remote chunk steps are coordinated by `coordination`.
+    ///
+    /// The cluster module's `PostgresJobRepository(connectionString:synchronousCommit:)` passes
+    /// its `ClusterCoordination`: use that one unless you bring a coordination of your own (or
+    /// nil, to refuse those steps).
+    public init(connectionString: String?, synchronousCommit: Bool = false, coordination: (any PostgresCoordination)?) {
         self.connectionString = connectionString
         self.synchronousCommit = synchronousCommit
+        self.coordination = coordination
     }
 
     /// Opens a connection and checks the schema is the one this binary needs, so a missing or
@@ -30,7 +39,7 @@ public struct PostgresJobRepository: JobRepository {
     /// "relation does not exist".
     public func openSession() throws -> any JobRepositorySession {
         let connection = try PostgresConnection(connectionString: connectionString)
-        let session = PostgresJobRepositorySession(connection: connection)
+        let session = PostgresJobRepositorySession(connection: connection, coordination: coordination)
         do {
             try SchemaMigrations.check(on: connection)
             if !synchronousCommit { try session.commitAsynchronously() }
@@ -47,6 +56,10 @@ public struct PostgresJobRepository: JobRepository {
 public struct JobRepositoryError: Error, Sendable, CustomStringConvertible {
     public var message: String
     public var description: String { message }
+
+    public init(message: String) {
+        self.message = message
+    }
 }
 
 extension PostgresJobRepository {

@@ -9,13 +9,13 @@ public struct JobLauncher: Sendable {
     public let logger: Logger
     /// How long this launcher may stay silent before a later launch of the same instance may
     /// take its running execution over (it heartbeats every third of this).
-    public let leaseSeconds: Int
+    public let lease: Duration
 
-    public init(repository: any JobRepository, logger: Logger = Logger(label: "swiftbatch"), leaseSeconds: Int = 30) {
-        precondition(leaseSeconds > 0)
+    public init(repository: any JobRepository, logger: Logger = Logger(label: "swiftbatch"), lease: Duration = .seconds(30)) {
+        precondition(lease > .zero)
         self.repository = repository
         self.logger = logger
-        self.leaseSeconds = leaseSeconds
+        self.lease = lease
     }
 
     /// Runs `job` for `parameters` and returns its finished execution (COMPLETED, FAILED or
@@ -40,7 +40,7 @@ public struct JobLauncher: Sendable {
         let resolved = try job.resolveParameters(parameters)
         let repository = self.repository
         let logger = self.logger
-        let identity = LauncherIdentity.current(leaseSeconds: leaseSeconds)
+        let identity = LauncherIdentity.current(lease: lease)
         return try await onOwnThread(name: "job-\(job.name)") {
             let session = try repository.openSession()
             defer { session.close() }

@@ -61,8 +61,9 @@ extension PartitionCoordinator {
 }
 
 extension JobRepositorySession {
-    /// The session's partition coordinator, when its repository supports partitioned steps.
-    public var partitionCoordinator: (any PartitionCoordinator)? { self as? any PartitionCoordinator }
+    /// None, unless the repository says otherwise: partitions need a repository that workers
+    /// in other processes share.
+    public var partitionCoordinator: (any PartitionCoordinator)? { nil }
 }
 
 /// A partitioned step did not finish in the time it was given.

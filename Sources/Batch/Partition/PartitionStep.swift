@@ -59,7 +59,7 @@ public struct PartitionStep: Step {
 
     public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
         guard let coordinator = scope.session.partitionCoordinator else {
-            throw InvalidStepParameter(description: "step \(name) is partitioned, but the job repository cannot coordinate partitions")
+            throw InvalidStepParameter(description: "step \(name) is partitioned, but the job repository cannot coordinate partitions across processes: use PostgresJobRepository(connectionString:) with BatchCluster imported, as the command line does")
         }
         let grid = try gridSize(for: scope.parameters)
         let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)

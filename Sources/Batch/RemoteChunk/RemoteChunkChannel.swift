@@ -67,8 +67,9 @@ public protocol RemoteChunkChannel: AnyObject {
 }
 
 extension JobRepositorySession {
-    /// The session's remote chunk channel, when its repository supports remote chunking.
-    public var remoteChunkChannel: (any RemoteChunkChannel)? { self as? any RemoteChunkChannel }
+    /// None, unless the repository says otherwise: remote chunks need a repository that
+    /// workers in other processes share.
+    public var remoteChunkChannel: (any RemoteChunkChannel)? { nil }
 }
 
 /// A chunk that failed in an earlier attempt of the step: where its items start in the input.

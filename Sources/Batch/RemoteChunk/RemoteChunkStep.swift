@@ -107,7 +107,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
 
     public func run(_ execution: inout StepExecution, in scope: StepScope) throws {
         guard let channel = scope.session.remoteChunkChannel else {
-            throw InvalidStepParameter(description: "step \(name) chunks remotely, but the job repository cannot carry chunks")
+            throw InvalidStepParameter(description: "step \(name) chunks remotely, but the job repository cannot carry chunks to workers: use PostgresJobRepository(connectionString:) with BatchCluster imported, as the command line does")
         }
         let interval = try commitInterval(for: scope.parameters)
         let inFlight = try maxInFlight(for: scope.parameters)

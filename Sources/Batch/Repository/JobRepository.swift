@@ -97,4 +97,12 @@ public protocol JobRepositorySession: AnyObject {
 
     /// Closes the session.
     func close()
+
+    /// What coordinates the partitioned steps run through this session across processes, or
+    /// nil when the repository cannot (a partitioned step then fails at once, saying so).
+    var partitionCoordinator: (any PartitionCoordinator)? { get }
+
+    /// What carries the chunks of remote chunk steps run through this session to workers, or
+    /// nil when the repository cannot.
+    var remoteChunkChannel: (any RemoteChunkChannel)? { get }
 }

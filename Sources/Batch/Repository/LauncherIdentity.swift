@@ -10,26 +10,29 @@ public struct LauncherIdentity: Sendable, Equatable {
     public var pid: Int32
     /// How long the launcher may stay silent before a later launch may take its execution over.
     /// It heartbeats every third of this.
-    public var leaseSeconds: Int
+    public var lease: Duration
 
-    public init(owner: String, host: String, pid: Int32, leaseSeconds: Int) {
-        precondition(leaseSeconds > 0)
+    public init(owner: String, host: String, pid: Int32, lease: Duration) {
+        precondition(lease > .zero)
         self.owner = owner
         self.host = host
         self.pid = pid
-        self.leaseSeconds = leaseSeconds
+        self.lease = lease
     }
 
     /// This process.
-    public static func current(leaseSeconds: Int = 30) -> LauncherIdentity {
+    public static func current(lease: Duration = .seconds(30)) -> LauncherIdentity {
         let host = ProcessInfo.processInfo.hostName
         let pid = ProcessInfo.processInfo.processIdentifier
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
-        return LauncherIdentity(owner: "\(host):\(pid):\(suffix)", host: host, pid: pid, leaseSeconds: leaseSeconds)
+        return LauncherIdentity(owner: "\(host):\(pid):\(suffix)", host: host, pid: pid, lease: lease)
     }
 
     /// How often the launcher renews its lease.
-    public var heartbeatInterval: Duration { .milliseconds(leaseSeconds * 1000 / 3) }
+    public var heartbeatInterval: Duration { lease / 3 }
+
+    /// The lease in seconds, as the repository's statements take it.
+    public var leaseSeconds: Double { lease.inSeconds }
 }
 
 /// What a launch was granted: a new execution (first run or restart), or a running one whose

@@ -1,4 +1,5 @@
 import Batch
+import BatchCluster
 import BatchPostgres
 import BatchTestSupport
 import Foundation

@@ -224,20 +224,17 @@ struct PartitionLifecycleTests {
             #expect(claimed.partitionName == "p0")
 
             // A stale lease: the end is refused, and nothing is claimed with it.
-            session.claimWithFinish = request
             var step = claimed.execution
             step.status = .completed
             var other = PartitionFence(partitionID: claimed.partitionID, owner: "w2", attempt: claimed.attempt, leaseSeconds: 30)
             #expect(throws: PartitionLeaseLost.self) {
-                try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: other)
+                try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: other, claimNext: request)
             }
-            #expect(session.nextClaim == nil)
             #expect(try states() == ["CLAIMED:w1", "READY:-", "READY:-"])
 
             // The end claims the next, with its step execution and checkpoint, under the same lease rules.
             var fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
-            try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: fence)
-            let next = try #require(session.nextClaim)
+            let next = try #require(try session.finishPartition(claimed, execution: &step, outcome: .completed, fence: fence, claimNext: request))
             #expect(next.partitionName == "p1" && next.attempt == 1 && next.jobStatus == .starting)
             #expect(next.execution.context["i"] == .int(1))
             #expect(try states() == ["COMPLETED:w1", "CLAIMED:w1", "READY:-"])
@@ -247,13 +244,11 @@ struct PartitionLifecycleTests {
             step = claimed.execution
             step.status = .failed
             fence = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
-            try session.finishPartition(claimed, execution: &step, outcome: .failed("boom"), fence: fence)
-            claimed = try #require(session.nextClaim)
+            claimed = try #require(try session.finishPartition(claimed, execution: &step, outcome: .failed("boom"), fence: fence, claimNext: request))
             #expect(claimed.partitionName == "p2")
             step = claimed.execution
             other = PartitionFence(partitionID: claimed.partitionID, owner: "w1", attempt: claimed.attempt, leaseSeconds: 30)
-            try session.finishPartition(claimed, execution: &step, outcome: .handedBack, fence: other)
-            #expect(session.nextClaim == nil)
+            #expect(try session.finishPartition(claimed, execution: &step, outcome: .handedBack, fence: other, claimNext: request) == nil)
             #expect(try states() == ["COMPLETED:w1", "FAILED:w1", "READY:-"])
         }
     }
@@ -279,14 +274,14 @@ struct PartitionLifecycleTests {
             var step = first[0].execution
             try session.finishPartition(first[0], execution: &step, outcome: .handedBack, fence: fence(first[0]))
 
-            session.claimWithFinish = ClaimRequest(workerID: "w1", steps: steps, leaseSeconds: 30)
+            let request = ClaimRequest(workerID: "w1", steps: steps, leaseSeconds: 30)
             var ending = first[1]
             var order: [String] = []
             while true {
                 step = ending.execution
                 step.status = .completed
-                try session.finishPartition(ending, execution: &step, outcome: .completed, fence: fence(ending))
-                guard let next = session.nextClaim else { break }
+                guard let next = try session.finishPartition(ending, execution: &step, outcome: .completed, fence: fence(ending), claimNext: request)
+                else { break }
                 order.append(next.partitionName)
                 ending = next
             }
@@ -331,7 +326,7 @@ struct PartitionLifecycleTests {
 
             // A worker comes; the restart reuses the three partitions and completes.
             let worker = try PartitionWorker(
-                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
             let restarted = try await launcher.run(job, parameters: ["k": .string("v")])
@@ -372,7 +367,7 @@ struct PartitionLifecycleTests {
             let worker = try PartitionWorker(
                 jobs: [job],
                 configuration: WorkerConfiguration(
-                    connectionString: url, concurrency: 2, leaseSeconds: 5, synchronousCommit: synchronousCommit),
+                    connectionString: url, concurrency: 2, lease: .seconds(5), synchronousCommit: synchronousCommit),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
             let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url, synchronousCommit: synchronousCommit))

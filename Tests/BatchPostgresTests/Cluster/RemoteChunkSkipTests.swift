@@ -32,7 +32,7 @@ struct RemoteChunkSkipTests {
     /// Runs `job` once with an in-process worker of two slots.
     static func run(_ job: Job, _ url: String, batch: String) async throws -> JobExecution {
         let worker = try PartitionWorker(
-            jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+            jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
             logger: Logger(label: "test"))
         let running = Task { try await worker.run() }
         let launcher = JobLauncher(repository: PostgresJobRepository(connectionString: url))

@@ -27,7 +27,7 @@ struct FlowTakeOverTests {
             let executionID = try await JobEngineTests.query(url) { db in
                 let session = PostgresJobRepositorySession(connection: db)
                 var execution = try session.createJobExecution(
-                    jobName: "attach-flow", parameters: parameters, restartable: true, launcher: .current(leaseSeconds: 30)
+                    jobName: "attach-flow", parameters: parameters, restartable: true, launcher: .current(lease: .seconds(30))
                 ).get().execution
                 execution.status = .started
                 try session.update(&execution)
@@ -49,7 +49,7 @@ struct FlowTakeOverTests {
             }
 
             let worker = try PartitionWorker(
-                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
             let attached = try await launcher.run(job, parameters: parameters)

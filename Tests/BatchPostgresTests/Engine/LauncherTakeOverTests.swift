@@ -1,4 +1,5 @@
 import Batch
+import BatchCluster
 import BatchPostgres
 import BatchTestSupport
 import Foundation
@@ -47,10 +48,10 @@ struct LauncherTakeOverTests {
         try await TestDatabase.withConnection { db, _ in
             try SchemaMigrations.migrate(on: db)
             let session = PostgresJobRepositorySession(connection: db)
-            let first = LauncherIdentity.current(leaseSeconds: 30)
+            let first = LauncherIdentity.current(lease: .seconds(30))
             let (execution, _) = try Self.running(session, as: first, partitioned: true)
 
-            let second = try Self.launch(session, as: .current(leaseSeconds: 30))
+            let second = try Self.launch(session, as: .current(lease: .seconds(30)))
             guard case .failure(.alreadyRunning(let id, let launcher)) = second else {
                 Issue.record("expected a refusal, got \(second)")
                 return
@@ -67,15 +68,15 @@ struct LauncherTakeOverTests {
         try await TestDatabase.withConnection { db, _ in
             try SchemaMigrations.migrate(on: db)
             let session = PostgresJobRepositorySession(connection: db)
-            let first = LauncherIdentity.current(leaseSeconds: 30)
+            let first = LauncherIdentity.current(lease: .seconds(30))
             let (execution, manager) = try Self.running(session, as: first, partitioned: true)
             try Self.expireLease(db, execution.id)
 
-            let second = LauncherIdentity.current(leaseSeconds: 30)
+            let second = LauncherIdentity.current(lease: .seconds(30))
             let grant = try Self.launch(session, as: second).get()
             #expect(grant.execution.id == execution.id && grant.attachedFrom == first.owner)
             // Only one of two late launchers attaches: the first renewed the lease.
-            guard case .failure(.alreadyRunning) = try Self.launch(session, as: .current(leaseSeconds: 30)) else {
+            guard case .failure(.alreadyRunning) = try Self.launch(session, as: .current(lease: .seconds(30))) else {
                 Issue.record("a second launch displaced the attached one")
                 return
             }
@@ -96,11 +97,11 @@ struct LauncherTakeOverTests {
         try await TestDatabase.withConnection { db, _ in
             try SchemaMigrations.migrate(on: db)
             let session = PostgresJobRepositorySession(connection: db)
-            let first = LauncherIdentity.current(leaseSeconds: 30)
+            let first = LauncherIdentity.current(lease: .seconds(30))
             let (execution, step) = try Self.running(session, as: first, partitioned: false)
             try Self.expireLease(db, execution.id)
 
-            let grant = try Self.launch(session, as: .current(leaseSeconds: 30)).get()
+            let grant = try Self.launch(session, as: .current(lease: .seconds(30))).get()
             #expect(grant.execution.id != execution.id && grant.attachedFrom == nil)
             let old = try #require(try session.jobExecution(id: execution.id))
             #expect(old.status == .failed)
@@ -114,7 +115,7 @@ struct LauncherTakeOverTests {
         try await TestDatabase.withConnection { db, url in
             try SchemaMigrations.migrate(on: db)
             let session = PostgresJobRepositorySession(connection: db)
-            let launcher = LauncherIdentity.current(leaseSeconds: 1)
+            let launcher = LauncherIdentity.current(lease: .seconds(1))
             let execution = try Self.launch(session, as: launcher).get().execution
             func beat() throws -> Date {
                 try db.query("SELECT heartbeat_at FROM batch_job_launcher WHERE job_execution_id = \(execution.id)")

@@ -259,7 +259,7 @@ struct MultiThreadedChunkStepTests {
                     })
             }
             let worker = try PartitionWorker(
-                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, leaseSeconds: 5),
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
             let failed = try await launcher.run(job, parameters: ["batch": .string("w")])

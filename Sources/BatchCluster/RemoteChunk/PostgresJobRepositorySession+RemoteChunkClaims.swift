@@ -1,4 +1,5 @@
 import Batch
+import BatchPostgres
 import Foundation
 import PostgresClient
 

@@ -1,12 +1,8 @@
 import Batch
+import BatchPostgres
 import Foundation
 import Logging
 import PostgresClient
-
-extension ClusterChannels {
-    /// Workers NOTIFY it when a remote chunk ended (DONE or FAILED); managers LISTEN.
-    public static let remoteChunkDone = "swiftbatch_remote_chunk_done"
-}
 
 /// The manager side of remote chunking, on `batch_remote_chunk`.
 extension PostgresJobRepositorySession: RemoteChunkChannel {

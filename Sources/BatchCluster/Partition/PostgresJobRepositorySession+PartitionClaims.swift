@@ -1,4 +1,5 @@
 import Batch
+import BatchPostgres
 import Foundation
 import PostgresClient
 
@@ -30,15 +31,6 @@ public struct ClaimRequest: Sendable {
         self.steps = steps
         self.leaseSeconds = leaseSeconds
     }
-}
-
-/// How a worker leaves a partition.
-public enum PartitionOutcome: Sendable {
-    case completed
-    case failed(String)
-    case stopped
-    /// Graceful shutdown: ready again for any worker, its checkpoint kept, the attempt not counted.
-    case handedBack
 }
 
 extension PostgresJobRepositorySession {
@@ -111,27 +103,8 @@ extension PostgresJobRepositorySession {
             FROM candidates picked, batch_step_execution s
             LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
             WHERE p.partition_id = picked.partition_id AND s.step_execution_id = p.step_execution_id
-            RETURNING \(unsafeRaw: Self.claimColumns)
-            """, prepared: true).map { try Self.claimedPartition(from: $0, at: 0) }
-    }
-
-    /// What a claim returns, for `p` (the claimed partition) joined with `s` and `c` (its step
-    /// execution and context): the step execution columns, then the claim's.
-    static let claimColumns = PostgresJobRepositorySession.stepColumns + """
-        , p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
-        (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
-        """
-
-    static func claimedPartition(from row: PostgresRow, at first: Int) throws -> ClaimedPartition {
-        let execution = try Self.stepExecution(from: row, at: first)
-        let c = first + Self.stepColumnCount
-        return ClaimedPartition(
-            partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
-            jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
-            workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
-            attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
-            jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
-            execution: execution)
+            RETURNING \(unsafeRaw: PartitionClaimSQL.claimColumns)
+            """, prepared: true).map { try PartitionClaimSQL.claimedPartition(from: $0, at: 0) }
     }
 
     /// Fails partitions whose lease ran out on their last attempt (any manager).
@@ -139,50 +112,56 @@ extension PostgresJobRepositorySession {
         try failExpiredPartitions(manager: nil)
     }
 
-    /// The step execution of a claimed partition, as its last holder committed it.
-    public func stepExecution(id: Int64) throws -> StepExecution? {
-        try connection.query("""
-            SELECT \(unsafeRaw: Self.stepColumns)
-            FROM batch_step_execution s
-            LEFT JOIN batch_step_execution_context c ON c.step_execution_id = s.step_execution_id
-            WHERE s.step_execution_id = \(id)
-            """, prepared: true).first.map(Self.stepExecution(from:))
-    }
-
-    /// Saves the partition's step execution and sets the partition's state in one statement
-    /// guarded by the claim (owner and attempt), waking the manager when the partition is done
-    /// (the workers when it was handed back); with ``claimWithFinish`` set, the same statement
-    /// claims the next partition into ``nextClaim``.
+    /// Saves the partition's step execution and ends the partition as `outcome` says, in one
+    /// statement guarded by the claim (owner and attempt), waking the manager when the partition
+    /// is done (the workers when it was handed back). With `claimNext`, the same statement claims
+    /// the worker's next partition (not when handing back).
     ///
+    /// - Returns: the partition claimed next, whose lease runs from now.
     /// - Throws: ``PartitionLeaseLost`` when the claim is no longer this worker's; nothing was
     ///   written then.
+    @discardableResult
     public func finishPartition(
         _ claimed: ClaimedPartition, execution: inout StepExecution, outcome: PartitionOutcome,
-        fence: PartitionFence
-    ) throws {
+        fence: PartitionFence, claimNext: ClaimRequest? = nil
+    ) throws -> ClaimedPartition? {
         var saved = execution
-        var finish = PartitionFinish(
-            state: "COMPLETED", error: nil, channel: ClusterChannels.partitionDone, payload: claimed.workerStep)
-        switch outcome {
-        case .completed: break
-        case .failed(let message):
-            finish.state = "FAILED"
-            finish.error = String(message.prefix(2500))
-        case .stopped: finish.state = "STOPPED"
-        case .handedBack:
-            finish.state = "READY"
-            finish.channel = ClusterChannels.work
+        if outcome == .handedBack {
             saved.status = .starting
             saved.exitStatus = .executing
         }
-        // A partition handed back means the worker is leaving: it claims nothing more.
-        let claim = finish.state == "READY" ? nil : claimWithFinish
-        nextClaim = try Self.save(&saved, connection, fence: fence, finish: finish, claimNext: claim).next
+        let finish = PartitionFinish(outcome: outcome, workerStep: claimed.workerStep)
+        let saveGuard = PartitionCommitGuard(fence: fence, end: .finish(finish, claimNext: claimNext))
+        let outcome = try saveGuard.save(&saved, on: connection).outcome
         execution = saved
+        return outcome.next
     }
 
     /// Marks a worker stopped (it deregisters on a graceful exit).
     public func stopWorker(id: String) throws {
         try connection.execute("UPDATE batch_worker SET state = 'STOPPED', heartbeat_at = now() WHERE worker_id = \(id)")
+    }
+}
+
+/// The columns a claim returns and how they are read: the claimed partition's step execution
+/// (with its checkpoint) and the claim, so a worker needs no load of its own.
+enum PartitionClaimSQL {
+    /// For `p` (the claimed partition) joined with `s` and `c` (its step execution and
+    /// context): the step execution columns, then the claim's.
+    static let claimColumns = PostgresJobRepositorySession.stepColumns + """
+        , p.partition_id, p.job_name, p.worker_step, p.partition_name, p.attempt, p.max_attempts,
+        (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id)
+        """
+
+    static func claimedPartition(from row: PostgresRow, at first: Int) throws -> ClaimedPartition {
+        let execution = try PostgresJobRepositorySession.stepExecution(from: row, at: first)
+        let c = first + PostgresJobRepositorySession.stepColumnCount
+        return ClaimedPartition(
+            partitionID: try row.decode(Int64.self, column: c), stepExecutionID: execution.id,
+            jobExecutionID: execution.jobExecutionID, jobName: try row.decode(String.self, column: c + 1),
+            workerStep: try row.decode(String.self, column: c + 2), partitionName: try row.decode(String.self, column: c + 3),
+            attempt: try row.decode(Int.self, column: c + 4), maxAttempts: try row.decode(Int.self, column: c + 5),
+            jobStatus: try row.decode(String?.self, column: c + 6).flatMap(BatchStatus.init(rawValue:)) ?? .unknown,
+            execution: execution)
     }
 }

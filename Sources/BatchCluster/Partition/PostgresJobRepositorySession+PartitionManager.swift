@@ -1,14 +1,10 @@
 import Batch
+import BatchPostgres
 import Foundation
 import Logging
 import PostgresClient
 
-/// The channel workers listen on for new work, and managers for finished partitions.
-public enum ClusterChannels {
-    public static let work = "swiftbatch_work"
-    public static let partitionDone = "swiftbatch_partition_done"
-}
-
+/// The manager side of partitioned steps, on `batch_partition`.
 extension PostgresJobRepositorySession: PartitionCoordinator {
     public func preparePartitions(
         manager: StepExecution, jobExecution: JobExecution, workerStep: String, maxAttempts: Int,

@@ -27,11 +27,3 @@ public struct PartitionLeaseLost: Error, CustomStringConvertible {
     }
 }
 
-/// How a partition's last save ends it: its new state (COMPLETED, FAILED, STOPPED, or READY when
-/// handed back), the error to record, and whom to wake.
-struct PartitionFinish {
-    var state: String
-    var error: String?
-    var channel: String
-    var payload: String
-}

@@ -1,3 +1,4 @@
+import Batch
 import Foundation
 
 /// How a worker daemon runs.
@@ -10,8 +11,8 @@ public struct WorkerConfiguration: Sendable {
     /// such step of the jobs the executable has.
     public var steps: [String]?
     /// How long a claim lasts without renewal; heartbeats renew it every third of it, and every
-    /// chunk commit renews the partition's own.
-    public var leaseSeconds: Double
+    /// chunk commit renews the partition's own. At least a second.
+    public var lease: Duration
     /// The longest wait for new work without a notification.
     public var pollInterval: Duration
     /// This worker's name in the repository.
@@ -30,16 +31,39 @@ public struct WorkerConfiguration: Sendable {
     public var synchronousCommit: Bool
 
     public init(
-        connectionString: String?, concurrency: Int = 2, steps: [String]? = nil, leaseSeconds: Double = 30,
+        connectionString: String?, concurrency: Int = 2, steps: [String]? = nil, lease: Duration = .seconds(30),
         pollInterval: Duration = .seconds(2), workerID: String? = nil, synchronousCommit: Bool = false
     ) {
         self.connectionString = connectionString
         self.concurrency = concurrency
         self.steps = steps
-        self.leaseSeconds = leaseSeconds
+        self.lease = lease
         self.pollInterval = pollInterval
         self.workerID = workerID ?? Self.defaultID()
         self.synchronousCommit = synchronousCommit
+    }
+
+    /// The lease in seconds, as the repository's statements take it.
+    public var leaseSeconds: Double { lease.inSeconds }
+
+    /// How often the worker renews its claims and marks itself alive: three times a lease.
+    public var heartbeatInterval: Duration { lease / 3 }
+
+    /// How long the server lets a worker's session sit idle inside a transaction before it
+    /// ends the session, releasing its row locks (a paused or cut-off worker): two leases.
+    public var idleInTransactionTimeout: Duration { lease * 2 }
+
+    /// Throws ``WorkerError`` when a value is out of range.
+    public func validate() throws {
+        guard concurrency >= 1 else {
+            throw WorkerError(message: "a worker's concurrency must be at least 1, not \(concurrency)")
+        }
+        guard lease >= .seconds(1) else {
+            throw WorkerError(message: "a worker's lease must be at least 1 second, not \(lease)")
+        }
+        guard pollInterval > .zero else {
+            throw WorkerError(message: "a worker's poll interval must be positive, not \(pollInterval)")
+        }
     }
 
     /// `host:pid:random`, unique across restarts of the same process id.

@@ -1,0 +1,82 @@
+import Batch
+import BatchPostgres
+import Logging
+
+/// The repository session a claimed partition's step runs through: every save goes through
+/// under the claim's ``PartitionCommitGuard``, so nothing commits once the claim is lost.
+///
+/// Made for one run of one partition and thrown away after it; it holds no mode a caller sets.
+/// The slot's PostgreSQL session underneath is reused from partition to partition.
+final class PartitionRunSession: JobRepositorySession {
+    let base: PostgresJobRepositorySession
+    let fence: PartitionFence
+    /// The claim a commit that ends the partition also makes for the slot's next one (nil: claim
+    /// nothing, as when the worker is shutting down, or for a sibling session).
+    let claimNext: ClaimRequest?
+    /// Set once a commit saved the step COMPLETED and so ended the partition in the same
+    /// statement (a tasklet's last call): the worker then has nothing left to write.
+    private(set) var ended: PartitionCommitGuard.Outcome?
+
+    init(base: PostgresJobRepositorySession, fence: PartitionFence, claimNext: ClaimRequest?) {
+        self.base = base
+        self.fence = fence
+        self.claimNext = claimNext
+    }
+
+    func inChunkTransaction<Result>(
+        _ execution: inout StepExecution,
+        _ body: (any StepTransaction, inout StepExecution) throws -> Result
+    ) throws -> (Result, jobStatus: BatchStatus) {
+        let saveGuard = PartitionCommitGuard(fence: fence, end: .whenCompleted(claimNext: claimNext))
+        let (result, jobStatus, outcome) = try base.inChunkTransaction(&execution, guardedBy: saveGuard, body)
+        // Only once committed: a rolled-back claim is no claim.
+        if outcome.ended { ended = outcome }
+        return (result, jobStatus)
+    }
+
+    func update(_ execution: inout StepExecution) throws {
+        try base.update(&execution, guardedBy: PartitionCommitGuard(fence: fence, end: .renew))
+    }
+
+    /// A sibling for a step that commits from several threads: the same claim guards its saves;
+    /// it never claims a next partition.
+    func openSibling() throws -> any JobRepositorySession {
+        PartitionRunSession(base: try base.openSiblingSession(), fence: fence, claimNext: nil)
+    }
+
+    func close() { base.close() }
+
+    // A partition's step is never itself partitioned or remotely chunked.
+    var partitionCoordinator: (any PartitionCoordinator)? { nil }
+    var remoteChunkChannel: (any RemoteChunkChannel)? { nil }
+
+    // Everything else is the plain repository's.
+
+    func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool, launcher: LauncherIdentity)
+        throws -> Result<LaunchGrant, LaunchRefusal>
+    {
+        try base.createJobExecution(jobName: jobName, parameters: parameters, restartable: restartable, launcher: launcher)
+    }
+
+    func lastStepExecution(jobInstanceID: Int64, stepName: String) throws -> StepExecution? {
+        try base.lastStepExecution(jobInstanceID: jobInstanceID, stepName: stepName)
+    }
+
+    func createStepExecution(jobExecutionID: Int64, stepName: String, context: ExecutionContext) throws -> StepExecution {
+        try base.createStepExecution(jobExecutionID: jobExecutionID, stepName: stepName, context: context)
+    }
+
+    func update(_ execution: inout JobExecution) throws { try base.update(&execution) }
+
+    func lastParameters(jobName: String) throws -> JobParameters? { try base.lastParameters(jobName: jobName) }
+
+    func requestStop(jobExecutionID: Int64) throws -> BatchStatus? { try base.requestStop(jobExecutionID: jobExecutionID) }
+
+    func abandon(jobExecutionID: Int64) throws -> BatchStatus? { try base.abandon(jobExecutionID: jobExecutionID) }
+
+    func jobExecution(id: Int64) throws -> JobExecution? { try base.jobExecution(id: id) }
+
+    func stepExecutions(jobExecutionID: Int64) throws -> [StepExecution] {
+        try base.stepExecutions(jobExecutionID: jobExecutionID)
+    }
+}

@@ -1,0 +1,157 @@
+import Batch
+import BatchPostgres
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+
+/// A slot running partitions, on the slot's own thread and session.
+extension PartitionWorker {
+    /// Runs `first`, then keeps the slot busy with partitions it claims itself, on its own
+    /// connection, for as long as there are any: the statement that ends a partition claims the
+    /// next one (one commit per short partition), or else the slot claims on its own, without
+    /// a hand-off to the control thread and back. The slot returns when nothing is left to
+    /// claim (the control loop then waits for work) or on shutdown.
+    func runSlot(from first: ClaimedPartition, fence: PartitionFence, slot: Int) {
+        var next: (ClaimedPartition, PartitionFence)? = (first, fence)
+        while let (partition, fence) = next {
+            slots.withLock { $0.assign(.partition(fence), to: slot) }
+            let claimedWithFinish = runPartition(partition, fence: fence, slot: slot)
+            next = nil
+            if isShuttingDown {
+                if let claimedWithFinish { handBack(claimedWithFinish, slot: slot) }
+                break
+            }
+            guard let claimed = claimedWithFinish ?? claimNext(slot: slot) else { break }
+            next = (claimed, self.fence(for: claimed))
+        }
+    }
+
+    /// Returns a partition claimed but not started (the worker is shutting down) to the ready
+    /// ones at once; if that fails its lease runs out and it is claimed again anyway.
+    private func handBack(_ claimed: ClaimedPartition, slot: Int) {
+        var execution = claimed.execution
+        do {
+            try slotSession(slot).finishPartition(claimed, execution: &execution, outcome: .handedBack, fence: fence(for: claimed))
+        } catch {
+            logger.warning("could not hand back a partition claimed during shutdown; it is left to its lease",
+                metadata: ["batch.partition": "\(claimed.workerStep):\(claimed.partitionName)", "batch.error": "\(error)"])
+        }
+    }
+
+    /// What a partition's end claims next for this slot: nothing once the worker is leaving.
+    private var claimRequest: ClaimRequest? {
+        isShuttingDown ? nil
+            : ClaimRequest(workerID: configuration.workerID, steps: steps.partitionedKeys, leaseSeconds: configuration.leaseSeconds)
+    }
+
+    private func claimNext(slot: Int) -> ClaimedPartition? {
+        do {
+            return try slotSession(slot).claimPartitions(
+                workerID: configuration.workerID, steps: steps.partitionedKeys, limit: 1,
+                leaseSeconds: configuration.leaseSeconds
+            ).first
+        } catch {
+            // The control loop claims again once the slot is free, on a fresh session.
+            logger.debug("a slot's own claim failed", metadata: ["batch.error": "\(error)"])
+            sessions.replace(slot, with: nil)
+            return nil
+        }
+    }
+
+    /// Runs a claimed partition to its end (or until its lease is lost). Returns the next
+    /// partition when the statement that ended this one claimed it.
+    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) -> ClaimedPartition? {
+        var logger = self.logger
+        logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
+        logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
+        var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(5))
+        // The claim brought the step execution; after a lost connection it is loaded again, as
+        // chunks may have committed since.
+        var claimedExecution: StepExecution? = claimed.execution
+        while true {
+            do {
+                let session = PartitionRunSession(base: try slotSession(slot), fence: fence, claimNext: claimRequest)
+                let known = claimedExecution
+                claimedExecution = nil
+                return try execute(claimed, execution: known, session: session, logger: logger)
+            } catch {
+                switch PartitionFailure(error, shuttingDown: isShuttingDown) {
+                case .leaseLost:
+                    logger.warning("partition dropped", metadata: ["batch.error": "\(error)"])
+                    return nil
+                case .leaveToLease:
+                    sessions.replace(slot, with: nil)
+                    logger.warning("partition left to its lease: the repository went away during shutdown", metadata: ["batch.error": "\(error)"])
+                    return nil
+                case .resumeAfterReconnect:
+                    sessions.replace(slot, with: nil)
+                    let wait = backoff.next()
+                    logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
+                        metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
+                    Thread.sleep(forTimeInterval: wait.inSeconds)
+                case .abandon:
+                    logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
+                    sessions.replace(slot, with: nil)
+                    return nil
+                }
+            }
+        }
+    }
+
+    /// Runs the partition's step through `session` and ends the partition. Returns the next
+    /// partition when the statement that ended this one claimed it.
+    private func execute(
+        _ claimed: ClaimedPartition, execution known: StepExecution?, session: PartitionRunSession, logger: Logger
+    ) throws -> ClaimedPartition? {
+        let fence = session.fence
+        let repository = session.base
+        guard var job = try jobExecution(id: claimed.jobExecutionID, workerStep: claimed.workerStep, session: repository),
+            var execution = try known ?? repository.stepExecution(id: claimed.stepExecutionID)
+        else {
+            throw WorkerError(message: "partition \(claimed.partitionID) names an execution that does not exist")
+        }
+        job.status = claimed.jobStatus
+        guard let step = steps.partitioned[claimed.workerStep] else {
+            return try repository.finishPartition(
+                claimed, execution: &execution, outcome: .failed("worker has no step \(claimed.workerStep)"), fence: fence,
+                claimNext: session.claimNext)
+        }
+        if job.status == .stopping {
+            execution.status = .stopped
+            execution.exitStatus = .stopped.adding(description: "stopped by request before it started")
+            return try repository.finishPartition(claimed, execution: &execution, outcome: .stopped, fence: fence, claimNext: session.claimNext)
+        }
+        // STARTED is saved by the first chunk commit (fenced like every other): no round trip of its own.
+        execution.status = .started
+        if execution.startTime == nil { execution.startTime = Date() }
+        logger.info("partition started")
+        let scope = StepScope(session: session, jobExecution: job, logger: logger, stepContext: execution.context) {
+            [self] in isShuttingDown
+        }
+        do {
+            try step.workerStep.run(&execution, in: scope)
+            if let ended = session.ended {
+                // A tasklet's last commit saved it COMPLETED and ended the partition with it.
+                logger.info("partition ended", metadata: ["batch.partition.outcome": "completed", "batch.step.read": "\(execution.counts.read)"])
+                return ended.next
+            }
+        } catch let lost as PartitionLeaseLost {
+            throw lost
+        } catch let error as PostgresError where error.isConnectionLost {
+            throw error
+        } catch {
+            execution.status = .failed
+            execution.exitStatus = .failed.adding(description: "\(error)")
+        }
+        var jobStopping = false
+        if execution.status == .stopped { jobStopping = try repository.jobExecution(id: job.id)?.status == .stopping }
+        let outcome = PartitionOutcome.after(
+            status: execution.status, exitDescription: execution.exitStatus.exitDescription,
+            workerShuttingDown: isShuttingDown, jobStopping: jobStopping)
+        if outcome != .handedBack { execution.endTime = Date() }
+        let next = try repository.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence, claimNext: session.claimNext)
+        logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
+        return next
+    }
+}

@@ -1,0 +1,234 @@
+import Batch
+import BatchPostgres
+import Foundation
+import Logging
+import PostgresClient
+import Synchronization
+
+/// The worker daemon: registers itself, claims partitions (and remote chunks) of the steps it
+/// serves, runs up to `concurrency` of them at once under lease, and heartbeats. On ``shutdown()`` it stops
+/// claiming, lets each running partition finish its chunk and hands it back (ready again, its
+/// checkpoint kept), then returns from ``run()``.
+///
+/// Every partition runs on a thread and connection of its own; nothing here blocks the
+/// cooperative pool. The files beside this one hold the rest: a slot running partitions
+/// (`PartitionWorker+Partitions.swift`) and remote chunks (`PartitionWorker+RemoteChunks.swift`),
+/// the slots' shared state (`WorkerSlots.swift`) and their sessions (`SlotSessions.swift`).
+public final class PartitionWorker: Sendable {
+    public let configuration: WorkerConfiguration
+    let logger: Logger
+    let steps: WorkerSteps
+    let slots: Mutex<WorkerSlots>
+    private let slotFreed = NSCondition()
+    let sessions: SlotSessions
+    /// Job executions of recent claims, by execution and worker step: parameters never change,
+    /// the job's context does not while one step's partitions run, and the status comes with
+    /// each claim; so each is loaded once per step rather than once per partition.
+    private let jobExecutions = Mutex<[String: JobExecution]>([:])
+
+    /// - Throws: ``WorkerError`` when `configuration.steps` names a step the jobs do not have,
+    ///   or the configuration is out of range.
+    public init(jobs: [Job], configuration: WorkerConfiguration, logger: Logger) throws {
+        try configuration.validate()
+        self.steps = try WorkerSteps(jobs: jobs, wanted: configuration.steps)
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "batch.worker.id"] = "\(configuration.workerID)"
+        self.logger = logger
+        self.sessions = SlotSessions(count: configuration.concurrency)
+        self.slots = Mutex(WorkerSlots(count: configuration.concurrency))
+    }
+
+    /// The worker-step keys this worker serves (partitioned and remote chunk steps).
+    public var servedSteps: [String] { steps.all }
+
+    /// Asks the worker to stop: no new claims; running partitions end after their current chunk
+    /// and are handed back. ``run()`` returns once they have.
+    public func shutdown() {
+        slots.withLock { $0.shutDown() }
+        signalSlotFreed()
+    }
+
+    public var isShuttingDown: Bool { slots.withLock { $0.shuttingDown } }
+
+    /// Runs until ``shutdown()``; survives lost connections (reconnecting with backoff).
+    public func run() async throws {
+        let control = DedicatedThread(name: "worker-control")
+        defer { control.shutdown() }
+        try await control.run { [self] in try controlLoop() }
+    }
+
+    // MARK: - Control loop (its own thread)
+
+    private func controlLoop() throws {
+        let threads = (0..<configuration.concurrency).map { DedicatedThread(name: "worker-slot-\($0)") }
+        defer { threads.forEach { $0.shutdown() } }
+        var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(10))
+        logger.notice("worker started", metadata: ["batch.worker.steps": "\(servedSteps.joined(separator: ","))", "batch.worker.concurrency": "\(configuration.concurrency)"])
+        while !isShuttingDown {
+            do {
+                // Claims, heartbeats and sweeps never wait for their WAL flush (whatever
+                // synchronousCommit says): a server crash that lost one leaves the claim to be
+                // made again, and every write under a claim is fenced. One fsync per claim fewer.
+                let session = try connect(synchronousCommit: false)
+                defer { session.close() }
+                try session.registerWorker(
+                    id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
+                    concurrency: configuration.concurrency, steps: servedSteps)
+                try session.connection.listen(ClusterChannels.work)
+                backoff.reset()
+                try claimLoop(session, threads)
+            } catch {
+                if isShuttingDown { break }
+                let wait = backoff.next()
+                logger.warning("repository unreachable; retrying", metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
+                Thread.sleep(forTimeInterval: wait.inSeconds)
+            }
+        }
+        waitForSlots()
+        // Synchronous: flushing this record flushes every earlier commit of the slots too.
+        if let session = try? connect(synchronousCommit: true) {
+            try? session.stopWorker(id: configuration.workerID)
+            session.close()
+        }
+        logger.notice("worker stopped")
+    }
+
+    private func claimLoop(_ session: PostgresJobRepositorySession, _ threads: [DedicatedThread]) throws {
+        let clock = ContinuousClock()
+        var lastHeartbeat = clock.now - .seconds(3600)
+        let heartbeatEvery = configuration.heartbeatInterval
+        while !isShuttingDown {
+            if clock.now - lastHeartbeat >= heartbeatEvery {
+                let (held, heldChunks) = slots.withLock { ($0.heldPartitions, $0.heldChunks) }
+                try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: held)
+                try session.renewRemoteChunkLeases(
+                    workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: heldChunks)
+                try session.sweepExpiredPartitions()
+                if !steps.remote.isEmpty { try session.sweepExpiredRemoteChunks() }
+                lastHeartbeat = clock.now
+            }
+            let free = slots.withLock { $0.free }
+            if free.isEmpty {
+                waitForFreeSlot(upTo: heartbeatEvery)
+                continue
+            }
+            let claimed = try session.claimPartitions(
+                workerID: configuration.workerID, steps: steps.partitionedKeys, limit: free.count,
+                leaseSeconds: configuration.leaseSeconds)
+            for (partition, slot) in zip(claimed, free) {
+                let fence = fence(for: partition)
+                slots.withLock { $0.assign(.partition(fence), to: slot) }
+                threads[slot].submit { [self] in
+                    runSlot(from: partition, fence: fence, slot: slot)
+                    release(slot)
+                }
+            }
+            // Slots no partition took serve remote chunks.
+            let freeForChunks = Array(free.dropFirst(claimed.count))
+            let chunks = try session.claimRemoteChunks(
+                workerID: configuration.workerID, steps: steps.remoteKeys, limit: freeForChunks.count,
+                leaseSeconds: configuration.leaseSeconds)
+            for (chunk, slot) in zip(chunks, freeForChunks) {
+                let fence = RemoteChunkFence(
+                    chunkID: chunk.chunkID, owner: configuration.workerID, attempt: chunk.request.attempt,
+                    seq: chunk.request.seq, workerStep: chunk.workerStep)
+                slots.withLock { $0.assign(.remoteChunk(fence), to: slot) }
+                threads[slot].submit { [self] in
+                    runRemoteChunk(chunk, fence: fence, slot: slot)
+                    release(slot)
+                }
+            }
+            if claimed.count + chunks.count < free.count {
+                // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
+                // sliced so a shutdown is seen within 200 ms without any extra query.
+                let deadline = clock.now + min(configuration.pollInterval, heartbeatEvery)
+                while !isShuttingDown && clock.now < deadline {
+                    if try session.connection.nextNotification(timeout: min(.milliseconds(200), clock.now.duration(to: deadline))) != nil {
+                        while try session.connection.nextNotification(timeout: .zero) != nil {}
+                        break
+                    }
+                }
+            }
+        }
+    }
+
+    private func release(_ slot: Int) {
+        slots.withLock { $0.release(slot) }
+        signalSlotFreed()
+    }
+
+    private func signalSlotFreed() {
+        slotFreed.lock()
+        slotFreed.broadcast()
+        slotFreed.unlock()
+    }
+
+    private func waitForFreeSlot(upTo limit: Duration) {
+        slotFreed.lock()
+        defer { slotFreed.unlock() }
+        if !slots.withLock({ $0.hasFreeSlotOrShuttingDown }) {
+            _ = slotFreed.wait(until: Date().addingTimeInterval(limit.inSeconds))
+        }
+    }
+
+    private func waitForSlots() {
+        slotFreed.lock()
+        defer { slotFreed.unlock() }
+        while !slots.withLock({ $0.isIdle }) {
+            _ = slotFreed.wait(until: Date().addingTimeInterval(1))
+        }
+    }
+
+    // MARK: - Sessions and shared loads
+
+    func fence(for claimed: ClaimedPartition) -> PartitionFence {
+        PartitionFence(
+            partitionID: claimed.partitionID, owner: configuration.workerID, attempt: claimed.attempt,
+            leaseSeconds: configuration.leaseSeconds, workerStep: claimed.workerStep)
+    }
+
+    /// The job execution `id` as loaded once for `workerStep` (see ``jobExecutions``).
+    func jobExecution(id: Int64, workerStep: String, session: PostgresJobRepositorySession) throws -> JobExecution? {
+        let key = "\(id)/\(workerStep)"
+        if let cached = jobExecutions.withLock({ $0[key] }) { return cached }
+        guard let loaded = try session.jobExecution(id: id) else { return nil }
+        jobExecutions.withLock { cache in
+            if cache.count >= 64 { cache.removeAll() }
+            cache[key] = loaded
+        }
+        return loaded
+    }
+
+    /// The slot's session, opened when it has none (first use, or after a broken one).
+    func slotSession(_ slot: Int) throws -> PostgresJobRepositorySession {
+        if let session = sessions.get(slot) { return session }
+        let session = try connect(synchronousCommit: configuration.synchronousCommit)
+        sessions.replace(slot, with: session)
+        return session
+    }
+
+    /// A repository session for the control loop or a slot; see
+    /// ``WorkerConfiguration/synchronousCommit`` for why a slot's commits may skip the flush.
+    private func connect(synchronousCommit: Bool) throws -> PostgresJobRepositorySession {
+        let connection = try PostgresConnection(connectionString: configuration.connectionString)
+        do {
+            try SchemaMigrations.check(on: connection)
+            // A worker paused inside a transaction (SIGSTOP, a stall, a cut network) would keep
+            // its partition's row locked, and others skip locked rows: the server ends such a
+            // session after twice the lease, releasing its locks so the partition can be taken
+            // over. The session is named after the worker, so pg_stat_activity (and an audit)
+            // shows whose it is; PostgreSQL keeps the first 63 bytes.
+            let milliseconds = Int64(configuration.idleInTransactionTimeout.inSeconds * 1000)
+            try connection.execute("""
+                SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false),
+                       set_config('application_name', \("swiftbatch worker " + configuration.workerID), false),
+                       set_config('synchronous_commit', \(synchronousCommit ? "on" : "off"), false)
+                """)
+        } catch {
+            connection.close()
+            throw error
+        }
+        return PostgresJobRepositorySession(connection: connection, coordination: ClusterCoordination())
+    }
+}
