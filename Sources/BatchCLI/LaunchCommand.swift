@@ -97,8 +97,10 @@ struct LaunchCommand: AsyncParsableCommand {
         let session = try await database.connectChecked(name: "launch")
         await session.close()
 
+        var repository = PostgresJobRepository(connectionString: database.resolvedURL, synchronousCommit: options.synchronousCommit)
+        repository.deadPeerDetection = DeadPeerDetection(timeout: .seconds(options.leaseSeconds))
         let launcher = JobLauncher(
-            repository: PostgresJobRepository(connectionString: database.resolvedURL, synchronousCommit: options.synchronousCommit),
+            repository: repository,
             logger: CLILogging.logger, lease: .seconds(options.leaseSeconds))
         var local: (worker: PartitionWorker, task: Task<Void, any Error>, done: DispatchSemaphore)?
         if localWorkers > 0 {

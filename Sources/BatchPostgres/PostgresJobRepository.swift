@@ -22,6 +22,10 @@ public struct PostgresJobRepository: JobRepository {
     /// What coordinates partitioned and remote chunk steps across processes. Without it those
     /// steps fail at once; every other step runs.
     public var coordination: (any PostgresCoordination)?
+    /// How the job's connections notice a database gone silent (see ``DeadPeerDetection``);
+    /// a launcher sets it to its lease, so a blocked launch fails before its execution could
+    /// be taken over.
+    public var deadPeerDetection: DeadPeerDetection = .standard
 
     /// A repository whose partitioned and remote chunk steps are coordinated by `coordination`.
     ///
@@ -38,7 +42,7 @@ public struct PostgresJobRepository: JobRepository {
     /// older schema is a ``SchemaError`` that says to run `swiftbatch migrate`, never a raw
     /// "relation does not exist".
     public func openSession() throws -> any JobRepositorySession {
-        let connection = try PostgresConnection(connectionString: connectionString)
+        let connection = try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection)
         let session = PostgresJobRepositorySession(connection: connection, coordination: coordination)
         do {
             try SchemaMigrations.check(on: connection)

@@ -132,7 +132,7 @@ extension PostgresJobRepositorySession {
             if try Self.awaitsPartitions(db, executionID) {
                 let workers = try db.query("""
                     SELECT count(*) FROM batch_worker w
-                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
+                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - make_interval(secs => w.lease_seconds)
                       AND EXISTS (
                           SELECT 1 FROM batch_partition p
                           WHERE p.job_execution_id = \(executionID) AND p.state IN ('READY', 'CLAIMED')

@@ -16,7 +16,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
     init(
         connectionString: String?, jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger
     ) throws {
-        let first = try PostgresConnection(connectionString: connectionString)
+        let first = try PostgresConnection(connectionString: connectionString, deadPeerDetection: DeadPeerDetection(timeout: launcher.lease))
         let thread = Thread { [self] in
             beat(first, connectionString, jobExecutionID, launcher, logger)
         }
@@ -50,7 +50,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
             do {
                 let db: PostgresConnection
                 if let connection { db = connection } else {
-                    db = try PostgresConnection(connectionString: connectionString)
+                    db = try PostgresConnection(connectionString: connectionString, deadPeerDetection: DeadPeerDetection(timeout: launcher.lease))
                     connection = db
                 }
                 let renewed = try db.query("""

@@ -16,8 +16,10 @@ extension PostgresConnection {
         _ query: PostgresQuery, _ body: (inout PostgresCopyWriter) throws -> Void
     ) throws -> Int {
         let handle = try liveHandle()
-        let start = query.bindings.withCArrays { types, values in
-            PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        let start = waitingForServer {
+            query.bindings.withCArrays { types, values in
+                PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+            }
         }
         guard let start else { throw connectionError(query: query.sql) }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
@@ -44,7 +46,7 @@ extension PostgresConnection {
             throw error
         }
         guard PQputCopyEnd(handle, nil) == 1 else { throw connectionError(query: query.sql) }
-        let final = try checked(PQgetResult(handle), query: query.sql)
+        let final = try checked(waitingForServer { PQgetResult(handle) }, query: query.sql)
         _ = drainResults(handle)
         return final.affectedRows
     }

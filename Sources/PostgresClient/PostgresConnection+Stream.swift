@@ -22,7 +22,7 @@ extension PostgresConnection {
         }
         var rows = 0
         var failure: (any Error)?
-        while let raw = PQgetResult(handle) {
+        while let raw = waitingForServer({ PQgetResult(handle) }) {
             if failure != nil {
                 PQclear(raw)
                 continue

@@ -24,17 +24,25 @@ public final class PostgresConnection: @unchecked Sendable {
     // thread; it touches the PGcancel object alone, under `cancelLock`.
     private var handle: OpaquePointer?
     private let connectionString: String?
+    /// How this connection notices a server that went silent.
+    public let deadPeerDetection: DeadPeerDetection
     private var preparedStatements: [String: String] = [:]
     private let cancelLock = Mutex<CancelHandle>(CancelHandle())
+    /// When the call in progress began (monotonic nanoseconds), or 0 between calls.
+    private let callStartedAt = Atomic<UInt64>(0)
 
     /// Opens a session.
     ///
-    /// - Parameter connectionString: a conninfo string or `postgres://` URL; nil or empty uses
-    ///   libpq's `PG*` environment variables (and its defaults: local socket, user = login).
+    /// - Parameters:
+    ///   - connectionString: a conninfo string or `postgres://` URL; nil or empty uses libpq's
+    ///     `PG*` environment variables (and its defaults: local socket, user = login).
+    ///   - deadPeerDetection: how long a silent server is waited for before a call fails
+    ///     (see ``DeadPeerDetection``).
     /// - Throws: ``PostgresError`` of kind `.connectionFailed`, whose text never contains the
     ///   password.
-    public init(connectionString: String? = nil) throws {
+    public init(connectionString: String? = nil, deadPeerDetection: DeadPeerDetection = .standard) throws {
         self.connectionString = connectionString
+        self.deadPeerDetection = deadPeerDetection
         try open()
     }
 
@@ -51,6 +59,7 @@ public final class PostgresConnection: @unchecked Sendable {
         cancelLock.withLock { cancel in
             if let pointer = cancel.pointer { PQfreeCancel(pointer) }
             cancel.pointer = nil
+            cancel.socket = -1
         }
         if let handle { PQfinish(handle) }
         handle = nil
@@ -66,7 +75,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens another session with the same parameters, for another thread.
     public func openAnother() throws -> PostgresConnection {
-        try PostgresConnection(connectionString: connectionString)
+        try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection)
     }
 
     /// Drops the session, if any, and opens a fresh one with the same parameters. Prepared
@@ -95,6 +104,40 @@ public final class PostgresConnection: @unchecked Sendable {
         }
     }
 
+    /// Breaks the session off at once: shuts its socket down, so a call blocked on it (from any
+    /// thread) returns a `.connectionLost` error now, and every later call fails the same way
+    /// until ``reconnect()``. Nothing more reaches the server; what it was running is rolled
+    /// back when it notices. Safe from any thread: for a watchdog that learned the work the
+    /// call does is no longer wanted (its lease is gone).
+    public func abort() {
+        cancelLock.withLock { cancel in
+            if cancel.socket >= 0 { _ = shutdown(cancel.socket, Int32(SHUT_RDWR)) }
+        }
+    }
+
+    /// How long the call in progress has been waiting for the server, or nil between calls.
+    /// Safe from any thread.
+    public var currentCallDuration: Duration? {
+        let started = callStartedAt.load(ordering: .relaxed)
+        guard started != 0 else { return nil }
+        let now = Self.monotonicNanoseconds()
+        return .nanoseconds(Int64(now > started ? now - started : 0))
+    }
+
+    /// Runs `body`, a call that waits for the server, marked as in progress for
+    /// ``currentCallDuration``.
+    func waitingForServer<Result>(_ body: () throws -> Result) rethrows -> Result {
+        callStartedAt.store(Self.monotonicNanoseconds(), ordering: .relaxed)
+        defer { callStartedAt.store(0, ordering: .relaxed) }
+        return try body()
+    }
+
+    private static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec) + 1
+    }
+
     // MARK: - Statements
 
     /// Runs one statement and returns its rows.
@@ -108,11 +151,13 @@ public final class PostgresConnection: @unchecked Sendable {
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
         let statementName = prepared ? try prepare(query, on: handle) : nil
-        let result = query.bindings.withCArrays { types, values in
-            if let statementName {
-                return PQexecPrepared(handle, statementName, count, values, nil, nil, 0)
+        let result = waitingForServer {
+            query.bindings.withCArrays { types, values in
+                if let statementName {
+                    return PQexecPrepared(handle, statementName, count, values, nil, nil, 0)
+                }
+                return PQexecParams(handle, query.sql, count, types, values, nil, nil, 0)
             }
-            return PQexecParams(handle, query.sql, count, types, values, nil, nil, 0)
         }
         return try checked(result, query: query.sql)
     }
@@ -129,14 +174,16 @@ public final class PostgresConnection: @unchecked Sendable {
     public func unsafeExecuteScript(_ sql: String) throws {
         let handle = try liveHandle()
         // A script returns one result per statement; libpq hands back the last. Errors stop it.
-        _ = try checked(PQexec(handle, sql), query: sql)
+        _ = try checked(waitingForServer { PQexec(handle, sql) }, query: sql)
     }
 
     private func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
         if let name = preparedStatements[query.sql] { return name }
         let name = "swiftbatch_\(preparedStatements.count + 1)"
-        let result = query.bindings.withCArrays { types, _ in
-            PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
+        let result = waitingForServer {
+            query.bindings.withCArrays { types, _ in
+                PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
+            }
         }
         _ = try checked(result, query: query.sql)
         preparedStatements[query.sql] = name
@@ -212,6 +259,11 @@ public final class PostgresConnection: @unchecked Sendable {
             keys.append("connect_timeout")
             values.append("10")
         }
+        // A silent server fails a call in bounded time (the connection string may say otherwise).
+        for (key, value) in deadPeerDetection.parameters {
+            keys.append(key)
+            values.append(value)
+        }
         if let connectionString, !connectionString.isEmpty {
             // "dbname" with expand_dbname=1 takes a whole conninfo or URL and overrides the above.
             keys.append("dbname")
@@ -235,7 +287,11 @@ public final class PostgresConnection: @unchecked Sendable {
         }
         handle = connection
         let cancel = PQgetCancel(connection)
-        cancelLock.withLock { $0.pointer = cancel }
+        let socket = PQsocket(connection)
+        cancelLock.withLock {
+            $0.pointer = cancel
+            $0.socket = socket
+        }
         do {
             try unsafeExecuteScript("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING")
         } catch {
@@ -279,4 +335,8 @@ public final class PostgresConnection: @unchecked Sendable {
 /// object is created, used and freed only under the connection's cancel lock.
 private struct CancelHandle: @unchecked Sendable {
     var pointer: OpaquePointer?
+    /// The session's socket while it is open, -1 after: ``PostgresConnection/abort()`` shuts
+    /// it down under the same lock that ``PostgresConnection/close()`` clears it under, so it
+    /// never touches a descriptor the process reused for something else.
+    var socket: Int32 = -1
 }

@@ -10,23 +10,52 @@ import Testing
     let chunk = RemoteChunkFence(chunkID: 9, owner: "w", attempt: 1, seq: 0, workerStep: "j/r")
 
     @Test func slotsTrackWhatTheHeartbeatMustRenew() {
+        let now = ContinuousClock.now
         var slots = WorkerSlots(count: 3)
         #expect(slots.free == [0, 1, 2] && slots.isIdle && slots.hasFreeSlotOrShuttingDown)
-        slots.assign(.partition(fence), to: 0)
-        slots.assign(.remoteChunk(chunk), to: 2)
+        slots.assign(fence, to: 0, renewedAt: now, lease: .seconds(30))
+        slots.assign(chunk, to: 2)
         #expect(slots.free == [1] && !slots.isIdle)
-        #expect(slots.heldPartitions == [fence] && slots.heldChunks == [chunk])
+        #expect(slots.heldPartitions.map(\.fence) == [fence] && slots.heldPartitions.map(\.slot) == [0])
+        #expect(slots.heldChunks == [chunk])
         // A slot that moves on to the next partition renews only the new claim.
         var next = fence
         next.partitionID = 2
-        slots.assign(.partition(next), to: 0)
-        #expect(slots.heldPartitions == [next])
-        slots.assign(.partition(fence), to: 1)
+        slots.assign(next, to: 0, renewedAt: now, lease: .seconds(30))
+        #expect(slots.heldPartitions.map(\.fence) == [next])
+        slots.assign(fence, to: 1, renewedAt: now, lease: .seconds(30))
         #expect(!slots.hasFreeSlotOrShuttingDown)
         slots.shutDown()
         #expect(slots.hasFreeSlotOrShuttingDown && slots.shuttingDown)
         for slot in 0..<3 { slots.release(slot) }
         #expect(slots.isIdle && slots.heldPartitions.isEmpty && slots.heldChunks.isEmpty)
+    }
+
+    @Test func aClaimIsTrustedForALeaseFromItsLastRenewalAndThenLost() {
+        let start = ContinuousClock.now
+        let lease = Duration.seconds(30)
+        var slots = WorkerSlots(count: 2)
+        var other = fence
+        other.partitionID = 2
+        slots.assign(fence, to: 0, renewedAt: start, lease: lease)
+        slots.assign(other, to: 1, renewedAt: start, lease: lease)
+        #expect(slots.markLost(now: start + .seconds(29)).isEmpty)
+        // A heartbeat (or the slot's own commit) that started at 20 s renews slot 0 until 50 s.
+        slots.renewed(fence.partitionID, at: start + .seconds(20), lease: lease)
+        // An older renewal never shortens the trust.
+        slots.renewed(fence.partitionID, at: start + .seconds(5), lease: lease)
+        #expect(slots.markLost(now: start + .seconds(31)) == [1])
+        #expect(slots.isLost(1) && !slots.isLost(0))
+        // A lost claim is neither renewed nor reported lost again, and the heartbeat skips it.
+        slots.renewed(other.partitionID, at: start + .seconds(40), lease: lease)
+        #expect(slots.isLost(1))
+        #expect(slots.heldPartitions.map(\.slot) == [0])
+        #expect(slots.markLost(now: start + .seconds(49)).isEmpty)
+        // The heartbeat's word that a claim is gone counts at once.
+        #expect(slots.markLost([fence.partitionID], now: start + .seconds(21)) == [0])
+        #expect(slots.heldPartitions.isEmpty)
+        slots.release(0)
+        #expect(!slots.isLost(0))
     }
 
     @Test func backoffDoublesUpToItsMaximumAndResets() {
@@ -56,5 +85,11 @@ import Testing
         try configuration.validate()
         #expect(throws: WorkerError.self) { try WorkerConfiguration(connectionString: nil, concurrency: 0).validate() }
         #expect(throws: WorkerError.self) { try WorkerConfiguration(connectionString: nil, lease: .milliseconds(500)).validate() }
+        #expect(throws: WorkerError.self) {
+            try WorkerConfiguration(connectionString: nil, workerID: String(repeating: "h", count: 201)).validate()
+        }
+        // The default id fits however long the host name.
+        #expect(WorkerConfiguration.defaultID().utf8.count <= WorkerConfiguration.maxWorkerIDLength)
+        #expect(configuration.deadPeerDetection.timeout == .seconds(9))
     }
 }

@@ -110,7 +110,7 @@ extension PostgresJobRepositorySession {
                    (SELECT coalesce(array_to_string(array_agg(partition_name ORDER BY partition_name), ', '), '')
                     FROM batch_partition WHERE manager_step_execution_id = \(manager) AND state = 'FAILED'),
                    (SELECT count(*) FROM batch_worker w
-                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
+                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - make_interval(secs => w.lease_seconds)
                       AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
                            OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
             """, prepared: true).single()

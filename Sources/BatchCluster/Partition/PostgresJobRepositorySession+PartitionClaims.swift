@@ -34,38 +34,6 @@ public struct ClaimRequest: Sendable {
 }
 
 extension PostgresJobRepositorySession {
-    /// Registers (or re-registers) a worker with a fresh heartbeat.
-    public func registerWorker(id: String, host: String, pid: Int32, concurrency: Int, steps: [String]) throws {
-        try connection.execute("""
-            INSERT INTO batch_worker (worker_id, host, pid, concurrency, steps, state)
-            VALUES (\(id), \(host), \(pid), \(concurrency), \(steps.joined(separator: ",")), 'RUNNING')
-            ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,
-                concurrency = EXCLUDED.concurrency, steps = EXCLUDED.steps, state = 'RUNNING',
-                heartbeat_at = now()
-            """)
-    }
-
-    /// Marks the worker's heartbeat and renews the leases of the partitions it is running
-    /// (`held`: their claims), in one statement. Returns how many leases were renewed.
-    ///
-    /// Only claims in hand are renewed, never every row the worker owns: a partition a slot
-    /// dropped (its connection broke and it gave up) must expire so another worker takes it.
-    @discardableResult
-    public func heartbeat(workerID: String, leaseSeconds: Double, held: [PartitionFence], state: String = "RUNNING") throws -> Int {
-        let claims = held.map { "\($0.partitionID):\($0.attempt)" }.joined(separator: ",")
-        return try connection.query("""
-            WITH worker AS (
-                UPDATE batch_worker SET heartbeat_at = now(), state = \(state) WHERE worker_id = \(workerID)
-            )
-            UPDATE batch_partition SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE (partition_id, attempt) IN (
-                    SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
-                    FROM unnest(string_to_array(\(claims), ',')) claim)
-              -- IS TRUE: by primary key, never through the claimable index (see Self.save).
-              AND owner = \(workerID) AND (state = 'CLAIMED') IS TRUE
-            """, prepared: true).affectedRows
-    }
-
     /// Claims up to `limit` partitions of the given worker steps: ready ones, and ones whose
     /// lease expired with attempts left. One statement; concurrent workers skip each other's
     /// locked rows, so no partition is ever held by two of them.
@@ -135,11 +103,6 @@ extension PostgresJobRepositorySession {
         let outcome = try saveGuard.save(&saved, on: connection).outcome
         execution = saved
         return outcome.next
-    }
-
-    /// Marks a worker stopped (it deregisters on a graceful exit).
-    public func stopWorker(id: String) throws {
-        try connection.execute("UPDATE batch_worker SET state = 'STOPPED', heartbeat_at = now() WHERE worker_id = \(id)")
     }
 }
 

@@ -76,19 +76,26 @@ extension PostgresJobRepositorySession {
         }
     }
 
-    /// Renews the leases of the chunks a worker is processing (`held`: their claims).
+    /// Renews the leases of the chunks a worker is processing (`held`: their claims). A chunk
+    /// whose row a slot of this worker holds locked (it is writing the chunk, which ends the
+    /// claim) is skipped, never waited for.
     @discardableResult
     public func renewRemoteChunkLeases(workerID: String, leaseSeconds: Double, held: [RemoteChunkFence]) throws -> Int {
         guard !held.isEmpty else { return 0 }
         let claims = held.map { "\($0.chunkID):\($0.attempt)" }.joined(separator: ",")
         return try connection.query("""
-            UPDATE batch_remote_chunk SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
-            WHERE (chunk_id, attempt) IN (
-                    SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
-                    FROM unnest(string_to_array(\(claims), ',')) claim)
-              -- IS TRUE: by primary key, never through the claimable index, whose predicate a
-              -- bare state = 'CLAIMED' satisfies (it would walk every claim since the last vacuum).
-              AND owner = \(workerID) AND (state = 'CLAIMED') IS TRUE
+            UPDATE batch_remote_chunk r SET lease_expires_at = now() + make_interval(secs => \(leaseSeconds))
+            FROM (
+                SELECT chunk_id FROM batch_remote_chunk
+                WHERE (chunk_id, attempt) IN (
+                        SELECT split_part(claim, ':', 1)::bigint, split_part(claim, ':', 2)::int
+                        FROM unnest(string_to_array(\(claims), ',')) claim)
+                  -- IS TRUE: by primary key, never through the claimable index, whose predicate a
+                  -- bare state = 'CLAIMED' satisfies (it would walk every claim since the last vacuum).
+                  AND owner = \(workerID) AND (state = 'CLAIMED') IS TRUE
+                FOR UPDATE SKIP LOCKED
+            ) renewable
+            WHERE r.chunk_id = renewable.chunk_id
             """, prepared: true).affectedRows
     }
 

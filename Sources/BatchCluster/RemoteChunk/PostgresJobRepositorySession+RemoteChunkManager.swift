@@ -131,7 +131,7 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
                         FROM batch_remote_chunk WHERE step_execution_id = \(manager) AND state = 'FAILED'
                         ORDER BY seq LIMIT 3) failed),
                    (SELECT count(*) FROM batch_worker w
-                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - interval '30 seconds'
+                    WHERE w.state = 'RUNNING' AND w.heartbeat_at > now() - make_interval(secs => w.lease_seconds)
                       AND (w.steps = '*' OR \(workerStep) = ANY (string_to_array(w.steps, ','))
                            OR split_part(\(workerStep), '/', 1) = ANY (string_to_array(w.steps, ','))))
             """, prepared: true).single()

@@ -13,14 +13,16 @@ final class PartitionRunSession: JobRepositorySession {
     /// The claim a commit that ends the partition also makes for the slot's next one (nil: claim
     /// nothing, as when the worker is shutting down, or for a sibling session).
     let claimNext: ClaimRequest?
+    let trust: ClaimTrust
     /// Set once a commit saved the step COMPLETED and so ended the partition in the same
     /// statement (a tasklet's last call): the worker then has nothing left to write.
     private(set) var ended: PartitionCommitGuard.Outcome?
 
-    init(base: PostgresJobRepositorySession, fence: PartitionFence, claimNext: ClaimRequest?) {
+    init(base: PostgresJobRepositorySession, fence: PartitionFence, claimNext: ClaimRequest?, trust: ClaimTrust) {
         self.base = base
         self.fence = fence
         self.claimNext = claimNext
+        self.trust = trust
     }
 
     func inChunkTransaction<Result>(
@@ -28,20 +30,24 @@ final class PartitionRunSession: JobRepositorySession {
         _ body: (any StepTransaction, inout StepExecution) throws -> Result
     ) throws -> (Result, jobStatus: BatchStatus) {
         let saveGuard = PartitionCommitGuard(fence: fence, end: .whenCompleted(claimNext: claimNext))
-        let (result, jobStatus, outcome) = try base.inChunkTransaction(&execution, guardedBy: saveGuard, body)
+        let (result, jobStatus, outcome) = try trust.renewing(fence) {
+            try base.inChunkTransaction(&execution, guardedBy: saveGuard, body)
+        }
         // Only once committed: a rolled-back claim is no claim.
         if outcome.ended { ended = outcome }
         return (result, jobStatus)
     }
 
     func update(_ execution: inout StepExecution) throws {
-        try base.update(&execution, guardedBy: PartitionCommitGuard(fence: fence, end: .renew))
+        _ = try trust.renewing(fence) {
+            try base.update(&execution, guardedBy: PartitionCommitGuard(fence: fence, end: .renew))
+        }
     }
 
     /// A sibling for a step that commits from several threads: the same claim guards its saves;
     /// it never claims a next partition.
     func openSibling() throws -> any JobRepositorySession {
-        PartitionRunSession(base: try base.openSiblingSession(), fence: fence, claimNext: nil)
+        PartitionRunSession(base: try base.openSiblingSession(), fence: fence, claimNext: nil, trust: trust)
     }
 
     func close() { base.close() }
@@ -78,5 +84,22 @@ final class PartitionRunSession: JobRepositorySession {
 
     func stepExecutions(jobExecutionID: Int64) throws -> [StepExecution] {
         try base.stepExecutions(jobExecutionID: jobExecutionID)
+    }
+}
+
+/// What a slot knows of its claim: whether it is lost, and how a save that went through renews
+/// the slot's trust in it (the save renewed the lease in the same statement).
+struct ClaimTrust: Sendable {
+    let isLost: @Sendable () -> Bool
+    let renewed: @Sendable (_ at: ContinuousClock.Instant) -> Void
+
+    /// Runs `save` unless the claim is known lost (then nothing reaches the database), and
+    /// trusts the claim for a lease from the save's start once it went through.
+    func renewing<Result>(_ fence: PartitionFence, _ save: () throws -> Result) throws -> Result {
+        guard !isLost() else { throw PartitionLeaseLost(fence: fence) }
+        let started = ContinuousClock.now
+        let result = try save()
+        renewed(started)
+        return result
     }
 }

@@ -12,19 +12,38 @@ extension PartitionWorker {
     /// next one (one commit per short partition), or else the slot claims on its own, without
     /// a hand-off to the control thread and back. The slot returns when nothing is left to
     /// claim (the control loop then waits for work) or on shutdown.
-    func runSlot(from first: ClaimedPartition, fence: PartitionFence, slot: Int) {
-        var next: (ClaimedPartition, PartitionFence)? = (first, fence)
-        while let (partition, fence) = next {
-            slots.withLock { $0.assign(.partition(fence), to: slot) }
+    func runSlot(from first: ClaimedPartition, claimedAt: ContinuousClock.Instant, slot: Int) {
+        var next: (ClaimedPartition, ContinuousClock.Instant)? = (first, claimedAt)
+        while let (partition, claimedAt) = next {
+            let fence = fence(for: partition)
+            slots.withLock { $0.assign(fence, to: slot, renewedAt: claimedAt, lease: configuration.lease) }
             let claimedWithFinish = runPartition(partition, fence: fence, slot: slot)
             next = nil
             if isShuttingDown {
-                if let claimedWithFinish { handBack(claimedWithFinish, slot: slot) }
+                if let claimedWithFinish { handBack(claimedWithFinish.partition, slot: slot) }
                 break
             }
-            guard let claimed = claimedWithFinish ?? claimNext(slot: slot) else { break }
-            next = (claimed, self.fence(for: claimed))
+            if let claimedWithFinish {
+                next = (claimedWithFinish.partition, claimedWithFinish.at)
+            } else {
+                let started = ContinuousClock.now
+                guard let claimed = claimNext(slot: slot) else { break }
+                next = (claimed, started)
+            }
         }
+    }
+
+    /// The slot's trust in the claim it holds: lost once the heartbeat or the watchdog says so;
+    /// renewed by each of its own saves.
+    private func trust(slot: Int) -> ClaimTrust {
+        let lease = configuration.lease
+        return ClaimTrust(
+            isLost: { [self] in slots.withLock { $0.isLost(slot) } },
+            renewed: { [self] at in
+                slots.withLock { slots in
+                    if case .partition(let held) = slots.slots[slot] { slots.renewed(held.fence.partitionID, at: at, lease: lease) }
+                }
+            })
     }
 
     /// Returns a partition claimed but not started (the worker is shutting down) to the ready
@@ -60,8 +79,11 @@ extension PartitionWorker {
     }
 
     /// Runs a claimed partition to its end (or until its lease is lost). Returns the next
-    /// partition when the statement that ended this one claimed it.
-    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int) -> ClaimedPartition? {
+    /// partition, and when the statement that claimed it started, when the statement that
+    /// ended this one claimed it.
+    private func runPartition(_ claimed: ClaimedPartition, fence: PartitionFence, slot: Int)
+        -> (partition: ClaimedPartition, at: ContinuousClock.Instant)?
+    {
         var logger = self.logger
         logger[metadataKey: "batch.partition"] = "\(claimed.workerStep):\(claimed.partitionName)"
         logger[metadataKey: "batch.partition.attempt"] = "\(claimed.attempt)"
@@ -71,12 +93,17 @@ extension PartitionWorker {
         var claimedExecution: StepExecution? = claimed.execution
         while true {
             do {
-                let session = PartitionRunSession(base: try slotSession(slot), fence: fence, claimNext: claimRequest)
+                let session = PartitionRunSession(
+                    base: try slotSession(slot), fence: fence, claimNext: claimRequest, trust: trust(slot: slot))
                 let known = claimedExecution
                 claimedExecution = nil
                 return try execute(claimed, execution: known, session: session, logger: logger)
             } catch {
-                switch PartitionFailure(error, shuttingDown: isShuttingDown) {
+                // A claim known lost ends the attempt whatever the error (the watchdog broke
+                // the slot's connection off): nothing more is written.
+                let lost = slots.withLock { $0.isLost(slot) }
+                if lost { sessions.replace(slot, with: nil) }
+                switch lost ? .leaseLost : PartitionFailure(error, shuttingDown: isShuttingDown) {
                 case .leaseLost:
                     logger.warning("partition dropped", metadata: ["batch.error": "\(error)"])
                     return nil
@@ -103,7 +130,7 @@ extension PartitionWorker {
     /// partition when the statement that ended this one claimed it.
     private func execute(
         _ claimed: ClaimedPartition, execution known: StepExecution?, session: PartitionRunSession, logger: Logger
-    ) throws -> ClaimedPartition? {
+    ) throws -> (partition: ClaimedPartition, at: ContinuousClock.Instant)? {
         let fence = session.fence
         let repository = session.base
         guard var job = try jobExecution(id: claimed.jobExecutionID, workerStep: claimed.workerStep, session: repository),
@@ -112,29 +139,37 @@ extension PartitionWorker {
             throw WorkerError(message: "partition \(claimed.partitionID) names an execution that does not exist")
         }
         job.status = claimed.jobStatus
+        /// Ends the partition as `outcome` says, in the statement that may claim the next one.
+        func finish(_ outcome: PartitionOutcome) throws -> (partition: ClaimedPartition, at: ContinuousClock.Instant)? {
+            let started = ContinuousClock.now
+            let next = try session.trust.renewing(fence) {
+                try repository.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence, claimNext: session.claimNext)
+            }
+            return next.map { ($0, started) }
+        }
         guard let step = steps.partitioned[claimed.workerStep] else {
-            return try repository.finishPartition(
-                claimed, execution: &execution, outcome: .failed("worker has no step \(claimed.workerStep)"), fence: fence,
-                claimNext: session.claimNext)
+            return try finish(.failed("worker has no step \(claimed.workerStep)"))
         }
         if job.status == .stopping {
             execution.status = .stopped
             execution.exitStatus = .stopped.adding(description: "stopped by request before it started")
-            return try repository.finishPartition(claimed, execution: &execution, outcome: .stopped, fence: fence, claimNext: session.claimNext)
+            return try finish(.stopped)
         }
         // STARTED is saved by the first chunk commit (fenced like every other): no round trip of its own.
         execution.status = .started
         if execution.startTime == nil { execution.startTime = Date() }
         logger.info("partition started")
+        let trust = session.trust
         let scope = StepScope(session: session, jobExecution: job, logger: logger, stepContext: execution.context) {
-            [self] in isShuttingDown
+            [self] in isShuttingDown || trust.isLost()
         }
         do {
+            let started = ContinuousClock.now
             try step.workerStep.run(&execution, in: scope)
             if let ended = session.ended {
                 // A tasklet's last commit saved it COMPLETED and ended the partition with it.
                 logger.info("partition ended", metadata: ["batch.partition.outcome": "completed", "batch.step.read": "\(execution.counts.read)"])
-                return ended.next
+                return ended.next.map { ($0, started) }
             }
         } catch let lost as PartitionLeaseLost {
             throw lost
@@ -150,7 +185,7 @@ extension PartitionWorker {
             status: execution.status, exitDescription: execution.exitStatus.exitDescription,
             workerShuttingDown: isShuttingDown, jobStopping: jobStopping)
         if outcome != .handedBack { execution.endTime = Date() }
-        let next = try repository.finishPartition(claimed, execution: &execution, outcome: outcome, fence: fence, claimNext: session.claimNext)
+        let next = try finish(outcome)
         logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
         return next
     }

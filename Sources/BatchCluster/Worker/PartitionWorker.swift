@@ -63,6 +63,13 @@ public final class PartitionWorker: Sendable {
     private func controlLoop() throws {
         let threads = (0..<configuration.concurrency).map { DedicatedThread(name: "worker-slot-\($0)") }
         defer { threads.forEach { $0.shutdown() } }
+        let watchdog = DedicatedThread(name: "worker-watchdog")
+        let watching = RunningFlag()
+        watchdog.submit { [self] in watchLeases(while: watching) }
+        defer {
+            watching.stop()
+            watchdog.shutdown()
+        }
         var backoff = ReconnectBackoff(initial: .milliseconds(200), maximum: .seconds(10))
         logger.notice("worker started", metadata: ["batch.worker.steps": "\(servedSteps.joined(separator: ","))", "batch.worker.concurrency": "\(configuration.concurrency)"])
         while !isShuttingDown {
@@ -70,11 +77,11 @@ public final class PartitionWorker: Sendable {
                 // Claims, heartbeats and sweeps never wait for their WAL flush (whatever
                 // synchronousCommit says): a server crash that lost one leaves the claim to be
                 // made again, and every write under a claim is fenced. One fsync per claim fewer.
-                let session = try connect(synchronousCommit: false)
+                let session = try connect(synchronousCommit: false, control: true)
                 defer { session.close() }
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
-                    concurrency: configuration.concurrency, steps: servedSteps)
+                    concurrency: configuration.concurrency, steps: servedSteps, leaseSeconds: configuration.leaseSeconds)
                 try session.connection.listen(ClusterChannels.work)
                 backoff.reset()
                 try claimLoop(session, threads)
@@ -87,7 +94,7 @@ public final class PartitionWorker: Sendable {
         }
         waitForSlots()
         // Synchronous: flushing this record flushes every earlier commit of the slots too.
-        if let session = try? connect(synchronousCommit: true) {
+        if let session = try? connect(synchronousCommit: true, control: true) {
             try? session.stopWorker(id: configuration.workerID)
             session.close()
         }
@@ -100,12 +107,7 @@ public final class PartitionWorker: Sendable {
         let heartbeatEvery = configuration.heartbeatInterval
         while !isShuttingDown {
             if clock.now - lastHeartbeat >= heartbeatEvery {
-                let (held, heldChunks) = slots.withLock { ($0.heldPartitions, $0.heldChunks) }
-                try session.heartbeat(workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: held)
-                try session.renewRemoteChunkLeases(
-                    workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: heldChunks)
-                try session.sweepExpiredPartitions()
-                if !steps.remote.isEmpty { try session.sweepExpiredRemoteChunks() }
+                try heartbeat(session)
                 lastHeartbeat = clock.now
             }
             let free = slots.withLock { $0.free }
@@ -113,14 +115,14 @@ public final class PartitionWorker: Sendable {
                 waitForFreeSlot(upTo: heartbeatEvery)
                 continue
             }
+            let claimStarted = clock.now
             let claimed = try session.claimPartitions(
                 workerID: configuration.workerID, steps: steps.partitionedKeys, limit: free.count,
                 leaseSeconds: configuration.leaseSeconds)
             for (partition, slot) in zip(claimed, free) {
-                let fence = fence(for: partition)
-                slots.withLock { $0.assign(.partition(fence), to: slot) }
+                slots.withLock { $0.assign(fence(for: partition), to: slot, renewedAt: claimStarted, lease: configuration.lease) }
                 threads[slot].submit { [self] in
-                    runSlot(from: partition, fence: fence, slot: slot)
+                    runSlot(from: partition, claimedAt: claimStarted, slot: slot)
                     release(slot)
                 }
             }
@@ -133,7 +135,7 @@ public final class PartitionWorker: Sendable {
                 let fence = RemoteChunkFence(
                     chunkID: chunk.chunkID, owner: configuration.workerID, attempt: chunk.request.attempt,
                     seq: chunk.request.seq, workerStep: chunk.workerStep)
-                slots.withLock { $0.assign(.remoteChunk(fence), to: slot) }
+                slots.withLock { $0.assign(fence, to: slot) }
                 threads[slot].submit { [self] in
                     runRemoteChunk(chunk, fence: fence, slot: slot)
                     release(slot)
@@ -150,6 +152,57 @@ public final class PartitionWorker: Sendable {
                     }
                 }
             }
+        }
+    }
+
+    /// Marks the worker alive and renews the claims its slots hold, but only those of slots
+    /// that are making progress: a slot that has waited on the database for longer than a lease
+    /// in one call (a lock it cannot get, a peer gone silent) is not renewed, so its partition
+    /// goes to another worker. Claims found lost are stopped at once.
+    private func heartbeat(_ session: PostgresJobRepositorySession) throws {
+        let started = ContinuousClock.now
+        let (held, heldChunks) = slots.withLock { ($0.heldPartitions, $0.heldChunks) }
+        let progressing = held.filter { (sessions.currentCallDuration($0.slot) ?? .zero) <= configuration.lease }
+        if progressing.count < held.count {
+            logger.warning("not renewing the claims of slots stuck on the database for over a lease", metadata: [
+                "batch.worker.stuck_slots": "\(held.count - progressing.count)",
+            ])
+        }
+        let result = try session.heartbeat(
+            workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: progressing.map(\.fence))
+        let lost = slots.withLock { slots in
+            for id in result.renewed { slots.renewed(id, at: started, lease: configuration.lease) }
+            return slots.markLost(result.lost, now: ContinuousClock.now)
+        }
+        stop(lost, reason: "the repository says another worker holds it now")
+        try session.renewRemoteChunkLeases(
+            workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: heldChunks)
+        do {
+            try session.sweepExpiredPartitions()
+            if !steps.remote.isEmpty { try session.sweepExpiredRemoteChunks() }
+        } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
+            // A row to sweep is locked (by its late holder's last commit): the next beat sweeps it.
+        }
+    }
+
+    /// The watchdog's loop (its own thread): a claim not renewed for a lease may belong to
+    /// another worker by now, whatever blocks this worker's heartbeat (a database or network
+    /// gone silent): its slot is stopped at once.
+    private func watchLeases(while watching: RunningFlag) {
+        let tick = min(configuration.lease / 10, .milliseconds(250))
+        while watching.isRunning {
+            let lost = slots.withLock { $0.markLost(now: ContinuousClock.now) }
+            stop(lost, reason: "its lease ran out before it could be renewed")
+            Thread.sleep(forTimeInterval: tick.inSeconds)
+        }
+    }
+
+    /// Stops the work of `lostSlots` now: a call they wait in returns at once, and they write
+    /// nothing more (their claims are marked lost).
+    private func stop(_ lostSlots: [Int], reason: String) {
+        for slot in lostSlots {
+            logger.warning("lost a partition's claim; its slot stops now", metadata: ["batch.worker.slot": "\(slot)", "batch.reason": "\(reason)"])
+            sessions.abort(slot)
         }
     }
 
@@ -203,15 +256,18 @@ public final class PartitionWorker: Sendable {
     /// The slot's session, opened when it has none (first use, or after a broken one).
     func slotSession(_ slot: Int) throws -> PostgresJobRepositorySession {
         if let session = sessions.get(slot) { return session }
-        let session = try connect(synchronousCommit: configuration.synchronousCommit)
+        let session = try connect(synchronousCommit: configuration.synchronousCommit, control: false)
         sessions.replace(slot, with: session)
         return session
     }
 
     /// A repository session for the control loop or a slot; see
     /// ``WorkerConfiguration/synchronousCommit`` for why a slot's commits may skip the flush.
-    private func connect(synchronousCommit: Bool) throws -> PostgresJobRepositorySession {
-        let connection = try PostgresConnection(connectionString: configuration.connectionString)
+    /// The control loop's statements wait for no lock longer than a third of a lease, so its
+    /// heartbeat never stalls behind the worker's own slots.
+    private func connect(synchronousCommit: Bool, control: Bool) throws -> PostgresJobRepositorySession {
+        let connection = try PostgresConnection(
+            connectionString: configuration.connectionString, deadPeerDetection: configuration.deadPeerDetection)
         do {
             try SchemaMigrations.check(on: connection)
             // A worker paused inside a transaction (SIGSTOP, a stall, a cut network) would keep
@@ -220,8 +276,10 @@ public final class PartitionWorker: Sendable {
             // over. The session is named after the worker, so pg_stat_activity (and an audit)
             // shows whose it is; PostgreSQL keeps the first 63 bytes.
             let milliseconds = Int64(configuration.idleInTransactionTimeout.inSeconds * 1000)
+            let lockTimeout = control ? Int64(configuration.heartbeatInterval.inSeconds * 1000) : 0
             try connection.execute("""
                 SELECT set_config('idle_in_transaction_session_timeout', \(String(milliseconds)), false),
+                       set_config('lock_timeout', \(String(lockTimeout)), false),
                        set_config('application_name', \("swiftbatch worker " + configuration.workerID), false),
                        set_config('synchronous_commit', \(synchronousCommit ? "on" : "off"), false)
                 """)
@@ -231,4 +289,11 @@ public final class PartitionWorker: Sendable {
         }
         return PostgresJobRepositorySession(connection: connection, coordination: ClusterCoordination())
     }
+}
+
+/// A flag one thread lowers to end another's loop.
+private final class RunningFlag: Sendable {
+    private let running = Atomic(true)
+    var isRunning: Bool { running.load(ordering: .relaxed) }
+    func stop() { running.store(false, ordering: .relaxed) }
 }

@@ -1,5 +1,6 @@
 import Batch
 import Foundation
+import PostgresClient
 
 /// How a worker daemon runs.
 public struct WorkerConfiguration: Sendable {
@@ -53,8 +54,18 @@ public struct WorkerConfiguration: Sendable {
     /// ends the session, releasing its row locks (a paused or cut-off worker): two leases.
     public var idleInTransactionTimeout: Duration { lease * 2 }
 
+    /// How the worker's connections notice a database gone silent: within a lease, so a slot
+    /// blocked on a dead peer fails before its claim could be taken over for long.
+    public var deadPeerDetection: DeadPeerDetection { DeadPeerDetection(timeout: lease) }
+
+    /// The longest worker id the repository stores (`batch_worker.worker_id`).
+    public static let maxWorkerIDLength = 200
+
     /// Throws ``WorkerError`` when a value is out of range.
     public func validate() throws {
+        guard !workerID.isEmpty, workerID.utf8.count <= Self.maxWorkerIDLength else {
+            throw WorkerError(message: "a worker id must have 1 to \(Self.maxWorkerIDLength) bytes, not \(workerID.utf8.count)")
+        }
         guard concurrency >= 1 else {
             throw WorkerError(message: "a worker's concurrency must be at least 1, not \(concurrency)")
         }
@@ -66,9 +77,10 @@ public struct WorkerConfiguration: Sendable {
         }
     }
 
-    /// `host:pid:random`, unique across restarts of the same process id.
+    /// `host:pid:random`, unique across restarts of the same process id; a host name too long
+    /// for the repository's column is cut, so the id always fits.
     public static func defaultID() -> String {
-        let host = ProcessInfo.processInfo.hostName
+        let host = String(ProcessInfo.processInfo.hostName.utf8.prefix(160)) ?? "host"
         let suffix = String(UInt32.random(in: 0...UInt32.max), radix: 36)
         return "\(host):\(getpid()):\(suffix)"
     }

@@ -2,11 +2,22 @@
 /// the heartbeat share (behind one lock). Plain values: every decision about slots is a
 /// mutation here, testable without a database.
 struct WorkerSlots: Sendable {
+    /// A partition claim in a slot's hands, and how long the slot may trust it.
+    struct HeldPartition: Sendable, Equatable {
+        var fence: PartitionFence
+        /// Until when the claim is known to be the worker's: a full lease after the start of
+        /// the last statement that renewed it (the claim itself, a heartbeat, a commit).
+        var trustedUntil: ContinuousClock.Instant
+        /// Set once the claim is known or presumed gone: the slot must stop at once and write
+        /// nothing more.
+        var lost = false
+    }
+
     /// One slot's work.
     enum Slot: Sendable, Equatable {
         case free
         /// Running a claimed partition; the heartbeat renews this claim.
-        case partition(PartitionFence)
+        case partition(HeldPartition)
         /// Processing a claimed remote chunk; the heartbeat renews this claim.
         case remoteChunk(RemoteChunkFence)
     }
@@ -28,9 +39,11 @@ struct WorkerSlots: Sendable {
     /// Whether every slot is free.
     var isIdle: Bool { slots.allSatisfy { $0 == .free } }
 
-    /// The partition claims in hand, for the heartbeat to renew.
-    var heldPartitions: [PartitionFence] {
-        slots.compactMap { if case .partition(let fence) = $0 { fence } else { nil } }
+    /// The partition claims in hand and not lost, with their slots.
+    var heldPartitions: [(slot: Int, fence: PartitionFence)] {
+        slots.indices.compactMap { index in
+            if case .partition(let held) = slots[index], !held.lost { (index, held.fence) } else { nil }
+        }
     }
 
     /// The remote chunk claims in hand, for the heartbeat to renew.
@@ -38,9 +51,45 @@ struct WorkerSlots: Sendable {
         slots.compactMap { if case .remoteChunk(let fence) = $0 { fence } else { nil } }
     }
 
-    /// `slot` runs `work` now (a fresh claim, or the next partition a slot claimed itself).
-    mutating func assign(_ work: Slot, to slot: Int) {
-        slots[slot] = work
+    /// `slot` runs the partition `fence` claims, trusted for a lease from `renewedAt`.
+    mutating func assign(_ fence: PartitionFence, to slot: Int, renewedAt: ContinuousClock.Instant, lease: Duration) {
+        slots[slot] = .partition(HeldPartition(fence: fence, trustedUntil: renewedAt + lease))
+    }
+
+    /// `slot` processes the remote chunk `fence` claims.
+    mutating func assign(_ fence: RemoteChunkFence, to slot: Int) {
+        slots[slot] = .remoteChunk(fence)
+    }
+
+    /// A statement that started at `at` renewed the claim of the partition `partitionID` (a
+    /// heartbeat, or the slot's own commit): it is trusted for a lease from then.
+    mutating func renewed(_ partitionID: Int64, at: ContinuousClock.Instant, lease: Duration) {
+        for index in slots.indices {
+            guard case .partition(var held) = slots[index], held.fence.partitionID == partitionID, !held.lost else { continue }
+            held.trustedUntil = max(held.trustedUntil, at + lease)
+            slots[index] = .partition(held)
+        }
+    }
+
+    /// Marks lost every held claim the heartbeat found gone, and every claim not renewed since
+    /// a lease before `now` (another worker may hold it by now). Returns the slots newly lost:
+    /// their work must be stopped at once.
+    mutating func markLost(_ partitionIDs: Set<Int64> = [], now: ContinuousClock.Instant) -> [Int] {
+        var newlyLost: [Int] = []
+        for index in slots.indices {
+            guard case .partition(var held) = slots[index], !held.lost else { continue }
+            if partitionIDs.contains(held.fence.partitionID) || held.trustedUntil < now {
+                held.lost = true
+                slots[index] = .partition(held)
+                newlyLost.append(index)
+            }
+        }
+        return newlyLost
+    }
+
+    /// Whether the claim `slot` holds is lost (it must not write).
+    func isLost(_ slot: Int) -> Bool {
+        if case .partition(let held) = slots[slot] { held.lost } else { false }
     }
 
     /// `slot` is done: the heartbeat stops renewing what it held.

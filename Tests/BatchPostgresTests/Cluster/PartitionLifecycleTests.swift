@@ -109,9 +109,18 @@ struct PartitionLifecycleTests {
             let fence = PartitionFence(partitionID: inHand.partitionID, owner: "w1", attempt: inHand.attempt, leaseSeconds: 30)
             var stale = fence
             stale.attempt += 1
-            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [stale]) == 0)
-            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [fence]) == 1)
-            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: []) == 0)
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [stale]) == HeartbeatResult(lost: [stale.partitionID]))
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [fence]) == HeartbeatResult(renewed: [fence.partitionID]))
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: []) == HeartbeatResult())
+
+            // A slot of the worker mid-commit holds p0's row: the heartbeat skips it (it does not
+            // wait, and does not call it lost), and the slot's commit renews it.
+            let slot = try PostgresConnection(connectionString: url)
+            defer { slot.close() }
+            try slot.execute("BEGIN")
+            try slot.execute("SELECT 1 FROM batch_partition WHERE partition_id = \(fence.partitionID) FOR UPDATE")
+            #expect(try session.heartbeat(workerID: "w1", leaseSeconds: 30, held: [fence]) == HeartbeatResult(busy: [fence.partitionID]))
+            try slot.execute("ROLLBACK")
 
             let taken = try session.claimPartitions(workerID: "w2", steps: ["heartbeat-test/work"], limit: 2, leaseSeconds: 30)
             #expect(taken.map(\.partitionName) == ["p1"])
