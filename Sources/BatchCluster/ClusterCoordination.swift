@@ -4,7 +4,7 @@ import BatchPostgres
 /// What gives a PostgreSQL repository's partitioned and remote chunk steps their coordinator:
 /// the cluster tables, through the session that runs the manager step.
 ///
-/// A repository made with ``BatchPostgres/PostgresJobRepository/init(connectionString:synchronousCommit:)``
+/// A repository made with `PostgresJobRepository(connectionString:synchronousCommit:)`
 /// has it; one made with `coordination: nil` runs every other kind of step, and a partitioned
 /// step fails at once, saying so.
 public struct ClusterCoordination: PostgresCoordination {
@@ -26,7 +26,7 @@ extension PostgresJobRepository {
     /// - Parameters:
     ///   - connectionString: conninfo or URL; nil uses libpq's `PG*` variables.
     ///   - synchronousCommit: whether every commit waits for its WAL flush (see
-    ///     ``BatchPostgres/PostgresJobRepository/synchronousCommit``).
+    ///     `PostgresJobRepository.synchronousCommit`).
     public init(connectionString: String?, synchronousCommit: Bool = false) {
         self.init(connectionString: connectionString, synchronousCommit: synchronousCommit, coordination: ClusterCoordination())
     }

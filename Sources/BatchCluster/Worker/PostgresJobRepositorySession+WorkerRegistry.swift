@@ -26,14 +26,19 @@ extension PostgresJobRepositorySession {
 
     /// Registers (or re-registers) a worker with a fresh heartbeat and its lease, and removes
     /// the rows of workers silent for longer than a day, so `batch_worker` does not grow with
-    /// every start.
+    /// every start. A role that may not delete (the least-privilege `swiftbatch_worker` of
+    /// `sql/roles.sql`) registers all the same and leaves the old rows to the repository's owner.
     public func registerWorker(
         id: String, host: String, pid: Int32, concurrency: Int, steps: [String], leaseSeconds: Double
     ) throws {
-        try connection.execute("""
-            WITH pruned AS (
+        do {
+            try connection.execute("""
                 DELETE FROM batch_worker WHERE heartbeat_at < now() - interval '\(unsafeRaw: Self.workerRowRetention)'
-            )
+                """)
+        } catch let error as PostgresError where error.sqlState == .insufficientPrivilege {
+            // Not this role's to prune.
+        }
+        try connection.execute("""
             INSERT INTO batch_worker (worker_id, host, pid, concurrency, steps, state, lease_seconds)
             VALUES (\(id), \(String(host.prefix(255))), \(pid), \(concurrency), \(steps.joined(separator: ",")), 'RUNNING',
                     \(leaseSeconds))

@@ -6,8 +6,8 @@ import Synchronization
 final class SlotSessions: Sendable {
     private let boxes: [Box]
     /// Each slot's connection, for the watchdog on another thread: it only calls the
-    /// connection's thread-safe members (``PostgresConnection/abort()``,
-    /// ``PostgresConnection/currentCallDuration``).
+    /// connection's thread-safe members (`PostgresConnection.abort()`,
+    /// `PostgresConnection.currentCallDuration`).
     private let connections: Mutex<[PostgresConnection?]>
 
     /// Sendable rule: a box is only touched on its slot's own thread (a DedicatedThread runs its
