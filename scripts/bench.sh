@@ -12,7 +12,7 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       against pgbench running the same query (-M simple and -M prepared)
   COPY throughput     N narrow rows (bigint, bigint, text) through PostgresClient's COPY,
                       against psql's own COPY FROM STDIN reading the same rows from a file
-  ledger-etl          the benchmark workload (../shared/bench/ledger-etl.md) on N seeded rows,
+  ledger-etl          the benchmark workload (docs/BENCHMARKS.md) on N seeded rows,
                       grid 8, chunk 1000, with 1 and then 2 `swiftbatch worker` processes
                       (concurrency C each, default 2 as `worker`), against its two PostgreSQL peers:
                       INSERT ... SELECT, and the COPY pipe (psql COPY TO STDOUT | psql COPY
@@ -134,7 +134,7 @@ client_bench() {
     rm -f "$work/rows.tsv"
 }
 
-# The ledger-etl transformation in SQL (../shared/bench/ledger-etl-reference.sql).
+# The ledger-etl transformation in SQL (sql/bench/ledger-etl-reference.sql).
 TRANSFORM="SELECT id, account_id, a, greatest(25, round(abs(a) * 0.0125))::bigint,
        abs(a) > 1000000 OR memo LIKE 'refund%', upper(memo)
 FROM (SELECT id, account_id, memo,
