@@ -6,7 +6,7 @@ extension LedgerTransaction: ItemKeyed {
     var itemKey: String { "bench_txn id \(id)" }
 }
 
-/// `ledger-etl [grid=8] [chunk=1000] [partitioner=range|balanced]`: the benchmark's job (../shared/bench/ledger-etl.md). A
+/// `ledger-etl [grid=8] [chunk=1000] [partitioner=range|balanced]`: the benchmark's job (docs/BENCHMARKS.md). A
 /// column-range partitioner splits `bench_txn`'s ids into `grid` ranges; each partition pages its
 /// range by id, converts rows in Swift and COPYs them into `bench_txn_out` in the chunk's
 /// transaction (output, checkpoint, counts and lease commit together: exactly once).

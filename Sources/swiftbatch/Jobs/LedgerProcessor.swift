@@ -26,7 +26,7 @@ struct LedgerError: Error, CustomStringConvertible {
     var description: String { "bench_txn id \(id): \(message)" }
 }
 
-/// The ledger-etl transformation (../shared/bench/ledger-etl.md), in exact integer arithmetic:
+/// The ledger-etl transformation (docs/BENCHMARKS.md), in exact integer arithmetic:
 /// rates are kept in ten-thousandths, and rounding is half away from zero, as PostgreSQL's
 /// `round(numeric)` does.
 struct LedgerProcessor: ItemProcessor {

@@ -3,7 +3,7 @@ import BatchPostgres
 import PostgresClient
 
 /// `ledger-seed rows=N [skew=1]`: creates and fills `bench_txn` and an empty `bench_txn_out`, exactly as
-/// the benchmark's ledger-etl-setup.sql does, in restartable slices of 250,000 rows.
+/// the benchmark's sql/bench/ledger-etl-setup.sql does, in restartable slices of 250,000 rows.
 enum LedgerSeedJob {
     static let sliceRows: Int64 = 250_000
 
