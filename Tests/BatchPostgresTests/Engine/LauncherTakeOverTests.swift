@@ -9,7 +9,7 @@ import Testing
 
 /// What a launch does about a running execution of its instance, decided by the launcher's
 /// heartbeat: refuse while it lives, attach or fail-and-restart once it died.
-@Suite("Launcher heartbeat and take-over", .timeLimit(.minutes(1)))
+@Suite("Launcher heartbeat and take-over", .timeLimit(.minutes(2)))
 struct LauncherTakeOverTests {
     static let parameters: JobParameters = ["day": .string("2026-11-25")]
 
