@@ -1,89 +1,65 @@
 import Batch
-import BatchPostgres
 import BatchTestSupport
-import Foundation
-import PostgresClient
 import Synchronization
 import Testing
 
-@Suite("Jobs, steps and the launcher against PostgreSQL", .timeLimit(.minutes(2)))
+@Suite("Jobs, steps and the launcher, on the in-memory repository", .timeLimit(.minutes(2)))
 struct JobEngineTests {
-    static func migrated(_ url: String) async throws -> JobLauncher {
-        try await onDedicatedThread {
-            let db = try PostgresConnection(connectionString: url)
-            defer { db.close() }
-            try SchemaMigrations.migrate(on: db)
-        }
-        return JobLauncher(repository: PostgresJobRepository(connectionString: url))
-    }
-
-    static func query<T: Sendable>(_ url: String, _ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
-        try await TestDatabase.query(url, body)
-    }
-
-    static func steps(_ url: String, _ executionID: Int64) async throws -> [StepExecution] {
-        try await query(url) { try PostgresJobRepositorySession(connection: $0).stepExecutions(jobExecutionID: executionID) }
-    }
-
-    static func outputCheck(_ url: String) async throws -> (count: Int64, distinct: Int64, sum: Int64) {
-        try await query(url) {
-            try $0.query("SELECT count(*), count(DISTINCT n), coalesce(sum(n), 0)::bigint FROM engine_out")
-                .single().decode((Int64, Int64, Int64).self)
-        }
-    }
-
     @Test func chunkStepCountsAreExact() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: PoisonSwitch())
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
+            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: PoisonSwitch(), output: engine.output)
             let execution = try await launcher.run(job, parameters: ["batch": .string("a")])
             #expect(execution.status == .completed)
             #expect(execution.exitStatus.exitCode == "COMPLETED")
-            let steps = try await Self.steps(url, execution.id)
+            let steps = try engine.steps(execution.id)
             #expect(steps.map(\.stepName) == ["prepare", "load"])
             let load = try #require(steps.last)
             #expect(load.status == .completed)
             #expect(load.counts == StepCounts(read: 10_050, write: 9_045, filter: 1_005, commit: 11))
             #expect(load.context.int("numbers.next") == 10_051)
-            let output = try await Self.outputCheck(url)
+            let output = try engine.outputCheck()
             #expect(output.count == 9_045 && output.distinct == 9_045)
         }
     }
 
     @Test func aPoisonRecordFailsTheStepAndARestartResumesFromTheCheckpoint() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let poison = PoisonSwitch()
             poison.poison(5_500)
-            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: poison)
+            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: poison, output: engine.output)
             let failed = try await launcher.run(job, parameters: ["batch": .string("b")])
             #expect(failed.status == .failed)
             #expect(failed.exitStatus.exitDescription.contains("item 5500 is poisoned"))
-            let firstSteps = try await Self.steps(url, failed.id)
+            let firstSteps = try engine.steps(failed.id)
             let firstLoad = try #require(firstSteps.last)
             #expect(firstLoad.status == .failed)
             // Five chunks committed, the sixth rolled back; the checkpoint is the fifth's.
             #expect(firstLoad.counts == StepCounts(read: 5_000, write: 4_500, filter: 500, commit: 5, rollback: 1))
             #expect(firstLoad.context.int("numbers.next") == 5_001)
-            #expect(try await Self.outputCheck(url).count == 4_500)
+            #expect(try engine.outputCheck().count == 4_500)
 
             poison.cure()  // the data is fixed
             let restarted = try await launcher.run(job, parameters: ["batch": .string("b"), "note": .string("retry")])
             #expect(restarted.status == .completed)
             #expect(restarted.instance == failed.instance)
-            let secondSteps = try await Self.steps(url, restarted.id)
+            let secondSteps = try engine.steps(restarted.id)
             // The completed tasklet step is not run again; the chunk step resumes at 5001.
             #expect(secondSteps.map(\.stepName) == ["load"])
             #expect(secondSteps.first?.counts == StepCounts(read: 5_050, write: 4_545, filter: 505, commit: 6))
-            let output = try await Self.outputCheck(url)
+            let output = try engine.outputCheck()
             #expect(output.count == 9_045 && output.distinct == 9_045)
             #expect(output.sum == (1...10_050).filter { $0 % 10 != 0 }.reduce(0, +))
         }
     }
 
     @Test func completedInstancesAreRefusedAndNextStartsANewOne() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let job = Job("tiny", parameters: [.required("batch", .string), .optional("note", .string, identifying: false)]) {
                 TaskletStep("noop") { _, _ in .finished }
             }
@@ -111,9 +87,10 @@ struct JobEngineTests {
     }
 
     @Test func invalidParametersAreRefusedBeforeAnythingIsWritten() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let job = EngineTestJobs.numbers(count: 10, commitInterval: 3, poison: PoisonSwitch())
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
+            let job = EngineTestJobs.numbers(count: 10, commitInterval: 3, poison: PoisonSwitch(), output: engine.output)
             let missing = await #expect(throws: JobLaunchError.self) { try await launcher.run(job, parameters: [:]) }
             #expect(missing?.code == .invalidParameters)
             #expect(missing?.message.contains("missing required parameter batch") == true)
@@ -121,17 +98,14 @@ struct JobEngineTests {
                 try await launcher.run(job, parameters: ["batch": .string("x"), "bacth": .string("typo")])
             }
             #expect(unknown?.message.contains("takes no parameter bacth") == true)
-            let rows = try await Self.query(url) {
-                try $0.query("SELECT (SELECT count(*) FROM batch_job_instance) + (SELECT count(*) FROM batch_job_execution)")
-                    .single().decode(Int64.self, column: 0)
-            }
-            #expect(rows == 0)
+            #expect(engine.repository.counts == (0, 0))
         }
     }
 
     @Test func eightConcurrentLaunchesOfOneInstanceMakeOneExecution() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let gate = Gate()
             let job = Job("racer", parameters: [.required("day", .string)]) {
                 TaskletStep("hold") { _, _ in
@@ -157,16 +131,14 @@ struct JobEngineTests {
             }
             #expect(outcomes.filter { $0 == "COMPLETED" }.count == 1, "\(outcomes)")
             #expect(outcomes.filter { $0 == "alreadyRunning" || $0 == "alreadyComplete" }.count == 7, "\(outcomes)")
-            let executions = try await Self.query(url) {
-                try $0.query("SELECT count(*) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            #expect(executions == 1)
+            #expect(engine.repository.counts == (1, 1))
         }
     }
 
     @Test func aStopRequestEndsTheJobStoppedAndARestartContinues() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let (calls, continuation) = AsyncStream.makeStream(of: Int64.self)
             let finishAt = Mutex<Int64>(.max)
             let job = Job("counter", parameters: [.required("name", .string)]) {
@@ -180,16 +152,12 @@ struct JobEngineTests {
             }
             async let run = launcher.run(job, parameters: ["name": .string("x")])
             for await n in calls where n == 3 { break }
-            let executionID = try await Self.query(url) {
-                try $0.query("SELECT max(job_execution_id) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            let status = try await Self.query(url) {
-                try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: executionID)
-            }
+            let executionID = try #require(engine.newestExecution("counter")?.id)
+            let status = try engine.requestStop(executionID)
             #expect(status == .stopping)
             let stopped = try await run
             #expect(stopped.status == .stopped)
-            let stoppedStep = try #require(try await Self.steps(url, stopped.id).first)
+            let stoppedStep = try #require(try engine.steps(stopped.id).first)
             #expect(stoppedStep.status == .stopped)
             let savedCount = try #require(stoppedStep.context.int("n"))
             #expect(savedCount >= 3)
@@ -199,29 +167,9 @@ struct JobEngineTests {
             finishAt.withLock { $0 = savedCount + 5 }
             let restarted = try await launcher.run(job, parameters: ["name": .string("x")])
             #expect(restarted.status == .completed)
-            let restartedStep = try #require(try await Self.steps(url, restarted.id).first)
+            let restartedStep = try #require(try engine.steps(restarted.id).first)
             #expect(restartedStep.context.int("n") == savedCount + 5)
             #expect(restartedStep.counts.write == 5)
         }
-    }
-}
-
-/// A one-shot gate for threads: `wait()` blocks until `open()`.
-final class Gate: @unchecked Sendable {
-    // Sendable rule: `isOpen` is only touched with `condition` locked.
-    private let condition = NSCondition()
-    private var isOpen = false
-
-    func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func wait() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
     }
 }
