@@ -8,25 +8,10 @@ public struct WaitTimedOut: Error, CustomStringConvertible {
 }
 
 /// Polls `condition` every `poll` until it holds; throws ``WaitTimedOut`` naming `what` once
-/// `timeout` has passed. For conditions no event signals (another process's output, a row
-/// another session commits); where an event exists, wait on the event instead.
-///
-/// Blocks the calling thread: never call it from a task (use the async one).
-public func waitFor(
-    _ what: String, timeout: Duration = .seconds(30), poll: Duration = .milliseconds(20),
-    _ condition: () throws -> Bool
-) throws {
-    let clock = ContinuousClock()
-    let deadline = clock.now.advanced(by: timeout)
-    while try !condition() {
-        guard clock.now < deadline else { throw WaitTimedOut(what: what, timeout: timeout) }
-        Thread.sleep(forTimeInterval: Double(poll.components.seconds) + Double(poll.components.attoseconds) * 1e-18)
-    }
-}
-
-/// Polls `condition` every `poll` until it holds; throws ``WaitTimedOut`` naming `what` once
-/// `timeout` has passed (or the task's cancellation error). The condition must not block the
-/// cooperative pool: run blocking checks (libpq) on a thread of their own.
+/// `timeout` has passed (or the task's cancellation error). For conditions no event signals
+/// (another process's output, a row another session commits); where an event exists, wait on
+/// the event instead. The condition must not block the cooperative pool: run blocking checks
+/// (libpq) on a thread of their own.
 public func waitFor(
     _ what: String, timeout: Duration = .seconds(30), poll: Duration = .milliseconds(20),
     _ condition: () async throws -> Bool
