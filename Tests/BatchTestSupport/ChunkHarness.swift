@@ -25,27 +25,23 @@ public final class ChunkHarness {
     }
 
     public let session: any JobRepositorySession
-    public let jobExecution: JobExecution
+    private let jobName = "chunk-harness-\(UUID().uuidString)"
+    private let parameters: JobParameters
     private var last: StepExecution?
 
-    /// A job execution of its own in `session` (default: a fresh in-memory repository).
+    /// A job of its own in `session` (default: a fresh in-memory repository); each run is an
+    /// execution of it, a restart of the one before (so a run after one that completed is
+    /// refused, as a launch of a completed instance is).
     public init(session: (any JobRepositorySession)? = nil, parameters: JobParameters = JobParameters()) throws {
-        let session = try session ?? InMemoryJobRepository().openSession()
-        self.session = session
-        var execution = try session.createJobExecution(
-            jobName: "chunk-harness-\(UUID().uuidString)", parameters: parameters, restartable: true,
-            launcher: .current()
-        ).get().execution
-        execution.status = .started
-        try session.update(&execution)
-        jobExecution = execution
+        self.session = try session ?? InMemoryJobRepository().openSession()
+        self.parameters = parameters
     }
 
     /// The context the last committed chunk saved (empty before any run).
     public var saved: ExecutionContext {
         get throws {
             guard let last else { return ExecutionContext() }
-            return try session.stepExecutions(jobExecutionID: jobExecution.id).first { $0.id == last.id }?.context
+            return try session.stepExecutions(jobExecutionID: last.jobExecutionID).first { $0.id == last.id }?.context
                 ?? ExecutionContext()
         }
     }
@@ -54,7 +50,7 @@ public final class ChunkHarness {
     public var lastExecution: StepExecution? {
         get throws {
             guard let last else { return nil }
-            return try session.stepExecutions(jobExecutionID: jobExecution.id).first { $0.id == last.id }
+            return try session.stepExecutions(jobExecutionID: last.jobExecutionID).first { $0.id == last.id }
         }
     }
 
@@ -71,7 +67,13 @@ public final class ChunkHarness {
     ) throws -> Bool where Reader: SendableMetatype, Writer: SendableMetatype {
         let components = Unchecked((reader, ClosureProcessor(body: process), CrashingWriter(base: writer, failure: failure)))
         let step = ChunkStep("harness", commitInterval: commitInterval, skipPolicy: skipPolicy) { _ in components.value }
-        // As a restart does: from the last run's checkpoint, unless that run completed.
+        // A launch of the job: a restart after a failed or stopped run (a new job execution, as
+        // a step runs once per job execution), from the last run's checkpoint.
+        var jobExecution = try session.createJobExecution(
+            jobName: jobName, parameters: parameters, restartable: true, launcher: .current()
+        ).get().execution
+        jobExecution.status = .started
+        try session.update(&jobExecution)
         var resumeFrom = ExecutionContext()
         if let previous = try lastExecution, previous.status != .completed { resumeFrom = previous.context }
         var execution = try session.createStepExecution(
@@ -89,19 +91,22 @@ public final class ChunkHarness {
         let scope = StepScope(
             session: session, jobExecution: jobExecution, logger: Logger(label: "chunk-harness"),
             stepContext: execution.context, interruption: interruption)
+        var failure: (any Error)?
         do {
             try step.run(&execution, in: scope)
         } catch {
+            failure = error
             execution.status = .failed
             execution.exitStatus = .failed.adding(description: "\(error)")
-            execution.endTime = Date()
-            try session.update(&execution)
-            last = execution
-            throw error
         }
         execution.endTime = Date()
         try session.update(&execution)
         last = execution
+        jobExecution.status = execution.status
+        jobExecution.exitStatus = execution.exitStatus
+        jobExecution.endTime = Date()
+        try session.update(&jobExecution)
+        if let failure { throw failure }
         return execution.status == .completed
     }
 

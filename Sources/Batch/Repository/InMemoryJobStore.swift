@@ -198,6 +198,11 @@ final class InMemoryJobStore: Sendable {
         let now = Date()
         return try state.withLock { state in
             _ = try state.execution(jobExecutionID)
+            // As the PostgreSQL schema's unique index: a step runs at most once per job execution.
+            if (state.stepIDs[jobExecutionID] ?? []).contains(where: { state.steps[$0]?.stepName == stepName }) {
+                throw InMemoryJobRepositoryError(
+                    message: "step \(stepName) already has an execution in job execution \(jobExecutionID)")
+            }
             let step = StepExecution(
                 id: state.nextID(), jobExecutionID: jobExecutionID, stepName: stepName, createTime: now,
                 lastUpdated: now, context: context)
