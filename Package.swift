@@ -87,14 +87,14 @@ let package = Package(
         // Helpers shared by the test targets: a fresh database per test, the built binary.
         .target(
             name: "BatchTestSupport",
-            dependencies: ["PostgresClient"],
+            dependencies: ["Batch", "PostgresClient"],
             path: "Tests/BatchTestSupport",
             swiftSettings: strictSettings
         ),
         // Unit tests: no database needed.
         .testTarget(
             name: "BatchTests",
-            dependencies: ["Batch"],
+            dependencies: ["Batch", "BatchTestSupport"],
             swiftSettings: strictSettings
         ),
         // Unit tests of the cluster protocol's decisions: no database needed.

@@ -1,3 +1,4 @@
+import Foundation
 import BatchTestSupport
 import PostgresClient
 import Testing
@@ -45,15 +46,38 @@ struct SessionAndNotificationTests {
         }
     }
 
-    /// Four sessions block inside the server on an advisory lock that a fifth holds. If libpq ran
-    /// on the cooperative pool (two threads here), the blocked calls would starve the one that
-    /// releases the lock and this test would hang until its time limit.
+    /// More sessions than the cooperative pool has threads block inside the server on an
+    /// advisory lock that a plain thread holds. While they block, a task on the pool must still
+    /// run: if libpq ran on the pool, the blocked calls would hold every pool thread and the
+    /// probe task could not run, so the holder would give up waiting for it (then release the
+    /// lock, so the test ends) and the expectation fails.
     @Test func blockingCallsNeverStarveTheCooperativePool() async throws {
         try await TestDatabase.withFreshDatabase { url in
-            let holder = try await PostgresSession.connect(to: url)
-            try await holder.run { try $0.query("SELECT pg_advisory_lock(7)") }
+            let waiterCount = ProcessInfo.processInfo.activeProcessorCount + 2
+            let lockHeld = Gate()
+            let probeRan = Gate()
+            let released = Gate()
+            let probeSeen = Locked<Bool?>(nil)
+            // The holder is a plain thread with a connection of its own, never a pool thread.
+            Thread {
+                defer { released.open() }
+                do {
+                    let db = try PostgresConnection(connectionString: url)
+                    defer { db.close() }
+                    try db.query("SELECT pg_advisory_lock(7)")
+                    lockHeld.open()
+                    // Bounded, so a starved pool fails the test instead of hanging it.
+                    let ran = probeRan.wait(timeout: 30)
+                    probeSeen.withLock { $0 = ran }
+                    try db.query("SELECT pg_advisory_unlock(7)")
+                } catch {
+                    lockHeld.open()
+                }
+            }.start()
+            #expect(try await onDedicatedThread { lockHeld.wait(timeout: 30) })
+
             let waiters = try await withThrowingTaskGroup(of: PostgresSession.self) { group in
-                for _ in 0..<4 {
+                for _ in 0..<waiterCount {
                     group.addTask { try await PostgresSession.connect(to: url) }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -67,20 +91,21 @@ struct SessionAndNotificationTests {
                         }
                     }
                 }
-                // Release only once all four are waiting on the lock inside the server.
                 let probe = try await PostgresSession.connect(to: url)
-                while try await probe.run({ db in
-                    try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
-                        .single().decode(Int.self, column: 0)
-                }) < 4 {
-                    try await Task.sleep(for: .milliseconds(10))
+                try await waitFor("\(waiterCount) sessions waiting on the advisory lock") {
+                    try await probe.run { db in
+                        try db.query("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                            .single().decode(Int.self, column: 0)
+                    } >= waiterCount
                 }
                 await probe.close()
-                try await holder.run { try $0.query("SELECT pg_advisory_unlock(7)") }
+                // Every waiter now blocks inside the server: a task on the pool must still run.
+                group.addTask { probeRan.open() }
                 try await group.waitForAll()
             }
+            #expect(try await onDedicatedThread { released.wait(timeout: 60) })
+            #expect(probeSeen.withLock { $0 } == true, "no task ran on the cooperative pool while \(waiterCount) libpq calls blocked")
             for waiter in waiters { await waiter.close() }
-            await holder.close()
         }
     }
 }

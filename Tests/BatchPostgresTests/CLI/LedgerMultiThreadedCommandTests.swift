@@ -81,13 +81,11 @@ struct LedgerMultiThreadedCommandTests {
             let launch = ["launch", "ledger-etl-mt", "threads=4", "chunk=500"]
             let victim = try binary.start(launch, environment: env)
             // Kill it once some pages committed (the step execution's row is saved with each).
-            var written: Int64 = 0
-            while written == 0 && victim.isRunning {
-                try await Task.sleep(for: .milliseconds(20))
-                written = try await Self.sql(url) { db in
+            try await waitFor("a committed page of convert (or the launch's end)", timeout: .seconds(90)) {
+                try await Self.sql(url) { db in
                     try db.query("SELECT coalesce(max(write_count), 0)::bigint FROM batch_step_execution WHERE step_name = 'convert'")
                         .single().decode(Int64.self, column: 0)
-                }
+                } > 0 || !victim.isRunning
             }
             victim.send(SIGKILL)
             #expect(try await victim.wait() == 128 + SIGKILL)

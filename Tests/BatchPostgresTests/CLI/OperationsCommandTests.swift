@@ -40,10 +40,8 @@ struct OperationsCommandTests {
             let watch = try binary.start(["status", "--watch", "--progress", "plain"], environment: cluster.env)
             // The job takes a fraction of a second once a worker comes: wait for the launcher's
             // periodic plain line (every 5 s) to show the waiting partitions first.
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(30)
-            while !launch.output.contains("step transform partitions "), clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            try await waitFor("the launcher's line on the waiting partitions", timeout: .seconds(30), poll: .milliseconds(50)) {
+                launch.output.contains("step transform partitions ")
             }
             let worker = try binary.start(["worker", "--concurrency", "2"], environment: cluster.env)
             #expect(try await watch.wait() == 0, "\(watch.output)")

@@ -38,12 +38,10 @@ struct ContentionTests {
             #expect(try await binary.run(["migrate"], environment: env).exitCode == 0)
             let workers = try (0..<8).map { _ in try binary.start(["worker", "--concurrency", "4"], environment: env) }
             // Every worker registered before the work appears, so each can get its share.
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
-            while try await Self.query(url, { db in
-                try db.query("SELECT count(*) FROM batch_worker WHERE state = 'RUNNING'").single().decode(Int64.self, column: 0)
-            }) < 8, clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(50))
+            try await waitFor("8 workers RUNNING", timeout: .seconds(60), poll: .milliseconds(50)) {
+                try await Self.query(url) { db in
+                    try db.query("SELECT count(*) FROM batch_worker WHERE state = 'RUNNING'").single().decode(Int64.self, column: 0)
+                } >= 8
             }
 
             let launcher = try binary.start(["launch", "noop-partitions", "partitions=2000"], environment: env)

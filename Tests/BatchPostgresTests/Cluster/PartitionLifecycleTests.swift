@@ -400,10 +400,8 @@ struct PartitionLifecycleTests {
             let env: [String: String?] = ["DATABASE_URL": url]
             #expect(try await binary.run(["migrate"], environment: env).exitCode == 0)
             let launcher = try binary.start(["launch", "noop-partitions", "partitions=5"], environment: env)
-            let clock = ContinuousClock()
-            let deadline = clock.now + .seconds(60)
-            while !launcher.output.contains("no live worker serves this step"), clock.now < deadline {
-                try await Task.sleep(for: .milliseconds(20))
+            try await waitFor("the launcher's warning that no live worker serves the step", timeout: .seconds(60)) {
+                launcher.output.contains("no live worker serves this step")
             }
             #expect(launcher.output.contains("start one with `swiftbatch worker`"))
             let worker = try binary.start(["worker"], environment: env)

@@ -2,11 +2,13 @@ import Batch
 import BatchCluster
 import BatchPostgres
 import BatchTestSupport
-import Foundation
+import Logging
 import PostgresClient
-import Synchronization
 import Testing
 
+/// What the engine does that only PostgreSQL can show: savepoints and skip records in the
+/// database, multi-threaded steps as partitions' workers. The engine's own rules are tested on
+/// the in-memory repository (BatchTests/Engine); the repository's, by the contract tests.
 @Suite("Jobs, steps and the launcher against PostgreSQL", .timeLimit(.minutes(2)))
 struct JobEngineTests {
     static func migrated(_ url: String) async throws -> JobLauncher {
@@ -33,196 +35,52 @@ struct JobEngineTests {
         }
     }
 
-    @Test func chunkStepCountsAreExact() async throws {
+    @Test func asAPartitionsWorkerStepEachRangeRunsOnTwoThreadsAndRestartsExactly() async throws {
         try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: PoisonSwitch())
-            let execution = try await launcher.run(job, parameters: ["batch": .string("a")])
-            #expect(execution.status == .completed)
-            #expect(execution.exitStatus.exitCode == "COMPLETED")
-            let steps = try await Self.steps(url, execution.id)
-            #expect(steps.map(\.stepName) == ["prepare", "load"])
-            let load = try #require(steps.last)
-            #expect(load.status == .completed)
-            #expect(load.counts == StepCounts(read: 10_050, write: 9_045, filter: 1_005, commit: 11))
-            #expect(load.context.int("numbers.next") == 10_051)
-            let output = try await Self.outputCheck(url)
-            #expect(output.count == 9_045 && output.distinct == 9_045)
-        }
-    }
-
-    @Test func aPoisonRecordFailsTheStepAndARestartResumesFromTheCheckpoint() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
+            let launcher = try await JobEngineTests.migrated(url)
             let poison = PoisonSwitch()
-            poison.poison(5_500)
-            let job = EngineTestJobs.numbers(count: 10_050, commitInterval: 1000, poison: poison)
-            let failed = try await launcher.run(job, parameters: ["batch": .string("b")])
-            #expect(failed.status == .failed)
-            #expect(failed.exitStatus.exitDescription.contains("item 5500 is poisoned"))
-            let firstSteps = try await Self.steps(url, failed.id)
-            let firstLoad = try #require(firstSteps.last)
-            #expect(firstLoad.status == .failed)
-            // Five chunks committed, the sixth rolled back; the checkpoint is the fifth's.
-            #expect(firstLoad.counts == StepCounts(read: 5_000, write: 4_500, filter: 500, commit: 5, rollback: 1))
-            #expect(firstLoad.context.int("numbers.next") == 5_001)
-            #expect(try await Self.outputCheck(url).count == 4_500)
-
-            poison.cure()  // the data is fixed
-            let restarted = try await launcher.run(job, parameters: ["batch": .string("b"), "note": .string("retry")])
-            #expect(restarted.status == .completed)
-            #expect(restarted.instance == failed.instance)
-            let secondSteps = try await Self.steps(url, restarted.id)
-            // The completed tasklet step is not run again; the chunk step resumes at 5001.
-            #expect(secondSteps.map(\.stepName) == ["load"])
-            #expect(secondSteps.first?.counts == StepCounts(read: 5_050, write: 4_545, filter: 505, commit: 6))
-            let output = try await Self.outputCheck(url)
-            #expect(output.count == 9_045 && output.distinct == 9_045)
-            #expect(output.sum == (1...10_050).filter { $0 % 10 != 0 }.reduce(0, +))
-        }
-    }
-
-    @Test func completedInstancesAreRefusedAndNextStartsANewOne() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let job = Job("tiny", parameters: [.required("batch", .string), .optional("note", .string, identifying: false)]) {
-                TaskletStep("noop") { _, _ in .finished }
-            }
-            let first = try await launcher.run(job, parameters: ["batch": .string("c")])
-            #expect(first.status == .completed)
-            let refused = await #expect(throws: JobLaunchError.self) {
-                try await launcher.run(job, parameters: ["batch": .string("c")])
-            }
-            #expect(refused?.code == .alreadyComplete)
-            #expect(refused?.message.contains("--next") == true)
-            // A non-identifying parameter does not make a new instance.
-            let stillRefused = await #expect(throws: JobLaunchError.self) {
-                try await launcher.run(job, parameters: ["batch": .string("c"), "note": .string("x")])
-            }
-            #expect(stillRefused?.code == .alreadyComplete)
-
-            let next = try await launcher.run(job, parameters: ["batch": .string("c")], next: true)
-            #expect(next.status == .completed)
-            #expect(next.instance.id != first.instance.id)
-            #expect(next.parameters.long("run.id") == 1)
-            let again = try await launcher.run(job, parameters: ["batch": .string("c")], next: true)
-            #expect(again.status == .completed)
-            #expect(again.parameters.long("run.id") == 2)
-        }
-    }
-
-    @Test func invalidParametersAreRefusedBeforeAnythingIsWritten() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let job = EngineTestJobs.numbers(count: 10, commitInterval: 3, poison: PoisonSwitch())
-            let missing = await #expect(throws: JobLaunchError.self) { try await launcher.run(job, parameters: [:]) }
-            #expect(missing?.code == .invalidParameters)
-            #expect(missing?.message.contains("missing required parameter batch") == true)
-            let unknown = await #expect(throws: JobLaunchError.self) {
-                try await launcher.run(job, parameters: ["batch": .string("x"), "bacth": .string("typo")])
-            }
-            #expect(unknown?.message.contains("takes no parameter bacth") == true)
-            let rows = try await Self.query(url) {
-                try $0.query("SELECT (SELECT count(*) FROM batch_job_instance) + (SELECT count(*) FROM batch_job_execution)")
-                    .single().decode(Int64.self, column: 0)
-            }
-            #expect(rows == 0)
-        }
-    }
-
-    @Test func eightConcurrentLaunchesOfOneInstanceMakeOneExecution() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let gate = Gate()
-            let job = Job("racer", parameters: [.required("day", .string)]) {
-                TaskletStep("hold") { _, _ in
-                    gate.wait()  // keep the winner running until every launcher has tried
+            poison.poison(5_555)
+            let job = Job("mt-partitioned", parameters: [.required("batch", .string)]) {
+                TaskletStep("prepare") { _, chunk in
+                    let db = try chunk.postgresConnection()
+                    try db.execute("CREATE TABLE engine_in (n bigint PRIMARY KEY)")
+                    try db.execute("INSERT INTO engine_in SELECT generate_series(1, 10050)")
+                    try db.execute("CREATE TABLE engine_out (n bigint PRIMARY KEY)")
                     return .finished
                 }
+                PartitionStep(
+                    "load", gridSize: 4, partitioner: ColumnRangePartitioner(table: "engine_in", column: "n"),
+                    workerStep: MultiThreadedChunkStep("load-range", threads: 2, commitInterval: 100) { scope in
+                        PostgresKeysetPageSource<Int64>(
+                            table: "engine_in", columns: ["n"], key: "n", keys: Partition.keyRange(in: scope.stepContext),
+                            name: "numbers"
+                        ) { row in try row.decode(Int64.self, column: 0) }
+                    } worker: { _ in
+                        (CheckingProcessor(poison: poison), NumberWriter())
+                    })
             }
-            let outcomes = await withTaskGroup(of: String.self) { group in
-                for _ in 0..<8 {
-                    group.addTask {
-                        do {
-                            return "\(try await launcher.run(job, parameters: ["day": .string("2026-01-01")]).status)"
-                        } catch let error as JobLaunchError {
-                            gate.open()
-                            return "\(error.code)"
-                        } catch {
-                            gate.open()
-                            return "unexpected: \(error)"
-                        }
-                    }
-                }
-                return await group.reduce(into: []) { $0.append($1) }
+            let worker = try PartitionWorker(
+                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
+                logger: Logger(label: "test"))
+            let running = Task { try await worker.run() }
+            let failed = try await launcher.run(job, parameters: ["batch": .string("w")])
+            poison.cure()
+            let restarted = try await launcher.run(job, parameters: ["batch": .string("w")])
+            worker.shutdown()
+            try await running.value
+
+            #expect(failed.status == .failed)
+            #expect(failed.exitStatus.exitDescription.contains("1 of 4 partitions failed"))
+            #expect(restarted.status == .completed, "\(restarted.exitStatus)")
+            let (read, written, filtered) = try await JobEngineTests.query(url) { db in
+                try db.query("""
+                    SELECT sum(read_count)::bigint, sum(write_count)::bigint, sum(filter_count)::bigint
+                    FROM batch_step_execution WHERE step_name LIKE 'load:%'
+                    """).single().decode((Int64, Int64, Int64).self)
             }
-            #expect(outcomes.filter { $0 == "COMPLETED" }.count == 1, "\(outcomes)")
-            #expect(outcomes.filter { $0 == "alreadyRunning" || $0 == "alreadyComplete" }.count == 7, "\(outcomes)")
-            let executions = try await Self.query(url) {
-                try $0.query("SELECT count(*) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            #expect(executions == 1)
+            #expect(read == 10_050 && written == 9_045 && filtered == 1_005)
+            let output = try await JobEngineTests.outputCheck(url)
+            #expect(output.count == 9_045 && output.distinct == 9_045 && output.sum == (1...Int64(10_050)).filter { $0 % 10 != 0 }.reduce(0, +))
         }
-    }
-
-    @Test func aStopRequestEndsTheJobStoppedAndARestartContinues() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await Self.migrated(url)
-            let (calls, continuation) = AsyncStream.makeStream(of: Int64.self)
-            let finishAt = Mutex<Int64>(.max)
-            let job = Job("counter", parameters: [.required("name", .string)]) {
-                TaskletStep("count") { contribution, _ in
-                    let n = (contribution.context.int("n") ?? 0) + 1
-                    contribution.context["n"] = .int(n)
-                    contribution.counts.write += 1
-                    continuation.yield(n)
-                    return n >= finishAt.withLock({ $0 }) ? .finished : .continuable
-                }
-            }
-            async let run = launcher.run(job, parameters: ["name": .string("x")])
-            for await n in calls where n == 3 { break }
-            let executionID = try await Self.query(url) {
-                try $0.query("SELECT max(job_execution_id) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            let status = try await Self.query(url) {
-                try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: executionID)
-            }
-            #expect(status == .stopping)
-            let stopped = try await run
-            #expect(stopped.status == .stopped)
-            let stoppedStep = try #require(try await Self.steps(url, stopped.id).first)
-            #expect(stoppedStep.status == .stopped)
-            let savedCount = try #require(stoppedStep.context.int("n"))
-            #expect(savedCount >= 3)
-            #expect(stoppedStep.counts.commit == savedCount)
-
-            // Restart: the tasklet resumes from the saved context, not from zero.
-            finishAt.withLock { $0 = savedCount + 5 }
-            let restarted = try await launcher.run(job, parameters: ["name": .string("x")])
-            #expect(restarted.status == .completed)
-            let restartedStep = try #require(try await Self.steps(url, restarted.id).first)
-            #expect(restartedStep.context.int("n") == savedCount + 5)
-            #expect(restartedStep.counts.write == 5)
-        }
-    }
-}
-
-/// A one-shot gate for threads: `wait()` blocks until `open()`.
-final class Gate: @unchecked Sendable {
-    // Sendable rule: `isOpen` is only touched with `condition` locked.
-    private let condition = NSCondition()
-    private var isOpen = false
-
-    func open() {
-        condition.lock()
-        isOpen = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    func wait() {
-        condition.lock()
-        while !isOpen { condition.wait() }
-        condition.unlock()
     }
 }

@@ -30,23 +30,23 @@ struct PostgresCursorReaderTests {
             try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
             try db.execute("INSERT INTO source SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 503) g")
             try db.execute("CREATE TABLE copied (id bigint PRIMARY KEY, name text)")
-            try ChunkHarness.createContextTable(db)
+            let harness = try ChunkHarness.onPostgres(db)
             let cursorConnection = try PostgresConnection(connectionString: url)
             defer { cursorConnection.close() }
 
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, failIn: 4) { $0 }
+                try harness.run(Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, failure: .afterUpdate(chunk: 4)) { $0 }
             }
-            #expect(try ChunkHarness.savedContext(db) == ["evens.read_count": 30])
-            #expect(!(try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, stopAfter: 2) { $0 }))
-            #expect(try ChunkHarness.run(db, Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10) { $0 })
+            #expect(try harness.saved == ["evens.read_count": 30])
+            #expect(!(try harness.run(Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10, stopAfter: 2) { $0 }))
+            #expect(try harness.run(Self.reader(cursorConnection), Self.insertWriter(), commitInterval: 10) { $0 })
 
             let same = try db.query("""
                 SELECT count(*), count(*) FILTER (WHERE c.name IS NOT DISTINCT FROM s.name)
                 FROM (SELECT * FROM source WHERE id % 2 = 0) s FULL JOIN copied c USING (id)
                 """).single().decode((Int64, Int64).self)
             #expect(same == (251, 251))
-            #expect(try ChunkHarness.savedContext(db) == ["evens.read_count": 251])
+            #expect(try harness.saved == ["evens.read_count": 251])
             // Every cursor was closed; the connection is idle and reusable.
             #expect(try cursorConnection.query("SELECT count(*) FROM pg_cursors WHERE name = 'swiftbatch.evens'").single().decode(Int64.self, column: 0) == 0)
         }

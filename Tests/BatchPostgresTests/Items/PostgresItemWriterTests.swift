@@ -6,8 +6,6 @@ import Testing
 
 @Suite("PostgreSQL COPY and INSERT writers", .timeLimit(.minutes(2)))
 struct PostgresItemWriterTests {
-    struct Rolledback: Error {}
-
     static func count(_ db: PostgresConnection, _ table: String) throws -> Int64 {
         try db.query("SELECT count(*) FROM \(identifier: table)").single().decode(Int64.self, column: 0)
     }
@@ -22,16 +20,15 @@ struct PostgresItemWriterTests {
                 copy.appendField(row.id * 100)
             }
             let rows = (1...2500).map { Row(id: Int64($0), name: $0 % 9 == 0 ? nil : "tab\t\\ \($0)\nline") }
-            #expect(throws: Rolledback.self) {
-                try db.withTransaction { tx in
-                    try writer.write(rows, in: ChunkHarness.chunk(tx))
-                    #expect(try tx.query("SELECT count(*) FROM out.\"Payments\"").single().decode(Int64.self, column: 0) == 2500)
-                    throw Rolledback()
-                }
+            // A chunk that fails after its write keeps nothing of it.
+            #expect(throws: ChunkHarness.Crash.self) {
+                try ChunkHarness.onPostgres(db).run(ArrayReader(rows), writer, commitInterval: 2500, failure: .afterWrite(chunk: 1)) { $0 }
             }
             #expect(try db.query("SELECT count(*) FROM out.\"Payments\"").single().decode(Int64.self, column: 0) == 0)
 
-            try db.withTransaction { tx in try writer.write(rows, in: ChunkHarness.chunk(tx)) }
+            let harness = try ChunkHarness.onPostgres(db)
+            #expect(try harness.run(ArrayReader(rows), writer, commitInterval: 1000) { $0 })
+            #expect(try harness.lastExecution?.counts == StepCounts(read: 2500, write: 2500, commit: 3))
             let stored = try db.query("""
                 SELECT count(*), count(memo), sum(amount)::bigint, count(*) FILTER (WHERE memo = 'tab' || chr(9) || '\\ 1' || chr(10) || 'line')
                 FROM out."Payments"
@@ -39,7 +36,7 @@ struct PostgresItemWriterTests {
             #expect(stored == (2500, 2500 - 277, 100 * 2500 * 2501 / 2, 1))
 
             let duplicate = #expect(throws: PostgresError.self) {
-                try db.withTransaction { tx in try writer.write([Row(id: 1, name: nil)], in: ChunkHarness.chunk(tx)) }
+                try ChunkHarness.onPostgres(db).run(ArrayReader([Row(id: 1, name: nil)]), writer, commitInterval: 10) { $0 }
             }
             #expect(duplicate?.sqlState == .uniqueViolation)
         }
@@ -55,18 +52,14 @@ struct PostgresItemWriterTests {
             }
             // 50000 rows x 3 columns: three statements of at most 21845 rows.
             let ids = Array(Int64(1)...50_000)
-            #expect(throws: Rolledback.self) {
-                try db.withTransaction { tx in
-                    try writer.write(ids, in: ChunkHarness.chunk(tx))
-                    throw Rolledback()
-                }
+            #expect(throws: ChunkHarness.Crash.self) {
+                try ChunkHarness.onPostgres(db).run(ArrayReader(ids), writer, commitInterval: 50_000, failure: .afterWrite(chunk: 1)) { $0 }
             }
             #expect(try Self.count(db, "wide") == 0)
 
-            try db.withTransaction { tx in
-                try writer.write(Array(ids[0..<30_000]), in: ChunkHarness.chunk(tx))
-                try writer.write(Array(ids[30_000...]), in: ChunkHarness.chunk(tx))
-            }
+            let harness = try ChunkHarness.onPostgres(db)
+            #expect(try harness.run(ArrayReader(ids), writer, commitInterval: 30_000) { $0 })
+            #expect(try harness.lastExecution?.counts == StepCounts(read: 50_000, write: 50_000, commit: 2))
             let stored = try db.query("SELECT count(*), count(a), sum(b) FROM wide").single().decode((Int64, Int64, Int64).self)
             #expect(stored == (50_000, 37_500, -50_000 * 50_001 / 2))
         }
@@ -82,23 +75,26 @@ struct PostgresItemWriterTests {
                     values.append(item.1)
                 }
             }
+            func write(_ items: [(Int64, String)], _ writer: PostgresInsertItemWriter<(Int64, String)>) throws {
+                try ChunkHarness.onPostgres(db).run(ArrayReader(items), writer, commitInterval: 10) { $0 }
+            }
             let items: [(Int64, String)] = [(1, "new"), (3, "new")]
             let conflict = #expect(throws: PostgresError.self) {
-                try db.withTransaction { tx in try writer(.none).write(items, in: ChunkHarness.chunk(tx)) }
+                try write(items, writer(.none))
             }
             #expect(conflict?.sqlState == .uniqueViolation)
-            try db.withTransaction { tx in try writer(.onConflictDoNothing).write(items, in: ChunkHarness.chunk(tx)) }
+            try write(items, writer(.onConflictDoNothing))
             #expect(try db.query("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM kv").single().decode(String.self, column: 0)
                 == "1=old,2=old,3=new")
             let upsert = writer(.unsafeSQL("ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v"))
-            try db.withTransaction { tx in try upsert.write([(2, "newer"), (4, "newer")], in: ChunkHarness.chunk(tx)) }
-            try db.withTransaction { tx in try upsert.write([(2, "newest"), (5, "newest")], in: ChunkHarness.chunk(tx)) }
+            try write([(2, "newer"), (4, "newer")], upsert)
+            try write([(2, "newest"), (5, "newest")], upsert)
             #expect(try db.query("SELECT string_agg(k || '=' || v, ',' ORDER BY k) FROM kv").single().decode(String.self, column: 0)
                 == "1=old,2=newest,3=new,4=newer,5=newest")
 
             let short = PostgresInsertItemWriter<Int64>(table: "kv", columns: ["k", "v"]) { id, values in values.append(id) }
             let mistake = #expect(throws: PostgresError.self) {
-                try db.withTransaction { tx in try short.write([9], in: ChunkHarness.chunk(tx)) }
+                try ChunkHarness.onPostgres(db).run(ArrayReader([Int64(9)]), short, commitInterval: 10) { $0 }
             }
             #expect(mistake?.kind == .usage)
             #expect(mistake?.message.contains("bound 1 values for an item, but it writes 2 columns") == true)

@@ -37,23 +37,23 @@ struct PostgresKeysetReaderTests {
         try await TestDatabase.withConnection { db, _ in
             try Self.createSource(db)
             try db.execute("CREATE TABLE copied (id bigint PRIMARY KEY, name text)")
-            try ChunkHarness.createContextTable(db)
+            let harness = try ChunkHarness.onPostgres(db)
 
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(db, Self.reader(), Self.copyWriter(), commitInterval: 10, failIn: 5) { $0 }
+                try harness.run(Self.reader(), Self.copyWriter(), commitInterval: 10, failure: .afterUpdate(chunk: 5)) { $0 }
             }
-            #expect(try ChunkHarness.savedContext(db) == ["source.last_key": 120])
+            #expect(try harness.saved == ["source.last_key": 120])
             #expect(try db.query("SELECT count(*) FROM copied").single().decode(Int64.self, column: 0) == 40)
-            #expect(!(try ChunkHarness.run(db, Self.reader(), Self.copyWriter(), commitInterval: 10, stopAfter: 3) { $0 }))
-            #expect(try ChunkHarness.savedContext(db) == ["source.last_key": 210])
-            #expect(try ChunkHarness.run(db, Self.reader(), Self.copyWriter(), commitInterval: 10) { $0 })
+            #expect(!(try harness.run(Self.reader(), Self.copyWriter(), commitInterval: 10, stopAfter: 3) { $0 }))
+            #expect(try harness.saved == ["source.last_key": 210])
+            #expect(try harness.run(Self.reader(), Self.copyWriter(), commitInterval: 10) { $0 })
 
             let same = try db.query("""
                 SELECT count(*), count(*) FILTER (WHERE c.name IS NOT DISTINCT FROM s.name)
                 FROM "Source Rows" s FULL JOIN copied c USING (id)
                 """).single().decode((Int64, Int64).self)
             #expect(same == (1000, 1000))
-            #expect(try ChunkHarness.savedContext(db) == ["source.last_key": 3000])
+            #expect(try harness.saved == ["source.last_key": 3000])
         }
     }
 

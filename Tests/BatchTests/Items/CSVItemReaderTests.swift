@@ -1,4 +1,5 @@
 import Batch
+import BatchTestSupport
 import Foundation
 import Testing
 
@@ -117,17 +118,19 @@ struct CSVItemReaderTests {
             func reader() -> CSVItemReader<[String]> { CSVItemReader(path: input, name: "in") { $0.fields } }
             func writer() -> CSVItemWriter<[String]> { CSVItemWriter(path: output, name: "out", header: ["id", "memo"]) { $0 } }
 
-            var saved = ExecutionContext()
+            let harness = try ChunkHarness()
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(reader(), writer(), commitInterval: 10, saved: &saved, failure: .afterUpdate(chunk: 4)) { $0 }
+                try harness.run(reader(), writer(), commitInterval: 10, failure: .afterUpdate(chunk: 4)) { $0 }
             }
-            #expect(saved.int("in.line") == 34)  // header, 30 records, 3 of them on two lines
-            #expect(saved.keys == ["in.line", "in.offset", "out.offset"])
+            #expect(try harness.saved.int("in.line") == 34)  // header, 30 records, 3 of them on two lines
+            #expect(try harness.saved.keys == ["in.line", "in.offset", "out.offset"])
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(reader(), writer(), commitInterval: 10, saved: &saved, failure: .afterWrite(chunk: 2)) { $0 }
+                try harness.run(reader(), writer(), commitInterval: 10, failure: .afterWrite(chunk: 2)) { $0 }
             }
-            #expect(!(try ChunkHarness.run(reader(), writer(), commitInterval: 10, saved: &saved, stopAfter: 2) { $0 }))
-            #expect(try ChunkHarness.run(reader(), writer(), commitInterval: 10, saved: &saved) { $0 })
+            #expect(!(try harness.run(reader(), writer(), commitInterval: 10, stopAfter: 2) { $0 }))
+            #expect(try harness.lastExecution?.status == .stopped)
+            #expect(try harness.run(reader(), writer(), commitInterval: 10) { $0 })
+            #expect(try harness.lastExecution?.status == .completed)
             #expect(try readFile(output) == text)
         }
     }

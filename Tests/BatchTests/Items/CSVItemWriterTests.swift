@@ -1,4 +1,5 @@
 import Batch
+import BatchTestSupport
 import Foundation
 import Testing
 

@@ -1,4 +1,5 @@
 import Batch
+import BatchTestSupport
 import Foundation
 import Testing
 
@@ -57,15 +58,15 @@ struct JSONLinesItemTests {
 
             func reader() -> JSONLinesItemReader<Payment> { JSONLinesItemReader(path: input, name: "in") }
             func copier() -> JSONLinesItemWriter<Payment> { JSONLinesItemWriter(path: output, name: "out", encoder: encoder) }
-            var saved = ExecutionContext()
+            let harness = try ChunkHarness()
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(reader(), copier(), commitInterval: 8, saved: &saved, failure: .afterUpdate(chunk: 3)) { $0 }
+                try harness.run(reader(), copier(), commitInterval: 8, failure: .afterUpdate(chunk: 3)) { $0 }
             }
-            #expect(saved.int("in.line") == 16)
+            #expect(try harness.saved.int("in.line") == 16)
             #expect(throws: ChunkHarness.Crash.self) {
-                try ChunkHarness.run(reader(), copier(), commitInterval: 8, saved: &saved, failure: .afterWrite(chunk: 1)) { $0 }
+                try harness.run(reader(), copier(), commitInterval: 8, failure: .afterWrite(chunk: 1)) { $0 }
             }
-            #expect(try ChunkHarness.run(reader(), copier(), commitInterval: 8, saved: &saved) { $0 })
+            #expect(try harness.run(reader(), copier(), commitInterval: 8) { $0 })
             #expect(try readFile(output) == expected)
         }
     }

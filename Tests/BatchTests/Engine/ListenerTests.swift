@@ -1,7 +1,5 @@
 import Batch
-import BatchPostgres
 import BatchTestSupport
-import PostgresClient
 import Synchronization
 import Testing
 
@@ -34,25 +32,24 @@ final class RecordingListener: JobListener, StepListener {
 @Suite("Listeners", .timeLimit(.minutes(2)))
 struct ListenerTests {
     @Test func everyHookIsCalledTheRightNumberOfTimes() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let listener = RecordingListener()
+            let output = engine.output
             let poison = PoisonSwitch()
             poison.poison(42, 4_242)
             let job = Job("listened", parameters: [.required("batch", .string)], listeners: [listener]) {
-                TaskletStep("prepare") { _, chunk in
-                    try chunk.postgresConnection().execute("CREATE TABLE engine_out (n bigint PRIMARY KEY)")
-                    return .finished
-                }
+                TaskletStep("prepare") { _, _ in .finished }
                 ChunkStep(
                     "load", commitInterval: 1000, skipPolicy: .skip([PoisonedItem.self], limit: 5), listeners: [listener]
                 ) { _ in
-                    (NumberReader(count: 5_000), CheckingProcessor(poison: poison), NumberWriter())
+                    (NumberReader(count: 5_000), CheckingProcessor(poison: poison), NumberWriter(output))
                 }
             }
             let execution = try await launcher.run(job, parameters: ["batch": .string("x")])
             #expect(execution.status == .completed)
-            let load = try #require(try await JobEngineTests.steps(url, execution.id).last)
+            let load = try #require(try engine.steps(execution.id).last)
             #expect(load.exitStatus.exitCode == "COMPLETED WITH SKIPS")
             #expect(listener["beforeJob"] == 1 && listener["afterJob"] == 1)
             #expect(listener["beforeStep"] == 1 && listener["afterStep"] == 1)

@@ -1,15 +1,14 @@
 import Batch
-import BatchPostgres
 import BatchTestSupport
 import Foundation
-import PostgresClient
 import Testing
 
 @Suite("Splits: flows at the same time, joined, restarted per flow", .timeLimit(.minutes(2)))
 struct SplitFlowTests {
     @Test func theFlowsOfASplitRunAtTheSameTimeAndJoinBeforeTheNextStep() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             // Both first steps must be running at once to get through.
             let together = Rendezvous(parties: 2)
@@ -31,7 +30,7 @@ struct SplitFlowTests {
             #expect(script.trail.first == "before")
             #expect(script.trail.last == "after")
             #expect(Set(script.trail) == ["before", "left-1", "left-2", "right-1", "after"])
-            let steps = try await JobEngineTests.steps(url, execution.id)
+            let steps = try engine.steps(execution.id)
             #expect(steps.allSatisfy { $0.status == .completed })
             let after = try #require(steps.first { $0.stepName == "after" }?.startTime)
             let branchEnds = steps.filter { $0.stepName.contains("-") }.compactMap(\.endTime)
@@ -39,16 +38,13 @@ struct SplitFlowTests {
         }
     }
 
-    /// eur and usd load 1...1000 and 1001...2000 into engine_out, 100 a chunk, on two threads.
-    static func load(_ script: FlowScript, poison: PoisonSwitch) -> Job {
+    /// eur and usd load 1...1000 and 1001...2000 into `output`, 100 a chunk, on two threads.
+    static func load(_ script: FlowScript, poison: PoisonSwitch, output: OutputTable) -> Job {
         func chunkStep(_ name: String, _ range: ClosedRange<Int64>) -> ChunkStep<RangeReader, CheckingProcessor, NumberWriter> {
-            ChunkStep(name, commitInterval: 100) { _ in (RangeReader(range), CheckingProcessor(poison: poison), NumberWriter()) }
+            ChunkStep(name, commitInterval: 100) { _ in (RangeReader(range), CheckingProcessor(poison: poison), NumberWriter(output)) }
         }
         return Job("regions", parameters: [.required("day", .string)], flow: Flow {
-            TaskletStep("prepare") { _, chunk in
-                try chunk.postgresConnection().execute("CREATE TABLE IF NOT EXISTS engine_out (n bigint PRIMARY KEY)")
-                return .finished
-            }
+            TaskletStep("prepare") { _, _ in .finished }
             Split("load") {
                 Flow("eur") {
                     script.step("eur-check")
@@ -64,43 +60,45 @@ struct SplitFlowTests {
     }
 
     @Test func aFailedFlowFailsTheJobAndARestartRunsOnlyThatFlowThenTheNextStep() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let poison = PoisonSwitch()
             poison.poison(1_550)
-            let job = Self.load(script, poison: poison)
+            let job = Self.load(script, poison: poison, output: engine.output)
             let failed = try await launcher.run(job, parameters: ["day": .string("d1")])
             #expect(failed.status == .failed)
             #expect(failed.exitStatus.exitDescription.contains("flow usd FAILED"))
             #expect(failed.exitStatus.exitDescription.contains("item 1550 is poisoned"))
             #expect(!failed.exitStatus.exitDescription.contains("flow eur"))
             #expect(!script.trail.contains("publish"))
-            let first = try await JobEngineTests.steps(url, failed.id)
+            let first = try engine.steps(failed.id)
             let status = Dictionary(uniqueKeysWithValues: first.map { ($0.stepName, $0.status) })
             #expect(status == ["prepare": .completed, "eur-check": .completed, "eur-load": .completed,
                                "usd-check": .completed, "usd-load": .failed])
             // usd committed its chunks before the poison one: 1001...1500, less multiples of ten.
-            #expect(try await JobEngineTests.outputCheck(url).count == 900 + 450)
+            #expect(try engine.outputCheck().count == 900 + 450)
 
             script.clearTrail()
             poison.cure()
             let restarted = try await launcher.run(job, parameters: ["day": .string("d1")])
             #expect(restarted.status == .completed, "\(restarted.exitStatus)")
             #expect(script.trail == ["publish"])
-            let second = try await JobEngineTests.steps(url, restarted.id)
+            let second = try engine.steps(restarted.id)
             #expect(second.map(\.stepName) == ["usd-load", "publish"])
             // usd-load resumed from its checkpoint at 1501.
             #expect(second.first?.counts == StepCounts(read: 500, write: 450, filter: 50, commit: 6))
-            let output = try await JobEngineTests.outputCheck(url)
+            let output = try engine.outputCheck()
             #expect(output.count == 1_800 && output.distinct == 1_800)
             #expect(output.sum == (1...2_000).filter { $0 % 10 != 0 }.reduce(0, +))
         }
     }
 
     @Test func anOperatorsStopEndsTheSplitStoppedAndARestartFinishesOnlyTheStoppedStep() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let (calls, continuation) = AsyncStream.makeStream(of: Int64.self)
             let finishAt = Locked<Int64>(.max)
@@ -123,16 +121,12 @@ struct SplitFlowTests {
             })
             async let run = launcher.run(job, parameters: [:])
             for await n in calls where n == 3 { break }
-            let executionID = try await JobEngineTests.query(url) {
-                try $0.query("SELECT max(job_execution_id) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            _ = try await JobEngineTests.query(url) {
-                try PostgresJobRepositorySession(connection: $0).requestStop(jobExecutionID: executionID)
-            }
+            let executionID = try #require(engine.newestExecution("stoppable")?.id)
+            _ = try engine.requestStop(executionID)
             let stopped = try await run
             #expect(stopped.status == .stopped, "\(stopped.exitStatus)")
             #expect(!script.trail.contains("after") && !script.trail.contains("slow-after"))
-            let counted = try #require(try await JobEngineTests.steps(url, stopped.id).first { $0.stepName == "count" })
+            let counted = try #require(try engine.steps(stopped.id).first { $0.stepName == "count" })
             #expect(counted.status == .stopped)
             let savedCount = try #require(counted.context.int("n"))
 
@@ -141,8 +135,8 @@ struct SplitFlowTests {
             let restarted = try await launcher.run(job, parameters: [:])
             #expect(restarted.status == .completed, "\(restarted.exitStatus)")
             #expect(script.trail == ["slow-after", "after"])
-            #expect(try await JobEngineTests.steps(url, restarted.id).map(\.stepName) == ["count", "slow-after", "after"])
-            let resumed = try #require(try await JobEngineTests.steps(url, restarted.id).first)
+            #expect(try engine.steps(restarted.id).map(\.stepName) == ["count", "slow-after", "after"])
+            let resumed = try #require(try engine.steps(restarted.id).first)
             #expect(resumed.context.int("n") == savedCount + 2 && resumed.counts.commit == 2)
         }
     }

@@ -1,14 +1,11 @@
 import Batch
-import BatchPostgres
 import BatchTestSupport
-import Foundation
-import PostgresClient
 import Testing
 
-@Suite("Flows: conditional transitions, deciders and their restarts against PostgreSQL", .timeLimit(.minutes(2)))
+@Suite("Flows: conditional transitions, deciders and their restarts", .timeLimit(.minutes(2)))
 struct FlowJobTests {
-    static func stepNames(_ url: String, _ executionID: Int64) async throws -> [String] {
-        try await JobEngineTests.steps(url, executionID).map(\.stepName)
+    static func stepNames(_ engine: Engine, _ executionID: Int64) throws -> [String] {
+        try engine.steps(executionID).map(\.stepName)
     }
 
     /// check routes on its exit code; repair has no transition and falls through to report.
@@ -25,8 +22,9 @@ struct FlowJobTests {
     }
 
     @Test func transitionsFollowTheMostSpecificMatchingPattern() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let job = Self.audit(script)
 
@@ -35,8 +33,8 @@ struct FlowJobTests {
             #expect(repaired.status == .completed)
             #expect(repaired.exitStatus.exitCode == "COMPLETED")
             #expect(script.trail == ["check", "repair", "report"])
-            #expect(try await Self.stepNames(url, repaired.id) == ["check", "repair", "report"])
-            let check = try #require(try await JobEngineTests.steps(url, repaired.id).first)
+            #expect(try Self.stepNames(engine, repaired.id) == ["check", "repair", "report"])
+            let check = try #require(try engine.steps(repaired.id).first)
             #expect(check.exitStatus.exitCode == "NEEDS REPAIR")
 
             script.clearTrail()
@@ -63,8 +61,9 @@ struct FlowJobTests {
     }
 
     @Test func endFailAndStopEndTheJobAndRestartWhereTheySay() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let job = Job("gate", parameters: [.required("batch", .string)], flow: Flow {
                 script.step("check")
@@ -95,7 +94,7 @@ struct FlowJobTests {
             #expect(afterFail.status == .completed)
             #expect(afterFail.instance == failed.instance)
             #expect(script.trail == ["check", "load"])
-            #expect(try await Self.stepNames(url, afterFail.id) == ["check", "load"])
+            #expect(try Self.stepNames(engine, afterFail.id) == ["check", "load"])
 
             // stop: STOPPED; a restart starts at load and does not run check again.
             script.clearTrail()
@@ -108,7 +107,7 @@ struct FlowJobTests {
             let resumed = try await launcher.run(job, parameters: ["batch": .string("stop")])
             #expect(resumed.status == .completed)
             #expect(script.trail == ["load"])
-            #expect(try await Self.stepNames(url, resumed.id) == ["load"])
+            #expect(try Self.stepNames(engine, resumed.id) == ["load"])
             let refused = await #expect(throws: JobLaunchError.self) {
                 try await launcher.run(job, parameters: ["batch": .string("stop")])
             }
@@ -117,8 +116,9 @@ struct FlowJobTests {
     }
 
     @Test func aDeciderRoutesOnParametersAndEarlierStepsAndDecidesAgainOnRestart() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let broken = PoisonSwitch()
             let job = Job("sizing", parameters: [.required("rows", .long)], flow: Flow {
@@ -142,7 +142,7 @@ struct FlowJobTests {
             let small = try await launcher.run(job, parameters: ["rows": .long(5)])
             #expect(small.status == .completed)
             #expect(script.trail == ["count", "small"])
-            #expect(try await Self.stepNames(url, small.id) == ["count", "small"])
+            #expect(try Self.stepNames(engine, small.id) == ["count", "small"])
 
             // A decider that throws fails the job there; a restart decides again and does not
             // run the completed count step again.
@@ -157,13 +157,14 @@ struct FlowJobTests {
             let restarted = try await launcher.run(job, parameters: ["rows": .long(7)])
             #expect(restarted.status == .completed)
             #expect(script.trail == ["small"])
-            #expect(try await Self.stepNames(url, restarted.id) == ["small"])
+            #expect(try Self.stepNames(engine, restarted.id) == ["small"])
         }
     }
 
     @Test func aRestartAfterAFailureResumesAtTheFailedStepAndSkipsCompletedOnes() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let job = Self.audit(script)
             script.exit("check", with: "NEEDS REPAIR")
@@ -173,7 +174,7 @@ struct FlowJobTests {
             #expect(failed.exitStatus.exitDescription.contains("repair failed"))
             #expect(failed.exitStatus.exitDescription.contains("step repair was told to fail"))
             #expect(script.trail == ["check", "repair"])
-            let first = try await JobEngineTests.steps(url, failed.id)
+            let first = try engine.steps(failed.id)
             #expect(first.map(\.stepName) == ["check", "repair"])
             #expect(first.map(\.status) == [.completed, .failed])
 
@@ -185,13 +186,14 @@ struct FlowJobTests {
             let restarted = try await launcher.run(job, parameters: ["batch": .string("r")])
             #expect(restarted.status == .completed)
             #expect(script.trail == ["repair", "report"])
-            #expect(try await Self.stepNames(url, restarted.id) == ["repair", "report"])
+            #expect(try Self.stepNames(engine, restarted.id) == ["repair", "report"])
         }
     }
 
     @Test func aFailedStepCanBeRoutedAndTheJobStillCompletes() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             script.fail("load")
             let job = Job("recovering", flow: Flow {
@@ -201,14 +203,15 @@ struct FlowJobTests {
             let execution = try await launcher.run(job, parameters: [:])
             #expect(execution.status == .completed)
             #expect(script.trail == ["load", "cleanup"])
-            let steps = try await JobEngineTests.steps(url, execution.id)
+            let steps = try engine.steps(execution.id)
             #expect(steps.map(\.status) == [.failed, .completed])
         }
     }
 
     @Test func aBadFlowIsRefusedAtLaunchAndNothingIsWritten() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let job = Job("typo", flow: Flow {
                 script.step("check").on("*").to("reprot")
@@ -217,17 +220,15 @@ struct FlowJobTests {
             let error = await #expect(throws: JobLaunchError.self) { try await launcher.run(job, parameters: [:]) }
             #expect(error?.code == .invalidDefinition)
             #expect(error?.message.contains("goes to reprot, which flow main does not have (it has: check, report)") == true)
-            let rows = try await JobEngineTests.query(url) {
-                try $0.query("SELECT count(*) FROM batch_job_execution").single().decode(Int64.self, column: 0)
-            }
-            #expect(rows == 0)
+            #expect(engine.repository.counts.executions == 0)
             #expect(script.trail.isEmpty)
         }
     }
 
     @Test func aStepThatMayStartWhenCompleteRunsAgainFromAFreshContext() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             script.fail("load")
             // Counts its calls in its context: 1 means it started from an empty context.
@@ -248,7 +249,7 @@ struct FlowJobTests {
                 script.cure()
                 let restarted = try await launcher.run(job, parameters: ["batch": .string("s")])
                 #expect(restarted.status == .completed)
-                let steps = try await JobEngineTests.steps(url, restarted.id)
+                let steps = try engine.steps(restarted.id)
                 #expect(steps.map(\.stepName) == ["snapshot", "load"], "\(job.name)")
                 #expect(steps.first?.context.int("calls") == 1, "\(job.name)")
             }
@@ -256,8 +257,9 @@ struct FlowJobTests {
     }
 
     @Test func aRestartRetracesTheFlowAsSpringBatchDoes() async throws {
-        try await TestDatabase.withFreshDatabase { url in
-            let launcher = try await JobEngineTests.migrated(url)
+        do {
+            let engine = Engine()
+            let launcher = engine.launcher
             let script = FlowScript()
             let job = Job("retrace", parameters: [.required("batch", .string)], flow: Flow {
                 script.step("check").on("PAUSE").stop(restartAt: "check").on("*").to("load")
@@ -285,7 +287,7 @@ struct FlowJobTests {
             let restarted = try await launcher.run(job, parameters: ["batch": .string("p")])
             #expect(restarted.status == .completed)
             #expect(script.trail == ["load", "report"])
-            #expect(try await Self.stepNames(url, restarted.id) == ["load", "report"])
+            #expect(try Self.stepNames(engine, restarted.id) == ["load", "report"])
         }
     }
 }
