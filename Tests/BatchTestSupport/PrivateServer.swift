@@ -1,10 +1,6 @@
 import Foundation
 import PostgresClient
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// A PostgreSQL server of a test's own (started by `scripts/postgres.sh` in a temporary
 /// directory), for tests that restart or crash the server: the shared test server must never
 /// go down under other suites.
@@ -39,45 +35,17 @@ public final class PrivateServer: Sendable {
         try? FileManager.default.removeItem(atPath: root)
     }
 
-    /// Runs postgres.sh with posix_spawn and waitpid: Foundation's Process never saw this
-    /// script exit (it leaves a server running in the background), so it is not used here.
+    /// Runs postgres.sh for this server and returns what it printed.
     private static func script(_ arguments: [String], root: String) async throws -> String {
-        try await onDedicatedThread {
-            let outputPath = root + "/script-output.txt"
-            var env = ProcessInfo.processInfo.environment
-            env["DATABASE_URL"] = nil
-            env["SWIFTBATCH_PG_ROOT"] = root
-            let argv = ["/bin/bash", script] + arguments
-            let envp = env.map { "\($0.key)=\($0.value)" }
-            var actions = posix_spawn_file_actions_t()
-            posix_spawn_file_actions_init(&actions)
-            defer { posix_spawn_file_actions_destroy(&actions) }
-            posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-            posix_spawn_file_actions_addopen(&actions, 1, outputPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-            posix_spawn_file_actions_addopen(&actions, 2, root + "/script-errors.txt", O_WRONLY | O_CREAT | O_APPEND, 0o644)
-            var pid: pid_t = 0
-            let spawned = withCStrings(argv) { cArgv in
-                withCStrings(envp) { cEnv in posix_spawn(&pid, "/bin/bash", &actions, nil, cArgv, cEnv) }
-            }
-            guard spawned == 0 else {
-                throw PostgresError(kind: .usage, message: "could not start postgres.sh: errno \(spawned)")
-            }
-            var status: Int32 = 0
-            while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-            let text = (try? String(contentsOfFile: outputPath, encoding: .utf8)) ?? ""
-            guard status & 0x7f == 0, (status >> 8) & 0xff == 0 else {
-                throw PostgresError(
-                    kind: .usage,
-                    message: "postgres.sh \(arguments.joined(separator: " ")) failed (status \(status)); see \(root)/script-errors.txt")
-            }
-            return text
+        let process = try ChildProcess(
+            "/bin/bash", [script] + arguments, environment: ["DATABASE_URL": nil, "SWIFTBATCH_PG_ROOT": root],
+            mergeOutput: false)
+        let status = try await process.wait()
+        guard status == 0 else {
+            throw PostgresError(
+                kind: .usage,
+                message: "postgres.sh \(arguments.joined(separator: " ")) failed (status \(status)): \(process.errorOutput)")
         }
+        return process.output
     }
-}
-
-private func withCStrings<R>(_ strings: [String], _ body: (UnsafeMutablePointer<UnsafeMutablePointer<CChar>?>) -> R) -> R {
-    var pointers: [UnsafeMutablePointer<CChar>?] = strings.map { strdup($0) }
-    pointers.append(nil)
-    defer { for pointer in pointers { free(pointer) } }
-    return pointers.withUnsafeMutableBufferPointer { body($0.baseAddress!) }
 }

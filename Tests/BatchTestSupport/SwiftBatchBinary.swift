@@ -41,52 +41,12 @@ public struct SwiftBatchBinary: Sendable {
     public func run(
         _ arguments: [String], environment: [String: String?] = [:]
     ) async throws -> Outcome {
-        let path = self.path
-        return try await onDedicatedThread {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: path)
-            process.arguments = arguments
-            var env = ProcessInfo.processInfo.environment
-            for (key, value) in environment { env[key] = value }
-            process.environment = env
-            let out = Pipe()
-            let err = Pipe()
-            process.standardOutput = out
-            process.standardError = err
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-            // Read both pipes to the end before waiting, so a chatty child never blocks on a full pipe.
-            let errData = ThreadSafeData()
-            let errDone = DispatchSemaphore(value: 0)
-            Thread {
-                errData.set(err.fileHandleForReading.readDataToEndOfFile())
-                errDone.signal()
-            }.start()
-            let outData = out.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            errDone.wait()
-            return Outcome(
-                exitCode: process.terminationStatus,
-                standardOutput: String(decoding: outData, as: UTF8.self),
-                standardError: String(decoding: errData.value, as: UTF8.self))
+        let process = try ChildProcess(path, arguments, environment: environment, mergeOutput: false)
+        let status = try await process.wait()
+        defer {
+            try? FileManager.default.removeItem(atPath: process.outputPath)
+            try? FileManager.default.removeItem(atPath: process.errorPath)
         }
-    }
-}
-
-private final class ThreadSafeData: @unchecked Sendable {
-    // Sendable rule: `data` is guarded by `lock`.
-    private let lock = NSLock()
-    private var data = Data()
-
-    func set(_ value: Data) {
-        lock.lock()
-        data = value
-        lock.unlock()
-    }
-
-    var value: Data {
-        lock.lock()
-        defer { lock.unlock() }
-        return data
+        return Outcome(exitCode: status, standardOutput: process.output, standardError: process.errorOutput)
     }
 }
