@@ -327,6 +327,7 @@ inject() {
     injected[$kind]=$((injected[$kind] + 1))
     faults=$((faults + 1))
     printf '%s round %d: %s%s\n' "$(date +%T.%N | cut -c1-12)" "$round" "$kind" "${note:+ $note}" >>"$work/faults.log"
+    [[ -z "$note" ]] || say "round $round: $kind $note"
 }
 
 # What a round that did not complete is waiting for: a one-line summary on stdout, the
