@@ -437,7 +437,7 @@ do_status() {
     printf 'testbed %s: up since %s, %s hosts, subnet %s.0/24, state in %s\n' "$NAME" \
         "$(date -d "@$(cat "$STATE_DIR/up")" +%T)" "$(nhosts)" "$SUBNET" "$BED_DIR"
     printf 'control URL (root namespace, Unix socket): %s\n' "$(control_url)"
-    printf '%-9s %-14s %-18s %-6s %s\n' HOST ADDRESS PORT PIDS FAULTS
+    printf '%-9s %-14s %-18s %-6s %s\n' HOST ADDRESS SWITCH-PORT PIDS FAULTS
     for host in $(hosts); do
         faults=""
         [[ -f "$STATE_DIR/$host.blackholed" ]] && faults+="blackholed "
