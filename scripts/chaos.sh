@@ -31,7 +31,9 @@ their host's delay proxy, at 0 ms until a latency spike), and the injector also 
   blackhole-launcher  the same to the launcher's host
   link-flap           take a worker host's link down for 1 to 4 s, then up
   latency-spike       50 to 300 ms each way on a worker host's connections for 3 to 6 s
-The bed is always taken down at exit (--keep leaves it up); TESTBED_URL_PARAMS adds libpq
+Network faults last a while: other faults (on other hosts too) happen meanwhile, and the
+ones still in force when a round's job completes are ended then (the round says so). The
+bed is always taken down at exit (--keep leaves it up); TESTBED_URL_PARAMS adds libpq
 parameters to the hosts' URLs (e.g. "keepalives_idle=2&tcp_user_timeout=6000").
 
 Every wait is bounded: a round that does not complete within --round-timeout fails with a
@@ -257,7 +259,7 @@ launch() {
 }
 
 inject() {
-    local kind="${kinds[RANDOM % ${#kinds[@]}]}" pid host seconds ms before note=""
+    local kind="${kinds[RANDOM % ${#kinds[@]}]}" pid="" host="" seconds="" ms note=""
     case "$kind" in
         kill-worker)
             pid="$(random_worker)" || return 0
@@ -290,37 +292,31 @@ inject() {
                 bash "$ROOT/scripts/postgres.sh" restart "$mode" >/dev/null 2>&1
             fi
             ;;
+        blackhole-worker | link-flap | latency-spike)
+            # A worker on a host with no network fault in force.
+            live_workers
+            local candidates=()
+            for pid in "${workers[@]}"; do [[ -z "${net_fault[${worker_host[$pid]:-}]:-}" ]] && candidates+=("$pid"); done
+            ((${#candidates[@]} > 0)) || return 0
+            pid="${candidates[RANDOM % ${#candidates[@]}]}"
+            host="${worker_host[$pid]}"
+            ;;&
+        blackhole-launcher) [[ -z "${net_fault[launcher]:-}" ]] || return 0; pid="$launcher" host=launcher ;;&
         blackhole-worker | blackhole-launcher)
-            if [[ "$kind" == blackhole-worker ]]; then
-                pid="$(random_worker)" || return 0
-                host="${worker_host[$pid]}"
-            else
-                pid="$launcher" host=launcher
-            fi
-            before="$(sql_retry -c "SELECT coalesce(max(seq), 0) FROM chaos_audit")"
+            seconds="$blackhole_seconds"
+            net_fault_mark[$host]="$(sql_retry -c "SELECT coalesce(max(seq), 0) FROM chaos_audit")"
+            net_fault_pid[$host]="${pid:-none}"
             tb blackhole "$host" >>"$work/testbed.log" 2>&1
-            sleep "$blackhole_seconds"
-            # Partition commits during the black hole by anyone but the cut-off process.
-            note="$(sql_retry -c "SELECT count(*) FROM chaos_audit WHERE seq > $before AND session NOT LIKE '%:${pid:-none}:%'")"
-            tb heal "$host" >>"$work/testbed.log" 2>&1
-            note="$host (PID ${pid:-none}) for ${blackhole_seconds}s; $note partition commits by others meanwhile"
+            note="$host (PID ${pid:-none}) for ${seconds}s"
             ;;
         link-flap)
-            pid="$(random_worker)" || return 0
-            host="${worker_host[$pid]}"
             seconds=$((1 + RANDOM % 4))
             tb link-down "$host" >>"$work/testbed.log" 2>&1
-            sleep "$seconds"
-            tb link-up "$host" >>"$work/testbed.log" 2>&1
             note="$host down for ${seconds}s"
             ;;
         latency-spike)
-            pid="$(random_worker)" || return 0
-            host="${worker_host[$pid]}"
             ms=$((50 + RANDOM % 251)) seconds=$((3 + RANDOM % 4))
             tb delay "$host" "$ms" >>"$work/testbed.log" 2>&1
-            sleep "$seconds"
-            tb delay "$host" 0 >>"$work/testbed.log" 2>&1
             note="$host +${ms}ms each way for ${seconds}s"
             ;;
     esac
@@ -328,6 +324,37 @@ inject() {
     faults=$((faults + 1))
     printf '%s round %d: %s%s\n' "$(date +%T.%N | cut -c1-12)" "$round" "$kind" "${note:+ $note}" >>"$work/faults.log"
     [[ -z "$note" ]] || say "round $round: $kind $note"
+    # Network faults last a while; the main loop ends them when due (heal_network).
+    if [[ -n "$seconds" && -n "$host" ]]; then
+        net_fault[$host]="$kind"
+        net_fault_due[$host]=$((SECONDS + seconds))
+        net_fault_since[$host]=$SECONDS
+    fi
+}
+
+# Ends the network faults that are due (all of them with "all"), and says how the cluster
+# fared during a black hole.
+declare -A net_fault=() net_fault_due=() net_fault_since=() net_fault_mark=() net_fault_pid=()
+heal_network() {
+    local host kind others line
+    for host in "${!net_fault[@]}"; do
+        [[ "${1:-}" == all ]] || ((SECONDS >= net_fault_due[$host])) || continue
+        kind="${net_fault[$host]}"
+        case "$kind" in
+            blackhole-*)
+                # Partition commits during the black hole by anyone but the cut-off process.
+                others="$(sql_retry -c "SELECT count(*) FROM chaos_audit WHERE seq > ${net_fault_mark[$host]} AND session NOT LIKE '%:${net_fault_pid[$host]}:%'")"
+                tb heal "$host" >>"$work/testbed.log" 2>&1
+                line="heal $host after $((SECONDS - net_fault_since[$host]))s; $others partition commits by others meanwhile"
+                ;;
+            link-flap) tb link-up "$host" >>"$work/testbed.log" 2>&1; line="link-up $host after $((SECONDS - net_fault_since[$host]))s" ;;
+            latency-spike) tb delay "$host" 0 >>"$work/testbed.log" 2>&1; line="delay $host 0 after $((SECONDS - net_fault_since[$host]))s" ;;
+        esac
+        [[ "${1:-}" == all ]] && line+=" (still in force when the round ended: $2)"
+        printf '%s round %d: %s\n' "$(date +%T.%N | cut -c1-12)" "$round" "$line" >>"$work/faults.log"
+        say "round $round: $line"
+        unset "net_fault[$host]" "net_fault_due[$host]" "net_fault_since[$host]" "net_fault_mark[$host]" "net_fault_pid[$host]"
+    done
 }
 
 # What a round that did not complete is waiting for: a one-line summary on stdout, the
@@ -375,6 +402,7 @@ for round in $(seq 1 "$rounds"); do
     while live_workers; ((${#workers[@]} < workers_wanted)); do start_worker; done
     launch
     round_faults=$faults
+    round_start=$SECONDS
     deadline=$((SECONDS + round_timeout))
     while true; do
         # Faults at random moments while the job runs: the first within 0.3 s of the launch,
@@ -385,6 +413,7 @@ for round in $(seq 1 "$rounds"); do
         else
             sleep 0.5
         fi
+        [[ "$network" == 1 ]] && heal_network
         while live_workers; ((${#workers[@]} < workers_wanted)); do start_worker; done
         # The launcher died (a fault) or ended: see where the instance stands.
         if [[ -z "$launcher" ]] || ! kill -0 "$launcher" 2>/dev/null; then
@@ -407,6 +436,10 @@ for round in $(seq 1 "$rounds"); do
         fi
     done
     [[ -n "$launcher" ]] && { wait "$launcher" 2>/dev/null || true; launcher=""; }
+    if [[ "$network" == 1 ]]; then
+        heal_network all "$(status_of_round)"
+        say "round $round: $(status_of_round) after $((SECONDS - round_start)) s, $relaunches relaunches so far"
+    fi
 
     # Every record, exactly once, with the reference values.
     read -r got_lost got_dup got_wrong < <(sql_retry -F ' ' -c "
