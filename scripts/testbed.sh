@@ -92,7 +92,9 @@ configure() {
     SUBNET="${TESTBED_SUBNET:-10.231.0}"
     local a b c
     IFS=. read -r a b c <<<"$SUBNET"
-    [[ "$SUBNET" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] && ((a == 10 && b <= 255 && c <= 255 || a == 192 && b == 168 && c <= 255 || a == 172 && b >= 16 && b <= 31 && c <= 255)) \
+    # shellcheck disable=SC2015  # usage_error exits: A && B || C is "unless A and B"
+    [[ "$SUBNET" =~ ^[0-9]+\.[0-9]+\.[0-9]+$ ]] \
+        && ((a == 10 && b <= 255 && c <= 255 || a == 192 && b == 168 && c <= 255 || a == 172 && b >= 16 && b <= 31 && c <= 255)) \
         || usage_error "TESTBED_SUBNET '$SUBNET' must be the first three octets of a private /24 (10.x.y, 172.16-31.y, 192.168.y)"
     STATE_DIR="$BED_DIR/state"
     LOG_DIR="$BED_DIR/log"
@@ -187,14 +189,14 @@ ensure_packages() {
 # ---- down -------------------------------------------------------------------------------
 
 kill_namespace_processes() { # $1: namespace
-    local nsname="$1" pids try
+    local nsname="$1" pids
     pids="$(ip netns pids "$nsname" 2>/dev/null | tr '\n' ' ')"
     [[ -n "${pids// /}" ]] || return 0
     # shellcheck disable=SC2086  # a list of PIDs
     kill -CONT $pids 2>/dev/null || true
     # shellcheck disable=SC2086
     kill -TERM $pids 2>/dev/null || true
-    for try in $(seq 50); do
+    for _ in $(seq 50); do
         [[ -z "$(ip netns pids "$nsname" 2>/dev/null)" ]] && return 0
         sleep 0.1
     done
@@ -202,7 +204,7 @@ kill_namespace_processes() { # $1: namespace
     say "killing what is left in $nsname: $pids"
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null || true
-    for try in $(seq 50); do
+    for _ in $(seq 50); do
         [[ -z "$(ip netns pids "$nsname" 2>/dev/null)" ]] && return 0
         sleep 0.1
     done
@@ -355,7 +357,7 @@ do_heal() {
 }
 
 do_link() { # $1: host, $2: up|down
-    local host="$1" try
+    local host="$1"
     lock
     require_up
     if [[ "$2" == down ]]; then
@@ -367,7 +369,7 @@ do_link() { # $1: host, $2: up|down
     ip -n "$(ns "$host")" link set eth0 up
     rm -f "$STATE_DIR/$host.linkdown"
     # The bridge port follows the carrier back to forwarding; a black hole in force is re-applied.
-    for try in $(seq 50); do
+    for _ in $(seq 50); do
         [[ "$(port_state "$host")" == forwarding ]] && break
         sleep 0.1
     done
@@ -381,7 +383,7 @@ do_link() { # $1: host, $2: up|down
 }
 
 do_delay() { # $1: host, $2: ms | off
-    local host="$1" ms="$2" pidfile port try pid
+    local host="$1" ms="$2" pidfile port pid
     [[ "$host" != db ]] || usage_error "delay applies to a host's connections to db, not to db"
     [[ "$ms" == off || "$ms" =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "delay takes milliseconds (a number) or off, not '$ms'"
     lock
@@ -392,7 +394,7 @@ do_delay() { # $1: host, $2: ms | off
         if proxy_running "$host"; then
             pid="$(cat "$pidfile")"
             kill -TERM "$pid" 2>/dev/null || true
-            for try in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
             kill -KILL "$pid" 2>/dev/null || true
         fi
         rm -f "$pidfile" "$STATE_DIR/$host.delay"
@@ -407,7 +409,7 @@ do_delay() { # $1: host, $2: ms | off
         ip netns exec "$(ns db)" setsid python3 "$PROXY_PY" --listen "$DB_ADDR:$port" --target "$DB_ADDR:$PG_PORT" \
             --delay-file "$STATE_DIR/$host.delay" --pid-file "$pidfile" \
             </dev/null >>"$LOG_DIR/proxy-$host.log" 2>&1 9>&- &
-        for try in $(seq 100); do
+        for _ in $(seq 100); do
             [[ -s "$pidfile" ]] && in_ns db ss -Hltn "sport = :$port" 2>/dev/null | grep -q . && break
             sleep 0.1
         done
@@ -571,7 +573,7 @@ main() {
                     *) usage_error "up: unknown option '$1'" ;;
                 esac
             done
-            [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)) || usage_error "--hosts takes a number from 1 to 200, not '$n'"
+            { [[ "$n" =~ ^[0-9]+$ ]] && ((n >= 1 && n <= 200)); } || usage_error "--hosts takes a number from 1 to 200, not '$n'"
             do_up "$n"
             ;;
         down)
