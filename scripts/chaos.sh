@@ -112,12 +112,24 @@ workers=()
 launcher=""
 declare -A worker_host=()
 # The network test bed (--network): its state under the work directory; its namespaces are
-# named after this checkout, so a run that crashed is cleaned up by the next one's `up`.
+# named after this checkout and this process (sbtb-chaos-<checkout>-<PID>-*), so campaigns
+# can run side by side, and the beds of campaigns whose process is gone (a crash, a SIGKILL)
+# are taken down by the next one.
 tb() { bash "$ROOT/scripts/testbed.sh" "$@"; }
 if [[ "$network" == 1 ]]; then
     export TESTBED_DIR="$work/testbed"
-    TESTBED_NAME="sbtb-chaos-$(printf '%s' "$ROOT" | md5sum | cut -c1-6)"
-    export TESTBED_NAME
+    bed_prefix="sbtb-chaos-$(printf '%s' "$ROOT" | md5sum | cut -c1-6)"
+    export TESTBED_NAME="$bed_prefix-$$"
+    for old_pid in $(ip netns list 2>/dev/null | sed -nE "s/^$bed_prefix-([0-9]+)-[a-z0-9]+( .*)?$/\1/p" | sort -u); do
+        # Alive: a campaign process that is not a zombie (this machine's init reaps lazily).
+        if [[ -r "/proc/$old_pid/stat" && "$(sed -E 's/^.*\) //' "/proc/$old_pid/stat" | cut -d' ' -f1)" != [ZX] ]] \
+            && tr '\0' ' ' <"/proc/$old_pid/cmdline" 2>/dev/null | grep -q chaos.sh; then
+            continue
+        fi
+        say "taking down the test bed of an earlier campaign (PID $old_pid, gone)"
+        TESTBED_DIR="$work/old-$old_pid" TESTBED_NAME="$bed_prefix-$old_pid" tb down >>"$work/testbed.log" 2>&1 || true
+        rm -rf "$work/old-$old_pid"
+    done
 fi
 cleanup() {
     local pid
@@ -376,8 +388,11 @@ diagnose() {
     printf 'launcher %s; partitions not completed: %s; sessions waiting: %s (details: %s)' \
         "$([[ -n "$launcher" ]] && kill -0 "$launcher" 2>/dev/null && echo "PID $launcher still running" || echo "not running")" \
         "${parts:-none}" \
-        "$(sql -c "SELECT coalesce(string_agg(application_name || ' on ' || coalesce(wait_event, state), ', '), 'none') FROM pg_stat_activity
-                   WHERE datname = current_database() AND pid <> pg_backend_pid() AND (state LIKE 'idle in%' OR wait_event_type = 'Lock')" 2>/dev/null || echo '?')" \
+        "$(sql -c "SELECT coalesce(string_agg(format('%s from %s %s for %s s (%s)', application_name, client_addr, state,
+                       extract(epoch FROM now() - coalesce(xact_start, state_change))::int,
+                       CASE WHEN wait_event_type = 'Lock' THEN 'waiting for a lock' ELSE left(query, 40) END), '; '), 'none')
+                   FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()
+                   AND (state LIKE 'idle in%' OR wait_event_type = 'Lock')" 2>/dev/null || echo '?')" \
         "$file"
 }
 
