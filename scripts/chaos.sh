@@ -116,6 +116,9 @@ declare -A worker_host=()
 # can run side by side, and the beds of campaigns whose process is gone (a crash, a SIGKILL)
 # are taken down by the next one.
 tb() { bash "$ROOT/scripts/testbed.sh" "$@"; }
+# A fault's test bed command, logged; a failure says so (and ends the campaign, as a failed
+# restart does).
+tbq() { tb "$@" >>"$work/testbed.log" 2>&1 || { say "error: testbed.sh $* failed (see $work/testbed.log)"; return 1; }; }
 if [[ "$network" == 1 ]]; then
     export TESTBED_DIR="$work/testbed"
     bed_prefix="sbtb-chaos-$(printf '%s' "$ROOT" | md5sum | cut -c1-6)"
@@ -165,7 +168,7 @@ if [[ "$network" == 1 ]]; then
     # The campaign's own checks go over the server's Unix socket: no network fault reaches them.
     url="$(tb url control)"
     # Every worker host's connections go through its delay proxy (0 ms until a latency spike).
-    for i in $(seq "$workers_wanted"); do tb delay "h$i" 0 >>"$work/testbed.log" 2>&1 || { say "error: testbed.sh delay h$i 0 failed"; exit 1; }; done
+    for i in $(seq "$workers_wanted"); do tbq delay "h$i" 0 || exit 1; done
     # A check must not wait forever on a lock held by a cut-off session.
     sql_options="-c lock_timeout=20s -c statement_timeout=60s"
 else
@@ -299,7 +302,7 @@ inject() {
             local mode=fast
             [[ "$kind" == restart-crash ]] && mode=immediate
             if [[ "$network" == 1 ]]; then
-                tb pg-restart "$mode" >>"$work/testbed.log" 2>&1
+                tbq pg-restart "$mode"
             else
                 bash "$ROOT/scripts/postgres.sh" restart "$mode" >/dev/null 2>&1
             fi
@@ -318,17 +321,17 @@ inject() {
             seconds="$blackhole_seconds"
             net_fault_mark[$host]="$(sql_retry -c "SELECT coalesce(max(seq), 0) FROM chaos_audit")"
             net_fault_pid[$host]="${pid:-none}"
-            tb blackhole "$host" >>"$work/testbed.log" 2>&1
+            tbq blackhole "$host"
             note="$host (PID ${pid:-none}) for ${seconds}s"
             ;;
         link-flap)
             seconds=$((1 + RANDOM % 4))
-            tb link-down "$host" >>"$work/testbed.log" 2>&1
+            tbq link-down "$host"
             note="$host down for ${seconds}s"
             ;;
         latency-spike)
             ms=$((50 + RANDOM % 251)) seconds=$((3 + RANDOM % 4))
-            tb delay "$host" "$ms" >>"$work/testbed.log" 2>&1
+            tbq delay "$host" "$ms"
             note="$host +${ms}ms each way for ${seconds}s"
             ;;
     esac
@@ -356,11 +359,11 @@ heal_network() {
             blackhole-*)
                 # Partition commits during the black hole by anyone but the cut-off process.
                 others="$(sql_retry -c "SELECT count(*) FROM chaos_audit WHERE seq > ${net_fault_mark[$host]} AND session NOT LIKE '%:${net_fault_pid[$host]}:%'")"
-                tb heal "$host" >>"$work/testbed.log" 2>&1
+                tbq heal "$host"
                 line="heal $host after $((SECONDS - net_fault_since[$host]))s; $others partition commits by others meanwhile"
                 ;;
-            link-flap) tb link-up "$host" >>"$work/testbed.log" 2>&1; line="link-up $host after $((SECONDS - net_fault_since[$host]))s" ;;
-            latency-spike) tb delay "$host" 0 >>"$work/testbed.log" 2>&1; line="delay $host 0 after $((SECONDS - net_fault_since[$host]))s" ;;
+            link-flap) tbq link-up "$host"; line="link-up $host after $((SECONDS - net_fault_since[$host]))s" ;;
+            latency-spike) tbq delay "$host" 0; line="delay $host 0 after $((SECONDS - net_fault_since[$host]))s" ;;
         esac
         [[ "${1:-}" == all ]] && line+=" (still in force when the round ended: $2)"
         printf '%s round %d: %s\n' "$(date +%T.%N | cut -c1-12)" "$round" "$line" >>"$work/faults.log"
