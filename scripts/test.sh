@@ -14,6 +14,8 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
   3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
      Examples/billing (its binary is run by a test), then `swift test "$@"`;
   4. without arguments, a short fault campaign: scripts/chaos.sh --rounds 4.
+  5. without arguments, after it, the network test bed's check: scripts/testbed.sh selftest
+     (root only: network namespaces; skipped with a message otherwise).
 Exits with swift test's exit code (or swift build's, if the build fails).
 
 Arguments go to `swift test` only, e.g. scripts/test.sh --filter PartitionTests
@@ -120,6 +122,16 @@ swift test "$@" || test_rc=$?
 if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
     say "scripts/chaos.sh --rounds 4 --rows 50000 --seed 20261129"
     bash "$ROOT/scripts/chaos.sh" --rounds 4 --rows 50000 --seed 20261129 || test_rc=$?
+fi
+# The network test bed's own check (network namespaces, a bridge, black holes, link faults,
+# a delay proxy): a separate step after the chaos campaign, with the whole suite only.
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    if [[ $EUID -eq 0 ]]; then
+        say "scripts/testbed.sh selftest"
+        bash "$ROOT/scripts/testbed.sh" selftest || test_rc=$?
+    else
+        say "skipping scripts/testbed.sh selftest: it needs root (network namespaces)"
+    fi
 fi
 if [[ $test_rc -eq 0 ]]; then
     say "tests passed (database $(redact "$DATABASE_URL"))"
