@@ -47,6 +47,11 @@ public struct PostgresJobRepository: JobRepository {
         do {
             try SchemaMigrations.check(on: connection)
             if !synchronousCommit { try session.commitAsynchronously() }
+            // A launcher cut off inside a transaction would keep its rows locked (a launch that
+            // attaches waits for them) while the server has nothing to send it: the server ends
+            // such a session after twice the dead-peer bound.
+            let idle = Int64((deadPeerDetection.timeout * 2).inSeconds * 1000)
+            try connection.execute("SELECT set_config('idle_in_transaction_session_timeout', \(String(idle)), false)")
         } catch {
             connection.close()
             throw error
