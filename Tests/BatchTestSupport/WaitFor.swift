@@ -23,3 +23,18 @@ public func waitFor(
         try await Task.sleep(for: poll)
     }
 }
+
+/// Polls `value` every `poll` until it gives one, and returns it; throws ``WaitTimedOut``
+/// naming `what` once `timeout` has passed. As ``waitFor(_:timeout:poll:_:)``, for a wait
+/// whose end also tells what it found.
+public func waitFor<Value>(
+    _ what: String, timeout: Duration = .seconds(30), poll: Duration = .milliseconds(20),
+    value: () async throws -> Value?
+) async throws -> Value {
+    var found: Value?
+    try await waitFor(what, timeout: timeout, poll: poll) {
+        found = try await value()
+        return found != nil
+    }
+    return found!
+}

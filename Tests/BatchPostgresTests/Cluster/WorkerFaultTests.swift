@@ -31,13 +31,7 @@ struct WorkerFaultTests {
             _ what: String, timeout: Duration = .seconds(60),
             _ condition: @escaping @Sendable (PostgresConnection) throws -> T?
         ) async throws -> T {
-            let clock = ContinuousClock()
-            let deadline = clock.now + timeout
-            while clock.now < deadline {
-                if let value = try await query(condition) { return value }
-                try await Task.sleep(for: .milliseconds(20))
-            }
-            throw PostgresError(kind: .timeout, message: "gave up waiting for \(what)")
+            try await BatchTestSupport.waitFor(what, timeout: timeout) { try await query(condition) }
         }
 
         /// A partition some worker holds and has already committed chunks of.
