@@ -35,8 +35,8 @@ public final class StepScope {
     private let interruption: (@Sendable () -> Bool)?
 
     /// - Parameters:
-    ///   - session: the repository session the step commits its chunks through; used by the
-    ///     thread that runs the step only (a session is one connection).
+    ///   - session: the repository session the step commits its chunks through; only the
+    ///     thread that runs the step may use it (a session serves one thread at a time).
     ///   - jobExecution: the execution of the job the step runs in; its parameters are the ones
     ///     the step reads.
     ///   - logger: where the step logs (the engine's logger already names the step and its
