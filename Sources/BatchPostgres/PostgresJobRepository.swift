@@ -22,7 +22,7 @@ public struct PostgresJobRepository: JobRepository {
     /// What coordinates partitioned and remote chunk steps across processes. Without it those
     /// steps fail at once; every other step runs.
     public var coordination: (any PostgresCoordination)?
-    /// How the job's connections notice a database gone silent (see ``DeadPeerDetection``);
+    /// How the job's connections notice a database gone silent (see `DeadPeerDetection`);
     /// a launcher sets it to its lease, so a blocked launch fails before its execution could
     /// be taken over.
     public var deadPeerDetection: DeadPeerDetection = .standard

@@ -26,6 +26,10 @@ public struct JobLauncher: Sendable {
     /// runs twice) and waits for it, or fails and restarts one that died with its launcher.
     ///
     /// - Parameters:
+    ///   - job: the job to run; a badly defined one (see ``Job/definitionProblems``) is refused
+    ///     before anything is written.
+    ///   - parameters: checked and completed against the job's parameter specifications
+    ///     (defaults added, values converted); the identifying ones name the job instance.
     ///   - next: start a new instance by incrementing `run.id` past the job's last execution.
     ///   - started: called (on the job's thread) once the execution exists, before its steps
     ///     run, with this launcher's identity (what a progress display or a detaching launcher

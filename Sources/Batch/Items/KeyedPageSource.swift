@@ -24,8 +24,13 @@ public protocol KeyedPageSource<Item>: Sendable {
     /// whose keys lie in `keys`, in key order, at most `pages` of them. Fewer than `pages` means
     /// the rows in `keys` run out before (the rows after the last end make a shorter page).
     ///
-    /// - Parameter chunk: the calling thread's chunk; a source of the repository's own database
-    ///   reads through its transaction.
+    /// - Parameters:
+    ///   - keys: the keys still to plan (a gap between ranges already handed out or committed,
+    ///     inside the source's own ``keys``); every end returned must lie in it.
+    ///   - limit: the rows a page holds: the step's commit interval.
+    ///   - pages: the most ends to return; the step plans this many pages at a time.
+    ///   - chunk: the calling thread's chunk; a source of the repository's own database
+    ///     reads through its transaction.
     func pageEnds(in keys: ClosedRange<Int64>, every limit: Int, pages: Int, in chunk: ChunkContext) throws -> [Int64]
 
     /// Every row whose key lies in `keys`, in key order.

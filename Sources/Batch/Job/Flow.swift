@@ -212,8 +212,11 @@ public struct Decider: Sendable {
     public let name: String
     let decide: @Sendable (Decision) throws -> String
 
-    /// - Parameter decide: returns the exit code to route on; throwing fails the flow here (a
-    ///   restart decides again).
+    /// - Parameters:
+    ///   - name: names the decider in logs, failures and the flow's description; it must be
+    ///     unique among the job's steps, deciders and splits.
+    ///   - decide: returns the exit code to route on; throwing fails the flow here (a
+    ///     restart decides again).
     public init(_ name: String, _ decide: @escaping @Sendable (Decision) throws -> String) {
         self.name = name
         self.decide = decide

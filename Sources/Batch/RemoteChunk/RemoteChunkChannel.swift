@@ -24,8 +24,8 @@ public struct RemoteChunkProgress: Sendable, Equatable {
 public protocol RemoteChunkChannel: AnyObject {
     /// Takes over the chunks that earlier attempts of this step (in the same job instance)
     /// sent: they belong to `manager` from now on, so the step's counts sum them. Held ones
-    /// stay with their holder; FAILED ones stay FAILED until ``resendRemoteChunk`` sends them
-    /// again.
+    /// stay with their holder; FAILED ones stay FAILED until
+    /// ``resendRemoteChunk(in:manager:seq:items:itemCount:)`` sends them again.
     ///
     /// - Returns: the sequence number of the next chunk to send, and the FAILED chunks.
     func adoptRemoteChunks(manager: StepExecution, jobExecution: JobExecution, workerStep: String) throws

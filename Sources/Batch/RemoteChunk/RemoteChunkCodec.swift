@@ -5,7 +5,9 @@ import Foundation
 public protocol RemoteChunkCodec<Item>: Sendable {
     associatedtype Item
     func encode(_ items: [Item]) throws -> String
-    /// - Parameter count: how many items the manager encoded (a capacity hint).
+    /// - Parameters:
+    ///   - payload: the text ``encode(_:)`` returned on the manager, as the repository kept it.
+    ///   - count: how many items the manager encoded (a capacity hint).
     func decode(_ payload: String, count: Int) throws -> [Item]
 }
 

@@ -47,6 +47,21 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     private let makeWorker: @Sendable (RemoteChunkScope) throws -> (Processor, Writer)
 
     /// - Parameters:
+    ///   - name: the step's name in the repository: a restart finds the step's last execution
+    ///     by it, and workers serve the step as `<job>/<name>` (``workerStepKey(job:step:)``),
+    ///     so it must be unique in the job and the same in the manager's and workers' builds.
+    ///   - commitInterval: items per chunk: one chunk row, processed and written in one worker
+    ///     transaction.
+    ///   - commitIntervalParameter: a long job parameter that overrides `commitInterval`.
+    ///   - maxInFlight: chunks waiting or running at once; the manager reads no further ahead.
+    ///   - maxInFlightParameter: a long job parameter (1 to 10,000) that overrides `maxInFlight`.
+    ///   - maxAttempts: claims of one chunk before it is FAILED; a worker that dies or loses its
+    ///     lease uses one up.
+    ///   - allowStartIfComplete: run the step again on a restart even when it COMPLETED in an
+    ///     earlier execution of the instance (it then starts afresh, not from a checkpoint).
+    ///   - skipPolicy: which processing and write failures skip an item instead of failing its
+    ///     chunk; its limit holds for the step's skips summed over all its chunks.
+    ///   - skipLimitParameter: a long job parameter that overrides the skip policy's limit.
     ///   - codec: how items travel through the repository.
     ///   - reader: builds the manager's reader; it is opened with the step's saved context.
     ///   - worker: builds a worker's processor and writer, once per chunk. The writer should

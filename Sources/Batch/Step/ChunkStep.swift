@@ -28,11 +28,17 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     private let makeComponents: @Sendable (StepScope) throws -> (Reader, Processor, Writer)
 
     /// - Parameters:
+    ///   - name: the step's name in the repository: a restart finds the step's last execution
+    ///     by it, so it must be unique in the job and stay the same between releases.
     ///   - commitInterval: items per chunk (per transaction).
     ///   - commitIntervalParameter: a long job parameter that overrides `commitInterval`.
     ///   - skipPolicy: which failures skip an item; by default none does.
     ///   - skipLimitParameter: a long job parameter that overrides the skip policy's limit.
     ///   - retryPolicy: which failures retry the chunk; by default transient database errors.
+    ///   - allowStartIfComplete: run the step again on a restart even when it COMPLETED in an
+    ///     earlier execution of the instance (it then starts afresh, not from a checkpoint).
+    ///   - listeners: called around the step, each chunk (after it commits or rolls back) and
+    ///     each item read, processed, written or skipped, on the step's thread.
     ///   - components: builds the reader, processor and writer for one execution; they are
     ///     made fresh on every run and opened with the step's saved context.
     public init(

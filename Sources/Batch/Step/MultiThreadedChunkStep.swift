@@ -69,6 +69,8 @@ where
     private let makeWorker: @Sendable (StepScope) throws -> (Processor, Writer)
 
     /// - Parameters:
+    ///   - name: the step's name in the repository: a restart finds the step's last execution
+    ///     by it, so it must be unique in the job and stay the same between releases.
     ///   - threads: threads taking pages (the step's own thread is one of them).
     ///   - threadsParameter: a long job parameter that overrides `threads`.
     ///   - commitInterval: items per page (per transaction).
@@ -76,6 +78,8 @@ where
     ///   - skipPolicy: which failures skip an item; by default none does.
     ///   - skipLimitParameter: a long job parameter that overrides the skip policy's limit.
     ///   - retryPolicy: which failures retry a page; by default transient database errors.
+    ///   - allowStartIfComplete: run the step again on a restart even when it COMPLETED in an
+    ///     earlier execution of the instance (it then starts afresh, not from a checkpoint).
     ///   - source: builds the shared source of pages, once per execution.
     ///   - worker: builds one thread's processor and writer, on that thread, with that thread's
     ///     scope (its own repository session). Writers should write through the chunk's

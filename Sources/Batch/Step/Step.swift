@@ -34,8 +34,17 @@ public final class StepScope {
     public let stepContext: ExecutionContext
     private let interruption: (@Sendable () -> Bool)?
 
-    /// - Parameter interruption: asked after every commit; when it says true the step ends
-    ///   STOPPED at once, its checkpoint saved (a worker shutting down hands its partition back).
+    /// - Parameters:
+    ///   - session: the repository session the step commits its chunks through; only the
+    ///     thread that runs the step may use it (a session serves one thread at a time).
+    ///   - jobExecution: the execution of the job the step runs in; its parameters are the ones
+    ///     the step reads.
+    ///   - logger: where the step logs (the engine's logger already names the step and its
+    ///     execution in its metadata).
+    ///   - stepContext: the step's context as it starts: empty on a first run, a partition's
+    ///     range, or the checkpoint a restart resumes from.
+    ///   - interruption: asked after every commit; when it says true the step ends
+    ///     STOPPED at once, its checkpoint saved (a worker shutting down hands its partition back).
     public init(
         session: any JobRepositorySession, jobExecution: JobExecution, logger: Logger,
         stepContext: ExecutionContext = ExecutionContext(), interruption: (@Sendable () -> Bool)? = nil

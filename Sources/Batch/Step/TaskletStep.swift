@@ -31,7 +31,14 @@ public struct TaskletStep: Step {
     public let listeners: [any StepListener]
     private let makeTasklet: @Sendable (StepScope) throws -> any Tasklet
 
-    /// - Parameter makeTasklet: builds the tasklet for one execution (fresh on every run).
+    /// - Parameters:
+    ///   - name: the step's name in the repository: a restart finds the step's last execution
+    ///     by it, so it must be unique in the job and stay the same between releases.
+    ///   - allowStartIfComplete: run the step again on a restart even when it COMPLETED in an
+    ///     earlier execution of the instance (it then starts afresh, not from a checkpoint).
+    ///   - listeners: called before and after the step (a tasklet step reports no chunks or
+    ///     items to them).
+    ///   - makeTasklet: builds the tasklet for one execution (fresh on every run).
     public init(
         _ name: String, allowStartIfComplete: Bool = false, listeners: [any StepListener] = [],
         tasklet makeTasklet: @escaping @Sendable (StepScope) throws -> any Tasklet

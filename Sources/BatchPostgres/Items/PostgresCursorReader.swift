@@ -61,7 +61,7 @@ public final class PostgresCursorReader<Item>: ItemReader {
 
     /// Declares the cursor and, on a restart, moves it past the rows already read.
     ///
-    /// - Throws: ``ItemStreamError`` when the saved count is not a count, or the query now has
+    /// - Throws: `ItemStreamError` when the saved count is not a count, or the query now has
     ///   fewer rows than were read; `PostgresError` from the server.
     public func open(_ context: ExecutionContext) throws {
         try close()

@@ -1,7 +1,7 @@
 import Batch
 import PostgresClient
 
-/// The pages of a table ordered by a unique `bigint` key, for a ``MultiThreadedChunkStep``. The
+/// The pages of a table ordered by a unique `bigint` key, for a `MultiThreadedChunkStep`. The
 /// step plans pages a few dozen at a time with one query that reads only keys,
 ///
 ///     SELECT k FROM (SELECT <key> AS k, row_number() OVER (ORDER BY <key>) AS n FROM <table>
@@ -18,7 +18,7 @@ import PostgresClient
 /// `connection`), so with an index on the key both are index range scans. Keys may have gaps.
 ///
 /// The step keeps its checkpoint under ``name`` (`.done_through`, `.committed_above`): see
-/// ``KeyRangeCheckpoint``.
+/// `KeyRangeCheckpoint`.
 ///
 /// - Important: the key must be unique (a primary key or a unique index), and the rows selected
 ///   must not change while the step runs.

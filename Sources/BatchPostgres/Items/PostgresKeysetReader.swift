@@ -57,7 +57,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     ///   - pageSize: Rows fetched per query.
     ///   - name: The prefix of the context keys; unique within the step.
     ///   - connection: A connection to read through, for a source database that is not the job
-    ///     repository's; nil reads through each chunk's transaction (``ChunkContext/postgresConnection()``).
+    ///     repository's; nil reads through each chunk's transaction (``Batch/ChunkContext/postgresConnection()``).
     ///   - map: Turns a row into an item.
     public init(
         table: String, schema: String? = nil, columns: [String], key: String,
@@ -89,7 +89,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
 
     /// Takes the saved last key, if any; the first read starts after it.
     ///
-    /// - Throws: ``ItemStreamError`` when the saved key is not an integer.
+    /// - Throws: `ItemStreamError` when the saved key is not an integer.
     public func open(_ context: ExecutionContext) throws {
         page = nil
         position = 0
