@@ -13,7 +13,11 @@
 ///   no answer.
 ///
 /// A busy server still answers probes, so a long statement is never cut short. Settings a
-/// connection string names itself (`keepalives_idle=...`) win over these.
+/// connection string names itself (`keepalives_idle=...`) win over these on the client's side.
+///
+/// The server is told the same bound for its side of the connection (``serverSettings``): a
+/// client that went silent while the server waits on it (inside a COPY, say) has its backend
+/// ended, its transaction rolled back and its locks released, within about `timeout`.
 public struct DeadPeerDetection: Sendable, Equatable {
     /// How long a silent peer is waited for, at least 2 seconds.
     public var timeout: Duration
@@ -23,6 +27,19 @@ public struct DeadPeerDetection: Sendable, Equatable {
 
     public init(timeout: Duration) {
         self.timeout = max(timeout, .seconds(2))
+    }
+
+    /// The server's settings that say the same of the client, for its side of the connection
+    /// (`tcp_keepalives_idle`, `tcp_keepalives_interval`, `tcp_keepalives_count`,
+    /// `tcp_user_timeout`).
+    public var serverSettings: [(key: String, value: String)] {
+        parameters.compactMap { key, value in
+            switch key {
+            case "keepalives": nil
+            case "tcp_user_timeout": (key, value)
+            default: ("tcp_" + key, value)
+            }
+        }
     }
 
     /// The libpq connection parameters that say it.

@@ -293,7 +293,13 @@ public final class PostgresConnection: @unchecked Sendable {
             $0.socket = socket
         }
         do {
-            try unsafeExecuteScript("SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING")
+            // The server watches this client the same way: a backend whose client went silent
+            // (mid-COPY, say, waiting for data that never comes) ends within the same bound,
+            // rolling back its transaction and releasing its locks. Ignored over a Unix socket.
+            let server = deadPeerDetection.serverSettings
+            try unsafeExecuteScript(
+                "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING; "
+                    + server.map { "SET \($0.key) = \($0.value)" }.joined(separator: "; "))
         } catch {
             close()
             throw error

@@ -116,7 +116,7 @@ extension PartitionWorker {
                     let wait = backoff.next()
                     logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
                         metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
-                    Thread.sleep(forTimeInterval: wait.inSeconds)
+                    pause(wait)
                 case .abandon:
                     logger.error("partition abandoned", metadata: ["batch.error": "\(error)"])
                     sessions.replace(slot, with: nil)

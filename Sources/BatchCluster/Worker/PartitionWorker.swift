@@ -89,7 +89,7 @@ public final class PartitionWorker: Sendable {
                 if isShuttingDown { break }
                 let wait = backoff.next()
                 logger.warning("repository unreachable; retrying", metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
-                Thread.sleep(forTimeInterval: wait.inSeconds)
+                pause(wait)
             }
         }
         waitForSlots()
@@ -215,6 +215,15 @@ public final class PartitionWorker: Sendable {
         slotFreed.lock()
         slotFreed.broadcast()
         slotFreed.unlock()
+    }
+
+    /// Waits `duration`, or less when the worker is asked to shut down meanwhile: a worker cut
+    /// off from its database still stops at once on SIGTERM.
+    func pause(_ duration: Duration) {
+        let deadline = Date().addingTimeInterval(duration.inSeconds)
+        slotFreed.lock()
+        defer { slotFreed.unlock() }
+        while !isShuttingDown && Date() < deadline { _ = slotFreed.wait(until: deadline) }
     }
 
     private func waitForFreeSlot(upTo limit: Duration) {
