@@ -167,7 +167,7 @@ output_check() {
 declare -A worker_pid=()
 start_worker() { # host
     local host="$1"
-    tb exec "$host" -- "$bin" worker --concurrency "$concurrency" --lease-seconds "$lease" \
+    bash "$ROOT/scripts/testbed.sh" exec "$host" -- "$bin" worker --concurrency "$concurrency" --lease-seconds "$lease" \
         > >(stamp >>"$work/worker-$host.log") 2>&1 &
     worker_pid[$host]=$!
     procs+=("$!")
@@ -190,7 +190,7 @@ job_execution() { # run.id -> the latest execution id of ledger-etl with that ru
 job_status() { sql -c "SELECT status FROM batch_job_execution WHERE job_execution_id = $1"; }
 job_end_epoch() { sql -c "SELECT extract(epoch FROM end_time) FROM batch_job_execution WHERE job_execution_id = $1"; }
 launch_etl() { # run.id
-    tb exec launcher -- "$bin" launch ledger-etl "grid=$grid" "chunk=$chunk" "run.id=$1,long" --lease-seconds "$lease" \
+    bash "$ROOT/scripts/testbed.sh" exec launcher -- "$bin" launch ledger-etl "grid=$grid" "chunk=$chunk" "run.id=$1,long" --lease-seconds "$lease" \
         > >(stamp >>"$work/launcher-$1.log") 2>&1 &
     launcher_pid=$!
     procs+=("$!")
@@ -271,7 +271,7 @@ worker_scenario() {
         sleep 0.25
     done
     # Keep the black hole for max(job end, 2 leases) + 3 s.
-    hold_until=$(awk -v t="$t0" -v e="${t_end:-0}" -v l="$lease" 'BEGIN { m = (e > 2 * l ? e : 2 * l); print t + m + 3 }')
+    hold_until=$(awk -v t="$t0" -v e="${t_end:-0}" -v l="$lease" 'BEGIN { m = (e > 2 * l ? e : 2 * l); printf "%.3f", t + m + 3 }')
     while awk -v h="$hold_until" -v n="$(now)" 'BEGIN { exit !(n < h) }'; do sleep 0.2; done
     # Commits by h1 after t0 on a partition it held then (with the attempt it held): none allowed.
     local stale=0
@@ -368,7 +368,7 @@ launcher_scenario() {
     t0="$(now)"
     say "t0: launcher black-holed with $done_n of $total partitions completed; heal in $blackhole_seconds s"
     local heal_at
-    heal_at=$(awk -v t="$t0" -v b="$blackhole_seconds" 'BEGIN { print t + b }')
+    heal_at=$(awk -v t="$t0" -v b="$blackhole_seconds" 'BEGIN { printf "%.3f", t + b }')
     while awk -v h="$heal_at" -v n="$(now)" 'BEGIN { exit !(n < h) }'; do
         if [[ -z "$t_done" && "$(sql -c "SELECT count(*) FROM batch_partition WHERE job_execution_id = $exec_id AND state <> 'COMPLETED'")" == 0 ]]; then
             t_done="$(sub "$(sql -c "SELECT extract(epoch FROM max(updated_at)) FROM batch_partition WHERE job_execution_id = $exec_id")" "$t0")"
