@@ -436,7 +436,7 @@ latency_bench() {
     (
         peak=0
         while [[ ! -f "$work/stop-sampler" ]]; do
-            n="$(timeout 10 "$PG_BIN/psql" "$bed_url" -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'" 2>/dev/null || echo 0)"
+            n="$(timeout 10 "$PG_BIN/psql" "$bed_url" -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0)"
             ((n > peak)) && { peak=$n; echo "$peak" >"$work/peak-connections"; }
             sleep 0.2
         done
