@@ -4,7 +4,8 @@ set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote] [--worker-concurrency C]
+Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote|latency] [--worker-concurrency C]
+                        [--latency] [--latency-hosts H] [--latency-grid G] [--latency-delays MS,MS...]
 
 Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
 swiftbatch_bench on it (dropped and made again each run), and measures in ONE run:
@@ -27,13 +28,25 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       with --quick) finished partitions in history; launch overhead
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
+  latency             (with --latency, or alone with --only latency; root only) ledger-etl on a
+                      network test bed (scripts/testbed.sh): PostgreSQL, the launcher and H
+                      worker hosts (default 2, concurrency C each) in network namespaces, all over
+                      TCP; grid G (default 8), chunk 1000. Run straight to the server ("direct", for
+                      reference), then through each host's delay proxy at 0, 1 and 5 ms one way
+                      (--latency-delays): rows/s and the ratio to the proxy at 0 ms (the proxy's
+                      own cost is in both), every run checked against the reference; the peak
+                      count of server connections (pg_stat_activity, sampled every 0.2 s)
 Each figure is the median of 3 runs (1 with --quick). Times are wall times of the whole
 `swiftbatch launch` process (workers already running). Prints a Markdown table, writes the
 same as JSON under bench-results/ and prints the JSON file's path as the last line.
 
-Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt|remote
-(remote: the ledger peers, ledger-etl and ledger-etl-remote only),
---worker-concurrency C (default 2, the worker's own default).
+Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt|remote|latency
+(remote: the ledger peers, ledger-etl and ledger-etl-remote only; latency: the latency figures only),
+--worker-concurrency C (default 2, the worker's own default), --latency (add the latency
+figures), --latency-hosts H (1 to 32, default 2), --latency-grid G (default 8),
+--latency-delays LIST (one-way ms, comma-separated, default 0,1,5; 0 is the baseline and is
+always run). For instance: scripts/bench.sh --quick --only latency, or
+scripts/bench.sh --quick --only latency --latency-hosts 8 --latency-grid 32 --latency-delays 0
 TXT
 }
 
@@ -44,12 +57,20 @@ repeats=3
 quick=0
 only=""
 worker_concurrency=2
+latency=0
+latency_hosts=2
+latency_grid=8
+latency_delays=0,1,5
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rows) rows="$2"; shift 2 ;;
         --quick) quick=1; repeats=1; shift ;;
         --only) only="$2"; shift 2 ;;
         --worker-concurrency) worker_concurrency="$2"; shift 2 ;;
+        --latency) latency=1; shift ;;
+        --latency-hosts) latency_hosts="$2"; shift 2 ;;
+        --latency-grid) latency_grid="$2"; shift 2 ;;
+        --latency-delays) latency_delays="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -57,10 +78,17 @@ done
 [[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
 [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote ]] || { echo "bench.sh: --only takes client, ledger, mt or remote" >&2; exit 2; }
+[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote || "$only" == latency ]] || { echo "bench.sh: --only takes client, ledger, mt, remote or latency" >&2; exit 2; }
+[[ "$only" != latency ]] || latency=1
+if ! [[ "$latency_hosts" =~ ^[1-9][0-9]*$ ]] || ((latency_hosts > 32)); then echo "bench.sh: --latency-hosts takes 1 to 32" >&2; exit 2; fi
+[[ "$latency_grid" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --latency-grid takes a positive number" >&2; exit 2; }
+[[ "$latency_delays" =~ ^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$ ]] || { echo "bench.sh: --latency-delays takes milliseconds, comma-separated (e.g. 0,1,5)" >&2; exit 2; }
+if [[ "$latency" == 1 && $EUID -ne 0 ]]; then echo "bench.sh: --latency needs root (the test bed's network namespaces)" >&2; exit 2; fi
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
+url=""
+if [[ "$only" != latency ]]; then
 server_url="$(bash scripts/postgres.sh start | tail -n 1)"
 server_url="${server_url#DATABASE_URL=}"
 # A database of the run's own, made afresh: figures must not depend on the history (and the
@@ -75,22 +103,34 @@ if given.startswith(("postgres://", "postgresql://")):
 else:  # a conninfo string: a later dbname wins
     print(given + " dbname=swiftbatch_bench")
 ' "$server_url")"
+fi
 say() { printf '==> bench.sh: %s\n' "$*" >&2; }
 
 say "building (release)"
-swift build -c release --product swiftbatch-bench >&2
+[[ "$only" == latency ]] || swift build -c release --product swiftbatch-bench >&2
 swift build -c release --product swiftbatch >&2
 bindir="$(swift build -c release --show-bin-path)"
 bin="$bindir/swiftbatch-bench"
 swiftbatch="$bindir/swiftbatch"
 work="$(mktemp -d)"
+chmod 755 "$work"
 workers=()
+bed_up=0
 cleanup() {
     for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    for pid in "${workers[@]}"; do wait "$pid" 2>/dev/null || true; done
+    for pid in "${workers[@]}"; do
+        for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    if [[ "$bed_up" == 1 ]]; then
+        bash "$ROOT/scripts/testbed.sh" down >>"$work/testbed.log" 2>&1 || say "warning: testbed.sh down failed"
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
 
 median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
@@ -374,12 +414,99 @@ SQL
         -c "DELETE FROM batch_step_execution WHERE step_name LIKE 'history:%' OR step_name = 'claim:p0'" >/dev/null
 }
 
+# ledger-etl on a network test bed: the launcher and the workers on hosts of their own, over
+# TCP, straight to the server and then through each host's delay proxy at each delay.
+latency_bench() {
+    local tb=(bash "$ROOT/scripts/testbed.sh") hosts=() host i mode runs seconds start end bed_url ref got
+    export TESTBED_DIR="$work/testbed"
+    TESTBED_NAME="sbtb-bench-$(printf '%s' "$ROOT" | md5sum | cut -c1-6)-$$"
+    export TESTBED_NAME
+    for ((i = 1; i <= latency_hosts; i++)); do hosts+=("h$i"); done
+    say "latency: a test bed of $latency_hosts worker hosts"
+    bed_up=1
+    "${tb[@]}" up --hosts "$latency_hosts" >>"$work/testbed.log" 2>&1 || { tail -n 20 "$work/testbed.log" >&2; say "error: testbed.sh up failed"; exit 1; }
+    bed_url="$("${tb[@]}" url control)"
+    bsql() { timeout 300 "$PG_BIN/psql" "$bed_url" -qAtX -v ON_ERROR_STOP=1 "$@"; }
+    DATABASE_URL="$bed_url" "$swiftbatch" migrate >/dev/null
+    say "latency: seeding $rows ledger rows on the bed"
+    DATABASE_URL="$bed_url" "$swiftbatch" launch ledger-seed rows="$rows" --next >/dev/null 2>&1
+    bsql -c "INSERT INTO bench_txn_out $TRANSFORM" >/dev/null
+    ref="$(bsql -c "$AGGREGATES")"
+    # Server connections, sampled while the runs go on; the peak is kept.
+    (
+        peak=0
+        while [[ ! -f "$work/stop-sampler" ]]; do
+            n="$(timeout 10 "$PG_BIN/psql" "$bed_url" -qAtX -c "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid()" 2>/dev/null || echo 0)"
+            ((n > peak)) && { peak=$n; echo "$peak" >"$work/peak-connections"; }
+            sleep 0.2
+        done
+    ) &
+    local sampler=$!
+    bed_workers() { # start a worker on every host (through its proxy when it has one)
+        local h deadline=$((SECONDS + 120))
+        for h in "${hosts[@]}"; do
+            "${tb[@]}" exec "$h" -- "$swiftbatch" worker --concurrency "$worker_concurrency" >>"$work/bed-workers.log" 2>&1 &
+            workers+=("$!")
+        done
+        until [[ "$(bsql -c "SELECT count(*) FROM batch_worker WHERE state = 'RUNNING' AND heartbeat_at > now() - interval '10 seconds'")" -ge "$latency_hosts" ]]; do
+            ((SECONDS < deadline)) || { say "error: the bed's workers did not register; see $work/bed-workers.log"; tail -n 20 "$work/bed-workers.log" >&2; exit 1; }
+            sleep 0.2
+        done
+    }
+    bed_stop_workers() {
+        local pid
+        for pid in "${workers[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+        for pid in "${workers[@]}"; do
+            for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+            kill -KILL "$pid" 2>/dev/null || true
+            wait "$pid" 2>/dev/null || true
+        done
+        workers=()
+        bsql -c "DELETE FROM batch_worker" >/dev/null
+    }
+    for mode in direct $(tr ',' '\n' <<<"0,$latency_delays" | awk '!seen[$0 + 0]++'); do
+        if [[ "$mode" == direct ]]; then
+            say "latency: ledger-etl, $latency_hosts worker hosts, grid $latency_grid, straight to the server"
+            bed_workers
+        else
+            say "latency: ledger-etl, $latency_hosts worker hosts, grid $latency_grid, through the proxies at $mode ms one way"
+            for host in launcher "${hosts[@]}"; do "${tb[@]}" delay "$host" "$mode" >>"$work/testbed.log" 2>&1 || { say "error: testbed.sh delay $host $mode failed"; exit 1; }; done
+            # Workers started after the proxies connect through them; a delay change applies at once.
+            ((${#workers[@]} > 0)) || bed_workers
+        fi
+        runs=()
+        for _ in $(seq "$repeats"); do
+            bsql -c "TRUNCATE bench_txn_out" >/dev/null
+            start=$(now)
+            if ! timeout 1800 "${tb[@]}" exec launcher -- "$swiftbatch" launch ledger-etl grid="$latency_grid" chunk=1000 --next >"$work/launch.log" 2>&1; then
+                say "error: ledger-etl on the bed ($mode) failed:"; cat "$work/launch.log" >&2; exit 1
+            fi
+            end=$(now)
+            got="$(bsql -c "$AGGREGATES")"
+            [[ "$got" == "$ref" ]] || { say "error: ledger-etl on the bed ($mode) produced $got, the reference is $ref"; exit 1; }
+            runs+=("$(rate "$rows" "$start" "$end")")
+        done
+        [[ "$mode" == direct ]] && bed_stop_workers
+        put "latency_${mode//./_}_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
+    done
+    bed_stop_workers
+    touch "$work/stop-sampler"
+    wait "$sampler" 2>/dev/null || true
+    put latency_hosts "$latency_hosts"
+    put latency_grid "$latency_grid"
+    put latency_peak_connections "$(cat "$work/peak-connections" 2>/dev/null || echo 0)"
+    say "latency: reference aggregates $ref matched by every run; peak server connections $(cat "$work/peak-connections" 2>/dev/null || echo 0)"
+    "${tb[@]}" down >>"$work/testbed.log" 2>&1 || say "warning: testbed.sh down failed"
+    bed_up=0
+}
+
 if [[ "$only" == mt ]]; then
     mt_bench
-else
+elif [[ "$only" != latency ]]; then
     [[ "$only" == ledger || "$only" == remote ]] || client_bench
     [[ "$only" == client ]] || ledger_bench
 fi
+[[ "$latency" == 0 ]] || latency_bench
 
 mkdir -p bench-results
 out="$ROOT/bench-results/bench-$(date -u +%Y%m%dT%H%M%SZ).json"
@@ -417,6 +544,16 @@ if "copy_pipe_rows_per_s" in r:
     if "ledger_etl_local_4_rows_per_s" in r:
         v = r["ledger_etl_local_4_rows_per_s"]
         print(f"| ledger-etl {rows:,} rows, --local-workers 4 (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+if "latency_0_rows_per_s" in r:
+    base, hosts, grid = r["latency_0_rows_per_s"], int(r["latency_hosts"]), int(r["latency_grid"])
+    delays = sorted(float(k[len("latency_"):-len("_rows_per_s")].replace("_", ".")) for k in r
+                    if k.startswith("latency_") and k.endswith("_rows_per_s") and k != "latency_direct_rows_per_s")
+    for d in delays:
+        v = r["latency_" + f"{d:g}".replace(".", "_") + "_rows_per_s"]
+        print(f"| ledger-etl {rows:,} rows on the test bed, {hosts} worker hosts x concurrency {conc}, grid {grid}, proxy at {d:g} ms one way (rows/s) | {v:,.0f} | proxy at 0 ms {base:,.0f} | {v/base:.2f}x |")
+    v = r["latency_direct_rows_per_s"]
+    print(f"| the same, straight to the server, no proxy (rows/s) | {v:,.0f} | proxy at 0 ms {base:,.0f} | {v/base:.2f}x |")
+    print(f"| peak server connections during those runs (pg_stat_activity) | {int(r['latency_peak_connections'])} | - | - |")
 if "ledger_etl_1_worker_rows_per_s" in r:
     for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
         v = r[key + "_rows_per_s"]
