@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
-        .library(name: "SwiftBatch", targets: ["Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
+        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
@@ -27,6 +27,11 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // General values with no batch or database meaning: JSON values, MD5, civil-calendar arithmetic.
+        .target(
+            name: "BatchSupport",
+            swiftSettings: strictSettings
+        ),
         // The Swift face of libpq: connections, bound queries, decoding, COPY, LISTEN/NOTIFY.
         .target(
             name: "PostgresClient",
@@ -36,7 +41,7 @@ let package = Package(
         // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
         .target(
             name: "Batch",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["BatchSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL job repository and its schema migrations.
@@ -88,6 +93,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Unit tests: no database needed.
+        .testTarget(
+            name: "BatchSupportTests",
+            dependencies: ["BatchSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BatchTests",
             dependencies: ["Batch"],
