@@ -35,7 +35,7 @@ let package = Package(
         // The Swift face of libpq: connections, bound queries, decoding, COPY, LISTEN/NOTIFY.
         .target(
             name: "PostgresClient",
-            dependencies: ["CLibPQ"],
+            dependencies: ["CLibPQ", "BatchSupport"],
             swiftSettings: strictSettings
         ),
         // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
