@@ -47,7 +47,7 @@ struct ProgressOptions: ParsableArguments {
 /// is not slowed. A lost connection is retried at the next tick, silently.
 final class ProgressMonitor: @unchecked Sendable {
     // Sendable rule: `executionID`, `stopped`, `woken`, `finished` and `latest` are only touched with `condition`
-    // locked; the connection and the rate samples only by the monitor's thread.
+    // locked; the session and the rate samples only by the monitor's thread.
     private let condition = NSCondition()
     private var executionID: Int64?
     private var stopped = false
