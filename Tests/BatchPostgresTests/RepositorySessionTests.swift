@@ -48,21 +48,21 @@ struct RepositorySessionTests {
     func offTheCooperativePool() async throws {
         try await TestDatabase.withFreshDatabase { url in
             _ = try await TestDatabase.query(url) { try SchemaMigrations.migrate(on: $0) }
-            // More blocking bodies than the pool has threads: on the pool they would take two
-            // rounds of 3 s at least; on threads of their own, one.
+            // More bodies than the pool has threads, each blocking until all have arrived: on the
+            // pool the last ones could never start, so the first ones would give up waiting.
             let bodies = ProcessInfo.processInfo.activeProcessorCount + 2
-            let started = Date()
-            try await withThrowingTaskGroup(of: Void.self) { group in
+            let barrier = Barrier(parties: bodies)
+            let arrivals = try await withThrowingTaskGroup(of: Bool.self) { group in
                 for _ in 0..<bodies {
                     group.addTask {
-                        try await PostgresJobRepository(connectionString: url).withSession {
-                            _ = try $0.connection.execute("SELECT pg_sleep(3)")
+                        try await PostgresJobRepository(connectionString: url).withSession { _ in
+                            barrier.arriveAndWait(timeout: 60)
                         }
                     }
                 }
-                try await group.waitForAll()
+                return try await group.reduce(into: [Bool]()) { $0.append($1) }
             }
-            #expect(Date().timeIntervalSince(started) < 5.5)
+            #expect(arrivals == Array(repeating: true, count: bodies))
         }
     }
 
@@ -89,4 +89,27 @@ private final class Counter: Sendable {
     private let count = Mutex(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+/// Threads that wait for each other.
+private final class Barrier: @unchecked Sendable {
+    // Sendable rule: `arrived` is only touched with `condition` locked.
+    private let condition = NSCondition()
+    private let parties: Int
+    private var arrived = 0
+
+    init(parties: Int) { self.parties = parties }
+
+    /// Blocks until all parties arrived (true) or `timeout` seconds passed (false).
+    func arriveAndWait(timeout: TimeInterval) -> Bool {
+        let deadline = Date(timeIntervalSinceNow: timeout)
+        condition.lock()
+        defer { condition.unlock() }
+        arrived += 1
+        condition.broadcast()
+        while arrived < parties {
+            if !condition.wait(until: deadline) { return arrived >= parties }
+        }
+        return true
+    }
 }
