@@ -13,7 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
-        .library(name: "SwiftBatch", targets: ["Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
+        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
@@ -29,16 +29,21 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"])]
         ),
+        // General values with no batch or database meaning: JSON values, MD5, civil-calendar arithmetic.
+        .target(
+            name: "BatchSupport",
+            swiftSettings: strictSettings
+        ),
         // The Swift face of libpq: connections, bound queries, decoding, COPY, LISTEN/NOTIFY.
         .target(
             name: "PostgresClient",
-            dependencies: ["CLibPQ"],
+            dependencies: ["CLibPQ", "BatchSupport"],
             swiftSettings: strictSettings
         ),
         // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
         .target(
             name: "Batch",
-            dependencies: [.product(name: "Logging", package: "swift-log")],
+            dependencies: ["BatchSupport", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL job repository: its schema migrations, the launch, step and job SQL, the
@@ -92,6 +97,11 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         // Unit tests: no database needed.
+        .testTarget(
+            name: "BatchSupportTests",
+            dependencies: ["BatchSupport"],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "BatchTests",
             dependencies: ["Batch", "BatchTestSupport"],

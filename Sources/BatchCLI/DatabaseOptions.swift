@@ -29,25 +29,34 @@ public struct DatabaseOptions: ParsableArguments {
     /// Opens a session, turning a failure into a message that names the database (without
     /// its password) and what to check.
     public func connect(name: String = "repository") async throws -> PostgresSession {
-        let url = resolvedURL
-        if let url {
-            do {
-                _ = try ConnectionString(url)
-            } catch let error as PostgresError {
-                throw CommandFailure(
-                    "\(error.message)\nhint: \(error.hint ?? "")", exitCode: ExitCodes.usage)
-            }
-        }
+        try checkURL()
         do {
-            return try await PostgresSession.connect(to: url, name: name)
+            return try await PostgresSession.connect(to: resolvedURL, name: name)
+        } catch let error as PostgresError {
+            throw cannotConnect(error)
+        }
+    }
+
+    /// A malformed URL is a usage error, told before anything tries to connect.
+    func checkURL() throws {
+        guard let url = resolvedURL else { return }
+        do {
+            _ = try ConnectionString(url)
         } catch let error as PostgresError {
             throw CommandFailure(
-                """
-                cannot connect to the job repository at \(ConnectionString.redacted(url)): \(error.message)
-                hint: check --database-url or DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), and that PostgreSQL is running
-                """,
-                exitCode: ExitCodes.unavailable)
+                "\(error.message)\nhint: \(error.hint ?? "")", exitCode: ExitCodes.usage)
         }
+    }
+
+    /// The failure to report when the database cannot be reached: it names the database
+    /// (without its password) and what to check.
+    func cannotConnect(_ error: PostgresError) -> CommandFailure {
+        CommandFailure(
+            """
+            cannot connect to the job repository at \(ConnectionString.redacted(resolvedURL)): \(error.message)
+            hint: check --database-url or DATABASE_URL (or PGHOST/PGPORT/PGUSER/PGDATABASE), and that PostgreSQL is running
+            """,
+            exitCode: ExitCodes.unavailable)
     }
 
     /// Runs `body` with a session (schema checked unless `checked` is false) and closes the

@@ -1,20 +1,16 @@
 import Batch
 import BatchPostgres
-import PostgresClient
 import Foundation
 
 /// Prints an execution and its steps the way an operator reads them.
 enum ExecutionReport {
     static func print(executionID: Int64, database: DatabaseOptions) async throws {
-        let text = try await database.withSession(name: "report", checked: false) { session in
-            try await session.run { connection in
-                let repository = PostgresJobRepositorySession(connection: connection)
-                guard let execution = try repository.jobExecution(id: executionID) else {
-                    throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
-                }
-                let (steps, partitions) = try repository.reportSteps(jobExecutionID: executionID, named: namedPartitions)
-                return render(execution, steps, partitions)
+        let text = try await database.withRepositorySession { repository in
+            guard let execution = try repository.jobExecution(id: executionID) else {
+                throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage)
             }
+            let (steps, partitions) = try repository.reportSteps(jobExecutionID: executionID, named: namedPartitions)
+            return render(execution, steps, partitions)
         }
         Swift.print(text, terminator: "")
     }

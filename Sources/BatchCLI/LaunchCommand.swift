@@ -94,8 +94,8 @@ struct LaunchCommand: AsyncParsableCommand {
         } catch let error as JobLaunchError {
             throw CommandFailure(error.message, exitCode: ExitCodes.usage)
         }
-        let session = try await database.connectChecked(name: "launch")
-        await session.close()
+        // Fails early, as the other commands do, when the database is unreachable or its schema is not ours.
+        try await database.withRepositorySession { _ in }
 
         var repository = PostgresJobRepository(connectionString: database.resolvedURL, synchronousCommit: options.synchronousCommit)
         repository.deadPeerDetection = DeadPeerDetection(timeout: .seconds(options.leaseSeconds))

@@ -4,7 +4,6 @@ import BatchCluster
 import BatchPostgres
 import Dispatch
 import Foundation
-import PostgresClient
 import Synchronization
 
 #if canImport(Glibc)
@@ -24,7 +23,7 @@ final class LaunchDetacher: Sendable {
 
     private let state = Mutex<(started: Started?, detaching: Bool)>((nil, false))
     private let job: Job
-    private let connectionString: String?
+    private let repository: PostgresJobRepository
     private let localWorkers: Int
     private let monitor: ProgressMonitor?
     private let local: (worker: PartitionWorker, done: DispatchSemaphore)?
@@ -34,7 +33,7 @@ final class LaunchDetacher: Sendable {
         local: (worker: PartitionWorker, done: DispatchSemaphore)?
     ) {
         self.job = job
-        self.connectionString = database.resolvedURL
+        self.repository = database.repository
         self.localWorkers = localWorkers
         self.monitor = monitor
         self.local = local
@@ -79,10 +78,10 @@ final class LaunchDetacher: Sendable {
         let reason = "its launcher (pid \(started.launcher.pid) on \(started.launcher.host)) was interrupted (SIGINT) while this step ran in it; restart to resume from the last commit"
         let outcome: DetachOutcome
         do {
-            let connection = try PostgresConnection(connectionString: connectionString)
-            defer { connection.close() }
-            outcome = try PostgresJobRepositorySession(connection: connection)
-                .detachLauncher(executionID: id, owner: started.launcher.owner, reason: reason)
+            // This is the detaching thread, not the cooperative pool: blocking here is fine.
+            let session = try repository.openPostgresSession()
+            defer { session.close() }
+            outcome = try session.detachLauncher(executionID: id, owner: started.launcher.owner, reason: reason)
         } catch {
             say("""
                 swiftbatch: detached from execution \(id), but could not tell the repository (\(error)).

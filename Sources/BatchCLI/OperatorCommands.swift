@@ -1,7 +1,6 @@
 import ArgumentParser
 import Batch
 import BatchPostgres
-import PostgresClient
 
 struct StopCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -19,7 +18,7 @@ struct StopCommand: AsyncParsableCommand {
     @Argument(help: "The job execution id.") var execution: Int64
 
     func run() async throws {
-        try await changeStatus(database, execution, name: "stop", wanted: .stopping, refusal: "not running: nothing to stop") {
+        try await changeStatus(database, execution, wanted: .stopping, refusal: "not running: nothing to stop") {
             try $0.requestStop(jobExecutionID: $1)
         }
         print("Execution \(execution) is STOPPING: its steps stop at their next commit.")
@@ -29,12 +28,10 @@ struct StopCommand: AsyncParsableCommand {
 /// Runs an operator's status change and turns "not found" and "not in that state" into the
 /// documented exit codes.
 private func changeStatus(
-    _ database: DatabaseOptions, _ id: Int64, name: String, wanted: BatchStatus, refusal: String,
+    _ database: DatabaseOptions, _ id: Int64, wanted: BatchStatus, refusal: String,
     _ change: @escaping @Sendable (PostgresJobRepositorySession, Int64) throws -> BatchStatus?
 ) async throws {
-    let status = try await database.withSession(name: name) { session in
-        try await session.run { try change(PostgresJobRepositorySession(connection: $0), id) }
-    }
+    let status = try await database.withRepositorySession { try change($0, id) }
     guard let status else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
     guard status == wanted else {
         throw CommandFailure("execution \(id) is \(status.rawValue), \(refusal)", exitCode: ExitCodes.refused)
@@ -55,7 +52,7 @@ struct AbandonCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await changeStatus(
-            database, execution, name: "abandon", wanted: .abandoned,
+            database, execution, wanted: .abandoned,
             refusal: "and only FAILED, STOPPED or UNKNOWN executions can be abandoned"
         ) { try $0.abandon(jobExecutionID: $1) }
         print("Execution \(execution) is ABANDONED.")
@@ -84,9 +81,7 @@ struct RestartCommand: AsyncParsableCommand {
 
     func run() async throws {
         let id = execution
-        let found = try await database.withSession(name: "restart") { session in
-            try await session.run { try PostgresJobRepositorySession(connection: $0).jobExecution(id: id) }
-        }
+        let found = try await database.withRepositorySession { try $0.jobExecution(id: id) }
         guard let found else { throw CommandFailure("no job execution \(id)", exitCode: ExitCodes.usage) }
         guard found.status == .failed || found.status == .stopped else {
             throw CommandFailure(

@@ -1,8 +1,8 @@
 import ArgumentParser
 import Batch
+import BatchCluster
 import BatchPostgres
 import Foundation
-import PostgresClient
 
 /// How `launch`, `restart` and `status --watch` show progress on standard error.
 enum ProgressMode: String, ExpressibleByArgument, CaseIterable {
@@ -48,7 +48,7 @@ struct ProgressOptions: ParsableArguments {
 /// is not slowed. A lost connection is retried at the next tick, silently.
 final class ProgressMonitor: @unchecked Sendable {
     // Sendable rule: `executionID`, `stopped`, `woken`, `finished` and `latest` are only touched with `condition`
-    // locked; the connection and the rate samples only by the monitor's thread.
+    // locked; the session and the rate samples only by the monitor's thread.
     private let condition = NSCondition()
     private var executionID: Int64?
     private var stopped = false
@@ -56,7 +56,7 @@ final class ProgressMonitor: @unchecked Sendable {
     private var finished = false
     private var latest: ExecutionProgress?
     private let mode: ProgressMode
-    private let connectionString: String?
+    private let repository: PostgresJobRepository
     private let stopWhenEnded: Bool
     private var samples: [(time: Date, read: Int64)] = []
     private var lastPrinted: Date?
@@ -65,7 +65,7 @@ final class ProgressMonitor: @unchecked Sendable {
     /// - Parameter stopWhenEnded: end the monitor once the execution is no longer running
     ///   (`status --watch`); otherwise it runs until ``stop()``.
     init(connectionString: String?, mode: ProgressMode, executionID: Int64? = nil, stopWhenEnded: Bool = false) {
-        self.connectionString = connectionString
+        self.repository = PostgresJobRepository(connectionString: connectionString, synchronousCommit: true)
         self.mode = mode
         self.executionID = executionID
         self.stopWhenEnded = stopWhenEnded
@@ -103,9 +103,9 @@ final class ProgressMonitor: @unchecked Sendable {
     }
 
     private func loop() {
-        var connection: PostgresConnection?
+        var session: PostgresJobRepositorySession?
         defer {
-            connection?.close()
+            session?.close()
             condition.lock()
             finished = true
             condition.broadcast()
@@ -123,10 +123,11 @@ final class ProgressMonitor: @unchecked Sendable {
             if stop { return }
             if let id {
                 do {
-                    let db = try connection ?? PostgresConnection(connectionString: connectionString)
-                    connection = db
+                    // One session across reads, opened again only after one failed.
+                    let open = try session ?? repository.openPostgresSession()
+                    session = open
                     let started = Date()
-                    let read = try PostgresJobRepositorySession(connection: db).executionProgress(id: id)
+                    let read = try open.executionProgress(id: id)
                     spacing = max(1, Date().timeIntervalSince(started) * 10)
                     if let progress = read {
                         condition.lock()
@@ -139,8 +140,8 @@ final class ProgressMonitor: @unchecked Sendable {
                         }
                     }
                 } catch {
-                    connection?.close()
-                    connection = nil
+                    session?.close()
+                    session = nil
                 }
             }
             // A tick a second (or the spacing above); `follow` and `stop` wake it at once.

@@ -2,7 +2,6 @@ import ArgumentParser
 import Batch
 import BatchPostgres
 import Foundation
-import PostgresClient
 
 struct PruneCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -62,14 +61,12 @@ struct PruneCommand: AsyncParsableCommand {
     func run() async throws {
         let cutoff = Date(timeIntervalSinceNow: -(try Self.seconds(olderThan)))
         let (dryRun, batchSize) = (self.dryRun, self.batchSize)
-        let total = try await database.withSession(name: "prune") { session in
-            let candidates = try await session.run { try PostgresJobRepositorySession(connection: $0).pruneCandidates(cutoff: cutoff) }
+        let total = try await database.withRepositorySession { repository in
+            let candidates = try repository.pruneCandidates(cutoff: cutoff)
             var total = PruneCounts()
             for start in stride(from: 0, to: candidates.count, by: batchSize) {
                 let batch = Array(candidates[start..<min(start + batchSize, candidates.count)])
-                total += try await session.run {
-                    try PostgresJobRepositorySession(connection: $0).prune(instances: batch, cutoff: cutoff, dryRun: dryRun)
-                }
+                total += try repository.prune(instances: batch, cutoff: cutoff, dryRun: dryRun)
             }
             return total
         }

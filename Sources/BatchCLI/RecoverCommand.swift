@@ -1,7 +1,6 @@
 import ArgumentParser
 import Batch
 import BatchPostgres
-import PostgresClient
 
 struct RecoverCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -33,9 +32,7 @@ struct RecoverCommand: AsyncParsableCommand {
 
     func run() async throws {
         let dryRun = self.dryRun
-        let decisions = try await database.withSession(name: "recover") { session in
-            try await session.run { try PostgresJobRepositorySession(connection: $0).recoverAbandonedExecutions(dryRun: dryRun) }
-        }
+        let decisions = try await database.withRepositorySession { try $0.recoverAbandonedExecutions(dryRun: dryRun) }
         if decisions.isEmpty {
             print("No running execution: nothing to recover.")
             return

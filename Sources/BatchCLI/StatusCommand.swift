@@ -2,7 +2,6 @@ import ArgumentParser
 import Batch
 import BatchPostgres
 import Foundation
-import PostgresClient
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -57,7 +56,6 @@ struct StatusCommand: AsyncParsableCommand {
         if watch {
             try await watchExecution()
         } else if let execution {
-            try await database.connectChecked(name: "status").close()
             try await Self.show(executionID: execution, json: json, database: database)
         } else {
             try await list()
@@ -66,22 +64,19 @@ struct StatusCommand: AsyncParsableCommand {
 
     private func watchExecution() async throws {
         let given = execution
-        let id = try await database.withSession(name: "status") { session in
-            try await session.run { connection -> Int64 in
-                let repository = PostgresJobRepositorySession(connection: connection)
-                if let given {
-                    guard try repository.executionProgress(id: given) != nil else {
-                        throw CommandFailure("no job execution \(given)", exitCode: ExitCodes.usage)
-                    }
-                    return given
+        let id = try await database.withRepositorySession { repository -> Int64 in
+            if let given {
+                guard try repository.executionProgress(id: given) != nil else {
+                    throw CommandFailure("no job execution \(given)", exitCode: ExitCodes.usage)
                 }
-                guard let running = try repository.newestRunningExecution() else {
-                    throw CommandFailure(
-                        "no execution is running, so there is none to watch; give an execution id (see `swiftbatch status`)",
-                        exitCode: ExitCodes.usage)
-                }
-                return running
+                return given
             }
+            guard let running = try repository.newestRunningExecution() else {
+                throw CommandFailure(
+                    "no execution is running, so there is none to watch; give an execution id (see `swiftbatch status`)",
+                    exitCode: ExitCodes.usage)
+            }
+            return running
         }
         let monitor = ProgressMonitor(
             connectionString: database.resolvedURL, mode: progress.resolved, executionID: id, stopWhenEnded: true)
@@ -99,14 +94,11 @@ struct StatusCommand: AsyncParsableCommand {
             try await ExecutionReport.print(executionID: executionID, database: database)
             return
         }
-        let document = try await database.withSession(name: "status", checked: false) { session in
-            try await session.run { connection -> ExecutionDocument in
-                let repository = PostgresJobRepositorySession(connection: connection)
-                guard let progress = try repository.executionProgress(id: executionID),
-                    let execution = try repository.jobExecution(id: executionID)
-                else { throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage) }
-                return ExecutionDocument(progress, parameters: execution.parameters)
-            }
+        let document = try await database.withRepositorySession { repository -> ExecutionDocument in
+            guard let progress = try repository.executionProgress(id: executionID),
+                let execution = try repository.jobExecution(id: executionID)
+            else { throw CommandFailure("no job execution \(executionID)", exitCode: ExitCodes.usage) }
+            return ExecutionDocument(progress, parameters: execution.parameters)
         }
         try printJSON(document)
     }
@@ -114,11 +106,7 @@ struct StatusCommand: AsyncParsableCommand {
     private func list() async throws {
         let job = self.job
         let limit = self.limit
-        let rows = try await database.withSession(name: "status") { session in
-            try await session.run { connection in
-                try PostgresJobRepositorySession(connection: connection).recentExecutions(jobName: job, limit: limit)
-            }
-        }
+        let rows = try await database.withRepositorySession { try $0.recentExecutions(jobName: job, limit: limit) }
         if json {
             try Self.printJSON(rows.map(SummaryDocument.init))
             return

@@ -40,8 +40,22 @@ public struct PostgresJobRepository: JobRepository {
 
     /// Opens a connection and checks the schema is the one this binary needs, so a missing or
     /// older schema is a ``SchemaError`` that says to run `swiftbatch migrate`, never a raw
-    /// "relation does not exist".
+    /// "relation does not exist". The same as ``openPostgresSession()``.
     public func openSession() throws -> any JobRepositorySession {
+        try openPostgresSession()
+    }
+
+    /// Opens a session on a new connection, on the calling thread, with the schema checked and
+    /// ``synchronousCommit`` applied.
+    ///
+    /// Every libpq call blocks the thread that makes it: call this from a thread of your own (a
+    /// job's, a monitor's), never from async code, which has ``withSession(_:)``. The session is
+    /// used by one thread at a time; close it when done.
+    ///
+    /// - Throws: ``PostgresError`` of kind `connectionFailed` when the database cannot be
+    ///   reached; ``SchemaError`` when its schema is missing or of another version.
+    @available(*, noasync, message: "libpq blocks the thread: use withSession(_:), which runs on a thread of its own")
+    public func openPostgresSession() throws -> PostgresJobRepositorySession {
         let connection = try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection)
         let session = PostgresJobRepositorySession(connection: connection, coordination: coordination)
         do {

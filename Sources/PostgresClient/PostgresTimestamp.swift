@@ -1,3 +1,4 @@
+internal import BatchSupport
 import Foundation
 
 /// Conversions between `Date` and PostgreSQL's ISO text forms of `timestamptz`, `timestamp` and
@@ -7,30 +8,19 @@ enum PostgresTimestamp {
     /// Appends `YYYY-MM-DD HH:MM:SS.ffffff+00`, rounded to the microsecond PostgreSQL keeps.
     static func appendText(for date: Date, to buffer: inout [UInt8]) {
         let micros = (date.timeIntervalSince1970 * 1_000_000).rounded()
-        let totalMicros = Int64(micros)
-        var seconds = totalMicros / 1_000_000
-        var fraction = totalMicros % 1_000_000
-        if fraction < 0 {
-            fraction += 1_000_000
-            seconds -= 1
-        }
-        var days = seconds / 86_400
-        var secondOfDay = seconds % 86_400
-        if secondOfDay < 0 {
-            secondOfDay += 86_400
-            days -= 1
-        }
-        let (year, month, day) = civil(fromDays: days)
+        let (seconds, fraction) = CivilCalendar.floorDivide(Int64(micros), 1_000_000)
+        let (days, secondOfDay) = CivilCalendar.floorDivide(seconds, 86_400)
+        let (year, month, day) = CivilCalendar.date(fromDays: days)
         if year <= 0 {
             // Outside what anyone stores in a batch repository; fall back to an explicit epoch form.
             buffer.append(contentsOf: "epoch".utf8)
             return
         }
-        pad(year, 4, &buffer)
+        pad(Int64(year), 4, &buffer)
         buffer.append(UInt8(ascii: "-"))
-        pad(month, 2, &buffer)
+        pad(Int64(month), 2, &buffer)
         buffer.append(UInt8(ascii: "-"))
-        pad(day, 2, &buffer)
+        pad(Int64(day), 2, &buffer)
         buffer.append(UInt8(ascii: " "))
         pad(secondOfDay / 3600, 2, &buffer)
         buffer.append(UInt8(ascii: ":"))
@@ -51,7 +41,7 @@ enum PostgresTimestamp {
             let day = scanner.digits(2)
         else { return nil }
         guard (1...12).contains(month), (1...31).contains(day) else { return nil }
-        var seconds = days(fromCivil: year, month, day) * 86_400
+        var seconds = CivilCalendar.days(year: Int(year), month: Int(month), day: Int(day)) * 86_400
         var micros: Int64 = 0
         if scanner.skip(" ") || scanner.skip("T") {
             guard let hour = scanner.digits(2), scanner.skip(":"),
@@ -80,29 +70,6 @@ enum PostgresTimestamp {
         }
         guard scanner.atEnd else { return nil }
         return Date(timeIntervalSince1970: Double(seconds) + Double(micros) / 1_000_000)
-    }
-
-    // Howard Hinnant's days_from_civil / civil_from_days: exact over the proleptic Gregorian calendar.
-    static func days(fromCivil year: Int64, _ month: Int64, _ day: Int64) -> Int64 {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let mp = (month + 9) % 12
-        let doy = (153 * mp + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civil(fromDays days: Int64) -> (year: Int64, month: Int64, day: Int64) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (month <= 2 ? yoe + era * 400 + 1 : yoe + era * 400, month, day)
     }
 
     private static func pad(_ value: Int64, _ width: Int, _ buffer: inout [UInt8]) {

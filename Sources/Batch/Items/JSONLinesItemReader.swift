@@ -1,3 +1,4 @@
+import BatchSupport
 import Foundation
 
 /// Reads a JSON lines file (one JSON document per line) and decodes each line as an item;

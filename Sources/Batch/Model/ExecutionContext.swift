@@ -1,3 +1,5 @@
+import BatchSupport
+
 /// A small JSON map saved with each job and step execution.
 ///
 /// Readers and writers keep their restart position here (`reader.last_id`, `writer.offset`),

@@ -1,3 +1,4 @@
+import BatchSupport
 import Foundation
 
 /// A date job parameter: a calendar date, a local date-time, or an instant.
@@ -75,7 +76,7 @@ public struct JobParameterDate: Sendable, Hashable, Codable, LosslessStringConve
         let millis = (date.timeIntervalSince1970 * 1000).rounded()
         guard millis.isFinite, abs(millis) < 1e15 else { return nil }
         let totalMillis = Int64(millis)
-        let (seconds, milli) = Self.floorDivide(totalMillis, 1000)
+        let (seconds, milli) = CivilCalendar.floorDivide(totalMillis, 1000)
         self.init(instantAtEpochSecond: seconds, nanosecond: Int(milli) * 1_000_000)
     }
 
@@ -181,8 +182,8 @@ extension JobParameterDate {
     }
 
     private init?(instantAtEpochSecond epochSecond: Int64, nanosecond: Int) {
-        let (days, secondOfDay) = Self.floorDivide(epochSecond, 86_400)
-        let (year, month, day) = Self.civil(fromDays: days)
+        let (days, secondOfDay) = CivilCalendar.floorDivide(epochSecond, 86_400)
+        let (year, month, day) = CivilCalendar.date(fromDays: days)
         guard (1...9999).contains(year) else { return nil }
         let seconds = Int(secondOfDay)
         self.init(
@@ -192,7 +193,7 @@ extension JobParameterDate {
 
     /// Seconds since 1970-01-01T00:00:00, reading the fields as UTC whatever the kind.
     var epochSecondReadingLocalAsUTC: Int64 {
-        Self.days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
+        CivilCalendar.days(year: year, month: month, day: day) * 86_400 + Int64(hour * 3600 + minute * 60 + second)
     }
 
     static func parse(_ text: String) -> Result<JobParameterDate, ParseFailure> {
@@ -271,48 +272,11 @@ extension JobParameterDate {
     static func validate(year: Int, month: Int, day: Int) -> String? {
         guard (1...9999).contains(year) else { return "year \(year) is outside 0001-9999" }
         guard (1...12).contains(month) else { return "month \(month) does not exist (01-12)" }
-        let length = daysInMonth(year: year, month: month)
+        let length = CivilCalendar.daysInMonth(year: year, month: month)
         guard (1...length).contains(day) else {
             return "day \(day) does not exist in \(pad(year, 4))-\(pad(month, 2)), which has \(length) days"
         }
         return nil
-    }
-
-    static func daysInMonth(year: Int, month: Int) -> Int {
-        switch month {
-        case 2: (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 ? 29 : 28
-        case 4, 6, 9, 11: 30
-        default: 31
-        }
-    }
-
-    /// Days since 1970-01-01 in the proleptic Gregorian calendar (Howard Hinnant's `days_from_civil`).
-    static func days(year: Int, month: Int, day: Int) -> Int64 {
-        let y = Int64(month <= 2 ? year - 1 : year)
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yearOfEra = y - era * 400
-        let dayOfYear = (153 * Int64(month > 2 ? month - 3 : month + 9) + 2) / 5 + Int64(day) - 1
-        let dayOfEra = yearOfEra * 365 + yearOfEra / 4 - yearOfEra / 100 + dayOfYear
-        return era * 146_097 + dayOfEra - 719_468
-    }
-
-    /// The inverse of ``days(year:month:day:)`` (Hinnant's `civil_from_days`).
-    static func civil(fromDays days: Int64) -> (year: Int, month: Int, day: Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let dayOfEra = z - era * 146_097
-        let yearOfEra = (dayOfEra - dayOfEra / 1460 + dayOfEra / 36524 - dayOfEra / 146_096) / 365
-        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
-        let shiftedMonth = (5 * dayOfYear + 2) / 153
-        let day = dayOfYear - (153 * shiftedMonth + 2) / 5 + 1
-        let month = shiftedMonth < 10 ? shiftedMonth + 3 : shiftedMonth - 9
-        let year = yearOfEra + era * 400 + (month <= 2 ? 1 : 0)
-        return (Int(year), Int(month), Int(day))
-    }
-
-    static func floorDivide(_ value: Int64, _ divisor: Int64) -> (quotient: Int64, remainder: Int64) {
-        let remainder = ((value % divisor) + divisor) % divisor
-        return ((value - remainder) / divisor, remainder)
     }
 
     private static func pow10(_ exponent: Int) -> Int {

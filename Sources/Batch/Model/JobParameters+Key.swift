@@ -1,3 +1,4 @@
+import BatchSupport
 import Foundation
 
 /// The job key: what makes two launches the same job instance.

@@ -1,3 +1,4 @@
+import BatchSupport
 import Foundation
 import Logging
 

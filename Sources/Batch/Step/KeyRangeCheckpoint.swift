@@ -1,3 +1,5 @@
+import BatchSupport
+
 /// The keys of a ``MultiThreadedChunkStep``'s input whose chunks have committed: a sorted set of
 /// disjoint, non-adjacent closed ranges of 64-bit keys, and its form in the step's context.
 ///

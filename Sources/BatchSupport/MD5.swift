@@ -1,9 +1,9 @@
-/// MD5 (RFC 1321), used only to turn a canonical parameter text into a fixed-size job key.
+/// MD5 (RFC 1321), for turning a text into a fixed-size key; never for security.
 ///
-/// MD5 is broken as a cryptographic hash; here it only needs to spread keys evenly and match
-/// Spring Batch's choice of a 32-character hex key column. Written out rather than pulling in a
-/// crypto library for one non-security use.
-struct MD5 {
+/// MD5 is broken as a cryptographic hash; its one use here is the batch model's job key, which
+/// only needs to spread keys evenly and match Spring Batch's 32-character hex key column.
+/// Written out rather than pulling in a crypto library for one non-security use.
+package struct MD5 {
     private var state: (UInt32, UInt32, UInt32, UInt32) = (0x6745_2301, 0xefcd_ab89, 0x98ba_dcfe, 0x1032_5476)
     private var buffer: [UInt8] = []
     private var byteCount: UInt64 = 0
@@ -28,8 +28,11 @@ struct MD5 {
         0x6fa8_7e4f, 0xfe2c_e6e0, 0xa301_4314, 0x4e08_11a1, 0xf753_7e82, 0xbd3a_f235, 0x2ad7_d2bb, 0xeb86_d391,
     ]
 
+    /// A digest of nothing yet; feed it with ``update(_:)``, then call ``finalize()`` once.
+    package init() {}
+
     /// The lowercase hex digest of `bytes`.
-    static func hexDigest(of bytes: some Sequence<UInt8>) -> String {
+    package static func hexDigest(of bytes: some Sequence<UInt8>) -> String {
         var md5 = MD5()
         md5.update(bytes)
         return md5.finalize().map { byte in
@@ -38,7 +41,7 @@ struct MD5 {
         }.joined()
     }
 
-    mutating func update(_ bytes: some Sequence<UInt8>) {
+    package mutating func update(_ bytes: some Sequence<UInt8>) {
         for byte in bytes {
             buffer.append(byte)
             byteCount &+= 1
@@ -49,7 +52,7 @@ struct MD5 {
     }
 
     /// Pads, processes the last block and returns the 16-byte digest (A, B, C, D little-endian).
-    mutating func finalize() -> [UInt8] {
+    package mutating func finalize() -> [UInt8] {
         let bitLength = byteCount &* 8
         buffer.append(0x80)
         if buffer.count > 56 {

@@ -40,7 +40,8 @@ extension JSONValue {
         }
     }
 
-    static func writeObject(_ members: [String: JSONValue], to output: inout String) {
+    /// Appends the members as a JSON object with keys sorted, as ``jsonText`` writes an object.
+    package static func writeObject(_ members: [String: JSONValue], to output: inout String) {
         output += "{"
         for (index, key) in members.keys.sorted().enumerated() {
             if index > 0 { output += "," }

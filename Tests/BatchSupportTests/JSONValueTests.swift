@@ -1,6 +1,5 @@
+import BatchSupport
 import Testing
-
-@testable import Batch
 
 private func parse(_ text: String) throws(JSONParsingError) -> JSONValue {
     try JSONValue(jsonText: text)

@@ -19,18 +19,22 @@ extension JSONValue {
 }
 
 /// A recursive-descent parser over the text's UTF-8 bytes.
-struct JSONParser {
+///
+/// Visible to the package so a caller that needs one shape of document (the batch model's
+/// execution context wants an object) can parse and then report its own error at a position
+/// with ``error(_:_:at:)``; everyone else uses ``JSONValue/init(jsonText:)``.
+package struct JSONParser {
     private let text: String
     private let bytes: [UInt8]
     private var position = 0
     private var depth = 0
 
-    init(_ text: String) {
+    package init(_ text: String) {
         self.text = text
         self.bytes = Array(text.utf8)
     }
 
-    mutating func parseDocument() throws(JSONParsingError) -> JSONValue {
+    package mutating func parseDocument() throws(JSONParsingError) -> JSONValue {
         skipWhitespace()
         let value = try parseValue()
         skipWhitespace()
@@ -41,7 +45,7 @@ struct JSONParser {
     }
 
     /// Builds an error at the current position; line and column are only worked out here.
-    func error(_ code: JSONParsingError.Code, _ message: String, at offset: Int? = nil) -> JSONParsingError {
+    package func error(_ code: JSONParsingError.Code, _ message: String, at offset: Int? = nil) -> JSONParsingError {
         let offset = offset ?? position
         var line = 1
         var lineStart = 0

@@ -1,6 +1,5 @@
+import BatchSupport
 import Testing
-
-@testable import Batch
 
 @Suite("MD5")
 struct MD5Tests {
