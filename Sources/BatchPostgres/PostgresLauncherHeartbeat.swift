@@ -7,11 +7,8 @@ import PostgresClient
 /// and connection of its own (the job's own session is busy running steps). A lost connection
 /// is retried at the next beat; a renewal that finds another owner means a later launch took
 /// the execution over while this process was unresponsive, which is logged as an error.
-final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
-    // Sendable rule: `stopped` is only touched with `condition` locked; the connection only by
-    // the heartbeat thread after init.
-    private let condition = NSCondition()
-    private var stopped = false
+final class PostgresLauncherHeartbeat: LauncherHeartbeat, Sendable {
+    private let signal = StopSignal()
 
     init(
         connectionString: String?, jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger
@@ -25,19 +22,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Waits up to `interval`; true when stopped meanwhile.
-    private func waitForStop(_ interval: Duration) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: interval.inSeconds)
-        condition.lock()
-        defer { condition.unlock() }
-        while !stopped, condition.wait(until: deadline) {}
-        return stopped
+        signal.stop()
     }
 
     private func beat(
@@ -46,7 +31,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
     ) {
         var connection: PostgresConnection? = first
         defer { connection?.close() }
-        while !waitForStop(launcher.heartbeatInterval) {
+        while !signal.wait(launcher.heartbeatInterval) {
             do {
                 let db: PostgresConnection
                 if let connection { db = connection } else {

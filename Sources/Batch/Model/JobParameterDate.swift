@@ -53,8 +53,16 @@ public struct JobParameterDate: Sendable, Hashable, Codable, LosslessStringConve
     /// Creates a local date-time or an instant (in UTC), or returns `nil` if any field is out of
     /// range or the date does not exist.
     ///
-    /// - Parameter kind: ``Kind/localDateTime`` or ``Kind/instant``; ``Kind/localDate`` gives `nil`
-    ///   unless the time is midnight, since a calendar date has no time to keep.
+    /// - Parameters:
+    ///   - kind: ``Kind/localDateTime`` or ``Kind/instant``; ``Kind/localDate`` gives `nil`
+    ///     unless the time is midnight, since a calendar date has no time to keep.
+    ///   - year: the proleptic Gregorian year (1 to 9999).
+    ///   - month: 1 to 12.
+    ///   - day: 1 to the month's length in that year.
+    ///   - hour: 0 to 23.
+    ///   - minute: 0 to 59.
+    ///   - second: 0 to 59 (no leap seconds).
+    ///   - nanosecond: the fraction of the second, 0 to 999,999,999.
     public init?(
         _ kind: Kind, year: Int, month: Int, day: Int,
         hour: Int, minute: Int, second: Int = 0, nanosecond: Int = 0

@@ -4,14 +4,12 @@ import Logging
 /// Renews a launcher's lease in an ``InMemoryJobRepository`` every third of the lease, on a
 /// thread of its own, until stopped; a renewal that finds another owner (a later launch took
 /// the execution over) is logged as an error and ends the heartbeat.
-final class InMemoryLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
-    // Sendable rule: `stopped` is only touched with `condition` locked.
-    private let condition = NSCondition()
-    private var stopped = false
+final class InMemoryLauncherHeartbeat: LauncherHeartbeat, Sendable {
+    private let signal = StopSignal()
 
     init(store: InMemoryJobStore, jobExecutionID: Int64, launcher: LauncherIdentity, logger: Logger) {
         let thread = Thread { [self] in
-            while !waitForStop(launcher.heartbeatInterval) {
+            while !signal.wait(launcher.heartbeatInterval) {
                 guard store.renewLease(jobExecutionID: jobExecutionID, launcher: launcher) else {
                     logger.error(
                         "another launch took this execution over while this launcher was silent; its result here may be refused",
@@ -25,18 +23,6 @@ final class InMemoryLauncherHeartbeat: LauncherHeartbeat, @unchecked Sendable {
     }
 
     func stop() {
-        condition.lock()
-        stopped = true
-        condition.broadcast()
-        condition.unlock()
-    }
-
-    /// Waits up to `interval`; true when stopped meanwhile.
-    private func waitForStop(_ interval: Duration) -> Bool {
-        let deadline = Date(timeIntervalSinceNow: interval.inSeconds)
-        condition.lock()
-        defer { condition.unlock() }
-        while !stopped, condition.wait(until: deadline) {}
-        return stopped
+        signal.stop()
     }
 }
