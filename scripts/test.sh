@@ -14,8 +14,9 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
   3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
      Examples/billing (its binary is run by a test), then `swift test "$@"`;
   4. without arguments, a short fault campaign: scripts/chaos.sh --rounds 4.
-  5. without arguments, after it, the network test bed's check: scripts/testbed.sh selftest
-     (root only: network namespaces; skipped with a message otherwise).
+  5. without arguments, after it, the network test bed's check (scripts/testbed.sh selftest)
+     and a short network campaign (scripts/chaos.sh --network --rounds 2): root only (network
+     namespaces); skipped with a message otherwise.
 Exits with swift test's exit code (or swift build's, if the build fails).
 
 Arguments go to `swift test` only, e.g. scripts/test.sh --filter PartitionTests
@@ -129,6 +130,12 @@ if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
     if [[ $EUID -eq 0 ]]; then
         say "scripts/testbed.sh selftest"
         bash "$ROOT/scripts/testbed.sh" selftest || test_rc=$?
+        # A short network campaign: workers and launcher on test-bed hosts over TCP, with black
+        # holes, link flaps and latency spikes among the faults (release checks: --rounds 20).
+        if [[ $test_rc -eq 0 ]]; then
+            say "scripts/chaos.sh --network --rounds 2 --rows 50000 --seed 20261204"
+            bash "$ROOT/scripts/chaos.sh" --network --rounds 2 --rows 50000 --seed 20261204 || test_rc=$?
+        fi
     else
         say "skipping scripts/testbed.sh selftest: it needs root (network namespaces)"
     fi
