@@ -31,7 +31,7 @@ import Testing
         #expect(slots.isIdle && slots.heldPartitions.isEmpty && slots.heldChunks.isEmpty)
     }
 
-    @Test func aClaimIsTrustedForALeaseFromItsLastRenewalAndThenLost() {
+    @Test func aClaimIsTrustedForALeaseFromItsLastRenewalThenDoubtfulAndLostOnlyOnTheHeartbeatsWord() {
         let start = ContinuousClock.now
         let lease = Duration.seconds(30)
         var slots = WorkerSlots(count: 2)
@@ -39,21 +39,26 @@ import Testing
         other.partitionID = 2
         slots.assign(fence, to: 0, renewedAt: start, lease: lease)
         slots.assign(other, to: 1, renewedAt: start, lease: lease)
-        #expect(slots.markLost(now: start + .seconds(29)).isEmpty)
+        #expect(slots.doubtful(now: start + .seconds(29)).isEmpty)
         // A heartbeat (or the slot's own commit) that started at 20 s renews slot 0 until 50 s.
         slots.renewed(fence.partitionID, at: start + .seconds(20), lease: lease)
         // An older renewal never shortens the trust.
         slots.renewed(fence.partitionID, at: start + .seconds(5), lease: lease)
-        #expect(slots.markLost(now: start + .seconds(31)) == [1])
-        #expect(slots.isLost(1) && !slots.isLost(0))
-        // A lost claim is neither renewed nor reported lost again, and the heartbeat skips it.
+        // Not renewed for a lease: doubtful (another worker may hold it), but not lost.
+        #expect(slots.doubtful(now: start + .seconds(31)) == [1])
+        #expect(!slots.isLost(1) && !slots.isLost(0))
+        // A late renewal (the heartbeat got through after all) makes it trusted again.
         slots.renewed(other.partitionID, at: start + .seconds(40), lease: lease)
-        #expect(slots.isLost(1))
-        #expect(slots.heldPartitions.map(\.slot) == [0])
-        #expect(slots.markLost(now: start + .seconds(49)).isEmpty)
-        // The heartbeat's word that a claim is gone counts at once.
-        #expect(slots.markLost([fence.partitionID], now: start + .seconds(21)) == [0])
-        #expect(slots.heldPartitions.isEmpty)
+        #expect(slots.doubtful(now: start + .seconds(49)).isEmpty)
+        // The heartbeat's word that a claim is gone counts at once, and only once.
+        #expect(slots.markLost([fence.partitionID]) == [0])
+        #expect(slots.markLost([fence.partitionID]).isEmpty)
+        #expect(slots.isLost(0))
+        // A lost claim is neither renewed, nor doubtful, nor renewed by the heartbeat.
+        slots.renewed(fence.partitionID, at: start + .seconds(45), lease: lease)
+        #expect(slots.isLost(0))
+        #expect(slots.doubtful(now: start + .seconds(200)) == [1])
+        #expect(slots.heldPartitions.map(\.slot) == [1])
         slots.release(0)
         #expect(!slots.isLost(0))
     }

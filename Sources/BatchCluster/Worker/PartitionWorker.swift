@@ -172,7 +172,7 @@ public final class PartitionWorker: Sendable {
             workerID: configuration.workerID, leaseSeconds: configuration.leaseSeconds, held: progressing.map(\.fence))
         let lost = slots.withLock { slots in
             for id in result.renewed { slots.renewed(id, at: started, lease: configuration.lease) }
-            return slots.markLost(result.lost, now: ContinuousClock.now)
+            return slots.markLost(result.lost)
         }
         stop(lost, reason: "the repository says another worker holds it now")
         try session.renewRemoteChunkLeases(
@@ -186,13 +186,19 @@ public final class PartitionWorker: Sendable {
     }
 
     /// The watchdog's loop (its own thread): a claim not renewed for a lease may belong to
-    /// another worker by now, whatever blocks this worker's heartbeat (a database or network
-    /// gone silent): its slot is stopped at once.
+    /// another worker by now, whatever keeps this worker's heartbeat from renewing it (a database
+    /// or network gone silent). A slot waiting on the database with such a claim has its call
+    /// broken off at once; a slot running its step's own code goes on, and its next save asks
+    /// the fence whether the claim is still its own.
     private func watchLeases(while watching: RunningFlag) {
         let tick = min(configuration.lease / 10, .milliseconds(250))
         while watching.isRunning {
-            let lost = slots.withLock { $0.markLost(now: ContinuousClock.now) }
-            stop(lost, reason: "its lease ran out before it could be renewed")
+            for slot in slots.withLock({ $0.doubtful(now: ContinuousClock.now) }) where sessions.currentCallDuration(slot) != nil {
+                logger.warning("a slot's claim was not renewed for a lease; breaking off its database call", metadata: [
+                    "batch.worker.slot": "\(slot)",
+                ])
+                sessions.abort(slot)
+            }
             Thread.sleep(forTimeInterval: tick.inSeconds)
         }
     }

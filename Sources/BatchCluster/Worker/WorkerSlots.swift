@@ -8,7 +8,7 @@ struct WorkerSlots: Sendable {
         /// Until when the claim is known to be the worker's: a full lease after the start of
         /// the last statement that renewed it (the claim itself, a heartbeat, a commit).
         var trustedUntil: ContinuousClock.Instant
-        /// Set once the claim is known or presumed gone: the slot must stop at once and write
+        /// Set once the heartbeat found the claim gone: the slot must stop at once and write
         /// nothing more.
         var lost = false
     }
@@ -71,20 +71,27 @@ struct WorkerSlots: Sendable {
         }
     }
 
-    /// Marks lost every held claim the heartbeat found gone, and every claim not renewed since
-    /// a lease before `now` (another worker may hold it by now). Returns the slots newly lost:
-    /// their work must be stopped at once.
-    mutating func markLost(_ partitionIDs: Set<Int64> = [], now: ContinuousClock.Instant) -> [Int] {
+    /// Marks lost every held claim the heartbeat found gone (another worker holds it, or it was
+    /// failed). Returns the slots newly lost: their work must be stopped at once.
+    mutating func markLost(_ partitionIDs: Set<Int64>) -> [Int] {
         var newlyLost: [Int] = []
         for index in slots.indices {
-            guard case .partition(var held) = slots[index], !held.lost else { continue }
-            if partitionIDs.contains(held.fence.partitionID) || held.trustedUntil < now {
-                held.lost = true
-                slots[index] = .partition(held)
-                newlyLost.append(index)
+            guard case .partition(var held) = slots[index], !held.lost, partitionIDs.contains(held.fence.partitionID) else {
+                continue
             }
+            held.lost = true
+            slots[index] = .partition(held)
+            newlyLost.append(index)
         }
         return newlyLost
+    }
+
+    /// The slots whose claim was not renewed for a lease before `now`: doubtful, as another
+    /// worker may hold it by now. Not lost: the slot's next save asks the fence.
+    func doubtful(now: ContinuousClock.Instant) -> [Int] {
+        slots.indices.filter { index in
+            if case .partition(let held) = slots[index] { !held.lost && held.trustedUntil < now } else { false }
+        }
     }
 
     /// Whether the claim `slot` holds is lost (it must not write).
