@@ -17,7 +17,7 @@ extension PostgresJobRepository {
     ///
     /// - Important: do not let the session or its connection escape `body`: it is closed, and it
     ///   belongs to the thread `body` runs on.
-    /// - Throws: what ``openPostgresSession()`` throws (``PostgresError`` of kind
+    /// - Throws: what ``openPostgresSession()`` throws (`PostgresError` of kind
     ///   `connectionFailed`, ``SchemaError``), `CancellationError`, or what `body` threw.
     public func withSession<Result: Sendable>(
         _ body: @escaping @Sendable (PostgresJobRepositorySession) throws -> Result

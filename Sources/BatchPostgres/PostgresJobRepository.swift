@@ -52,7 +52,7 @@ public struct PostgresJobRepository: JobRepository {
     /// job's, a monitor's), never from async code, which has ``withSession(_:)``. The session is
     /// used by one thread at a time; close it when done.
     ///
-    /// - Throws: ``PostgresError`` of kind `connectionFailed` when the database cannot be
+    /// - Throws: `PostgresError` of kind `connectionFailed` when the database cannot be
     ///   reached; ``SchemaError`` when its schema is missing or of another version.
     @available(*, noasync, message: "libpq blocks the thread: use withSession(_:), which runs on a thread of its own")
     public func openPostgresSession() throws -> PostgresJobRepositorySession {

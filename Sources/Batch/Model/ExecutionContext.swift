@@ -6,7 +6,7 @@ import BatchSupport
 /// and the repository saves it in the same transaction as each chunk, so a restart resumes
 /// exactly where the last committed chunk ended. Keep it small: it is rewritten at every commit.
 ///
-/// Values are ``JSONValue``s, so 64-bit integers are stored exactly:
+/// Values are `JSONValue`s, so 64-bit integers are stored exactly:
 ///
 /// ```swift
 /// var context = ExecutionContext()
@@ -120,7 +120,7 @@ public struct ExecutionContext: Sendable, Hashable, ExpressibleByDictionaryLiter
     /// Reads a context from JSON text; the result is clean.
     ///
     /// - Parameter jsonText: A JSON object.
-    /// - Throws: ``JSONParsingError``, with code ``JSONParsingError/Code/notAnObject`` if the text
+    /// - Throws: `JSONParsingError`, with code `JSONParsingError.Code.notAnObject` if the text
     ///   is valid JSON but not an object.
     public init(jsonText: String) throws(JSONParsingError) {
         var parser = JSONParser(jsonText)
@@ -153,7 +153,7 @@ public struct ExecutionContext: Sendable, Hashable, ExpressibleByDictionaryLiter
     ///   - short: The `short_context` column.
     ///   - serialized: The `serialized_context` column; when present it is the whole context and
     ///     `short` (then only a preview) is ignored.
-    /// - Throws: ``JSONParsingError`` if the text that holds the context is not a JSON object.
+    /// - Throws: `JSONParsingError` if the text that holds the context is not a JSON object.
     public init(short: String, serialized: String?) throws(JSONParsingError) {
         try self.init(jsonText: serialized ?? short)
     }

@@ -13,7 +13,7 @@ public enum JSONValue: Sendable, Hashable {
     case int(Int64)
     /// A floating-point number. JSON cannot hold NaN or infinities; they are written as the
     /// strings `"NaN"`, `"Infinity"` and `"-Infinity"` (as Jackson does) and come back as strings,
-    /// which ``ExecutionContext/double(_:)`` reads as doubles again.
+    /// which `ExecutionContext.double(_:)` reads as doubles again.
     case double(Double)
     /// A string of any Unicode text.
     case string(String)
