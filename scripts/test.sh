@@ -110,7 +110,11 @@ say "swift build --package-path Examples/billing"
 # example (a stale build description); a second build sees them. A fresh clone never needs it.
 if ! swift build --package-path Examples/billing; then
     say "building Examples/billing again (SwiftPM may have missed new source files of the package)"
-    swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+    if ! swift build --package-path Examples/billing; then
+        say "building Examples/billing from clean (its build description still lacks new files)"
+        rm -rf Examples/billing/.build
+        swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+    fi
 fi
 export SWIFTBATCH_EXAMPLE_BIN="$ROOT/Examples/billing/.build/debug/billing"
 
