@@ -71,16 +71,32 @@ struct RepositorySessionTests {
     func cancellation() async throws {
         try await TestDatabase.withFreshDatabase { url in
             _ = try await TestDatabase.query(url) { try SchemaMigrations.migrate(on: $0) }
+            let backend = Shared<Int32?>(nil)
             let started = Date()
             let task = Task {
-                try await PostgresJobRepository(connectionString: url).withSession {
-                    _ = try $0.connection.execute("SELECT pg_sleep(60)")
+                try await PostgresJobRepository(connectionString: url).withSession { session in
+                    backend.value = session.connection.backendPID
+                    _ = try session.connection.execute("SELECT pg_sleep(60)")
                 }
             }
-            try await Task.sleep(for: .milliseconds(500))
+            // Cancel only once the sleep runs: a cancel while the session opens is another case
+            // (CancellationError before the body), and one between statements cancels nothing.
+            var sleeping = false
+            while !sleeping, Date().timeIntervalSince(started) < 30 {
+                try await Task.sleep(for: .milliseconds(50))
+                guard let pid = backend.value else { continue }
+                sleeping = try await TestDatabase.query(url) {
+                    try $0.query("""
+                        SELECT count(*) FROM pg_stat_activity
+                        WHERE pid = \(pid) AND state = 'active' AND query LIKE '%pg_sleep%'
+                        """).single().decode(Int64.self, column: 0) == 1
+                }
+            }
+            #expect(sleeping)
             task.cancel()
-            await #expect(throws: PostgresError.self) { try await task.value }
-            #expect(Date().timeIntervalSince(started) < 30)
+            let error = await #expect(throws: PostgresError.self) { try await task.value }
+            #expect(error?.sqlState == .queryCanceled, "\(String(describing: error))")
+            #expect(Date().timeIntervalSince(started) < 45)
         }
     }
 }
@@ -90,6 +106,16 @@ private final class Counter: Sendable {
     private let count = Mutex(0)
     func add() { count.withLock { $0 += 1 } }
     var value: Int { count.withLock { $0 } }
+}
+
+/// A value a `@Sendable` body sets and a test reads.
+private final class Shared<Value: Sendable>: Sendable {
+    private let storage: Mutex<Value>
+    init(_ value: Value) { storage = Mutex(value) }
+    var value: Value {
+        get { storage.withLock { $0 } }
+        set { storage.withLock { $0 = newValue } }
+    }
 }
 
 /// Threads that wait for each other.
