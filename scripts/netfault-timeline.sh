@@ -19,7 +19,7 @@ partition h1 held (its owner changes or its attempt rises), t0 -> the job's end 
 which must happen while the black hole lasts (it lasts max(job end, 2 leases) + 3 s); then h1
 is healed (t_heal): t_heal -> h1's worker heartbeats again (batch_worker.heartbeat_at moves),
 t_heal -> it claims again (small noop-partitions jobs are launched until it does). The first
-log line of each h1 thread after t0 ("lost a partition's claim; its slot stops now",
+log line of each h1 thread after t0 ("a slot's claim was not renewed for a lease; breaking off its database call",
 "repository unreachable") says how long it was blocked on the silent peer.
 Launcher black hole: a fresh run; mid-job the launcher host is black-holed for B seconds
 (default 3 leases), then healed. Measured: t0 -> every partition COMPLETED (the workers),
@@ -322,9 +322,9 @@ worker_scenario() {
 
     # How long h1's threads were blocked: the first line of each kind after t0.
     local log="$work/worker-h1.log" t_slot t_repo
-    t_slot="$(first_after "$log" "$t0" "lost a partition's claim")"
+    t_slot="$(first_after "$log" "$t0" "lost a partition's claim|breaking off its database call")"
     t_repo="$(first_after "$log" "$t0" "repository unreachable")"
-    grep -E "lost a partition's claim|repository unreachable|heartbeat" "$log" | awk -v t="$t0" '$1 + 0 > t + 0' >"$work/h1-after-t0.log" || true
+    grep -E "lost a partition's claim|breaking off its database call|repository unreachable|heartbeat" "$log" | awk -v t="$t0" '$1 + 0 > t + 0' >"$work/h1-after-t0.log" || true
 
     local out lost dup wrong
     out="$(output_check)"
@@ -338,7 +338,7 @@ worker_scenario() {
     row "job end (COMPLETED), from t0" "${t_end:-not by $(sub "$hold_until" "$t0")}" "during the black hole" "$([[ -n "$t_end" ]] && echo PASS || echo FAIL)"
     row "black hole lasted" "$(sub "$t_heal" "$t0")" "max(job end, 2 leases) + 3" "-"
     row "h1 commits after t0 on a partition it lost; audit violations" "$stale; $violations" "0; 0" "$([[ "$stale" == 0 && "$violations" == 0 ]] && echo PASS || echo FAIL)"
-    row "h1 slot stopped (first \"lost a partition's claim\"), from t0" "$(sub "$t_slot" "$t0")" "<= $target" "$(verdict le "$(sub "$t_slot" "$t0")" "$target")"
+    row "h1 slot stopped (its call broken off, or its claim lost), from t0" "$(sub "$t_slot" "$t0")" "<= $target" "$(verdict le "$(sub "$t_slot" "$t0")" "$target")"
     row "h1 control loop failed (first \"repository unreachable\"), from t0" "$(sub "$t_repo" "$t0")" "<= $target" "$(verdict le "$(sub "$t_repo" "$t0")" "$target")"
     row "h1 heartbeats again, from the heal" "${t_hb:-never}" "<= $target" "$(verdict le "${t_hb:-}" "$target")"
     row "h1 claims again, from the heal" "${t_claim:-never}" "<= $target" "$(verdict le "${t_claim:-}" "$target")"
