@@ -130,24 +130,7 @@ sql() { timeout 90 env PGOPTIONS="-c lock_timeout=20s -c statement_timeout=60s" 
 "$bin" migrate >/dev/null
 # The audit trail of scripts/chaos.sh: every write of a partition row under a claim, with the
 # session (application_name "swiftbatch worker <id>") that made it.
-sql <<'SQL'
-CREATE TABLE chaos_audit (
-    seq bigserial PRIMARY KEY, partition_id bigint, holder text, attempt int, new_state text,
-    session text, at timestamptz DEFAULT clock_timestamp());
-CREATE FUNCTION chaos_audit_partition() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-    IF OLD.state = 'CLAIMED' AND NEW.updated_at IS DISTINCT FROM OLD.updated_at
-       AND NEW.manager_step_execution_id = OLD.manager_step_execution_id
-       AND ((NEW.owner = OLD.owner AND NEW.attempt = OLD.attempt
-             AND coalesce(NEW.last_error, '') NOT LIKE 'its worker (%) stopped renewing the lease%')
-            OR (NEW.state = 'READY' AND NEW.owner IS NULL AND NEW.attempt = OLD.attempt - 1)) THEN
-        INSERT INTO chaos_audit (partition_id, holder, attempt, new_state, session)
-        VALUES (NEW.partition_id, OLD.owner, OLD.attempt, NEW.state, current_setting('application_name'));
-    END IF;
-    RETURN NEW;
-END $$;
-CREATE TRIGGER chaos_audit AFTER UPDATE ON batch_partition FOR EACH ROW EXECUTE FUNCTION chaos_audit_partition();
-SQL
+sql <"$ROOT/scripts/lib/partition-audit.sql"
 say "seeding $rows rows"
 "$bin" launch ledger-seed "rows=$rows" "run.id=1,long" >"$work/seed.log" 2>&1 || { tail "$work/seed.log" >&2; say "error: seeding failed"; exit 1; }
 
