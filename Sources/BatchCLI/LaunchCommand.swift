@@ -172,7 +172,8 @@ struct LaunchOptions: ParsableArguments {
         name: .customLong("lease-seconds"),
         help: """
             How long this launcher may be silent before a later launch of the same instance may \
-            attach to its execution (it heartbeats every third of this).
+            attach to its execution (it heartbeats every third of this); also how long a silent \
+            database is waited for (TCP keepalives), and the lease of --local-workers.
             """)
     var leaseSeconds: Int = 30
 

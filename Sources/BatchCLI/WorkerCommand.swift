@@ -57,7 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(help: "Serve only these partitioned or remote chunk steps: job or job/step names, comma-separated (default: all).")
     var steps: String?
 
-    @Option(name: .customLong("lease-seconds"), help: "How long a claim lasts without renewal.")
+    @Option(name: .customLong("lease-seconds"), help: "How long a claim lasts without renewal; also how long a silent database is waited for (TCP keepalives).")
     var leaseSeconds: Double = 30
 
     @Flag(

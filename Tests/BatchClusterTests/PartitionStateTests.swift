@@ -4,34 +4,6 @@ import Testing
 @testable import BatchCluster
 
 @Suite struct PartitionStateTests {
-    @Test func onlyReadyPartitionsAndExpiredClaimsWithAttemptsLeftAreClaimable() {
-        #expect(PartitionState.isClaimable(.ready, leaseExpired: false, attempt: 0, maxAttempts: 3))
-        #expect(!PartitionState.isClaimable(.claimed, leaseExpired: false, attempt: 1, maxAttempts: 3))
-        #expect(PartitionState.isClaimable(.claimed, leaseExpired: true, attempt: 2, maxAttempts: 3))
-        #expect(!PartitionState.isClaimable(.claimed, leaseExpired: true, attempt: 3, maxAttempts: 3))
-        for finished in [PartitionState.completed, .failed, .stopped] {
-            #expect(finished.isFinished)
-            #expect(!PartitionState.isClaimable(finished, leaseExpired: true, attempt: 0, maxAttempts: 3))
-        }
-        #expect(!PartitionState.ready.isFinished && !PartitionState.claimed.isFinished)
-    }
-
-    @Test func aSweepFailsOnlyAClaimWhoseLeaseRanOutOnItsLastAttempt() {
-        #expect(PartitionState.isExpiredForGood(.claimed, leaseExpired: true, attempt: 3, maxAttempts: 3))
-        #expect(!PartitionState.isExpiredForGood(.claimed, leaseExpired: true, attempt: 2, maxAttempts: 3))
-        #expect(!PartitionState.isExpiredForGood(.claimed, leaseExpired: false, attempt: 3, maxAttempts: 3))
-        #expect(!PartitionState.isExpiredForGood(.ready, leaseExpired: true, attempt: 3, maxAttempts: 3))
-        // Whatever the inputs, a partition is never both claimable and failed by a sweep.
-        for state in PartitionState.allCases {
-            for expired in [false, true] {
-                for attempt in 0...4 {
-                    #expect(!(PartitionState.isClaimable(state, leaseExpired: expired, attempt: attempt, maxAttempts: 3)
-                        && PartitionState.isExpiredForGood(state, leaseExpired: expired, attempt: attempt, maxAttempts: 3)))
-                }
-            }
-        }
-    }
-
     @Test func aStepStoppedByTheWorkersShutdownIsHandedBackAndOneStoppedByTheJobStops() {
         func outcome(_ status: BatchStatus, shuttingDown: Bool = false, jobStopping: Bool = false) -> PartitionOutcome {
             PartitionOutcome.after(status: status, exitDescription: "why", workerShuttingDown: shuttingDown, jobStopping: jobStopping)

@@ -14,34 +14,6 @@ public enum PartitionState: String, Sendable, CaseIterable {
     case completed = "COMPLETED"
     case failed = "FAILED"
     case stopped = "STOPPED"
-
-    /// Whether the partition is done with: the manager counts it as finished.
-    public var isFinished: Bool {
-        switch self {
-        case .completed, .failed, .stopped: true
-        case .ready, .claimed: false
-        }
-    }
-
-    /// Whether a worker may claim a partition in this state now: a ready one always; a claimed
-    /// one only once its lease ran out with attempts left (its worker died, paused or was cut
-    /// off). The claim statement's WHERE clause says the same in SQL.
-    public static func isClaimable(
-        _ state: PartitionState, leaseExpired: Bool, attempt: Int, maxAttempts: Int
-    ) -> Bool {
-        switch state {
-        case .ready: true
-        case .claimed: leaseExpired && attempt < maxAttempts
-        case .completed, .failed, .stopped: false
-        }
-    }
-
-    /// Whether a sweep fails the partition: its lease ran out on its last allowed attempt.
-    public static func isExpiredForGood(
-        _ state: PartitionState, leaseExpired: Bool, attempt: Int, maxAttempts: Int
-    ) -> Bool {
-        state == .claimed && leaseExpired && attempt >= maxAttempts
-    }
 }
 
 /// How a worker leaves a partition.

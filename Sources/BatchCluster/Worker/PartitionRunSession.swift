@@ -15,8 +15,9 @@ final class PartitionRunSession: JobRepositorySession {
     let claimNext: ClaimRequest?
     let trust: ClaimTrust
     /// Set once a commit saved the step COMPLETED and so ended the partition in the same
-    /// statement (a tasklet's last call): the worker then has nothing left to write.
-    private(set) var ended: PartitionCommitGuard.Outcome?
+    /// statement (a tasklet's last call): the worker then has nothing left to write. `at` is
+    /// when that statement started (the lease of a partition it claimed runs from then).
+    private(set) var ended: (outcome: PartitionCommitGuard.Outcome, at: ContinuousClock.Instant)?
 
     init(base: PostgresJobRepositorySession, fence: PartitionFence, claimNext: ClaimRequest?, trust: ClaimTrust) {
         self.base = base
@@ -30,11 +31,12 @@ final class PartitionRunSession: JobRepositorySession {
         _ body: (any StepTransaction, inout StepExecution) throws -> Result
     ) throws -> (Result, jobStatus: BatchStatus) {
         let saveGuard = PartitionCommitGuard(fence: fence, end: .whenCompleted(claimNext: claimNext))
+        let started = ContinuousClock.now
         let (result, jobStatus, outcome) = try trust.renewing(fence) {
             try base.inChunkTransaction(&execution, guardedBy: saveGuard, body)
         }
         // Only once committed: a rolled-back claim is no claim.
-        if outcome.ended { ended = outcome }
+        if outcome.ended { ended = (outcome, started) }
         return (result, jobStatus)
     }
 

@@ -164,12 +164,11 @@ extension PartitionWorker {
             [self] in isShuttingDown || trust.isLost()
         }
         do {
-            let started = ContinuousClock.now
             try step.workerStep.run(&execution, in: scope)
             if let ended = session.ended {
                 // A tasklet's last commit saved it COMPLETED and ended the partition with it.
                 logger.info("partition ended", metadata: ["batch.partition.outcome": "completed", "batch.step.read": "\(execution.counts.read)"])
-                return ended.next.map { ($0, started) }
+                return ended.outcome.next.map { ($0, ended.at) }
             }
         } catch let lost as PartitionLeaseLost {
             throw lost

@@ -187,13 +187,15 @@ public final class PartitionWorker: Sendable {
 
     /// The watchdog's loop (its own thread): a claim not renewed for a lease may belong to
     /// another worker by now, whatever keeps this worker's heartbeat from renewing it (a database
-    /// or network gone silent). A slot waiting on the database with such a claim has its call
-    /// broken off at once; a slot running its step's own code goes on, and its next save asks
-    /// the fence whether the claim is still its own.
+    /// or network gone silent). A slot that has waited on the database for a heartbeat interval
+    /// or more with such a claim has its call broken off at once; a slot running its step's own
+    /// code, or in a call just begun, goes on, and its next save asks the fence whether the
+    /// claim is still its own.
     private func watchLeases(while watching: RunningFlag) {
         let tick = min(configuration.lease / 10, .milliseconds(250))
         while watching.isRunning {
-            for slot in slots.withLock({ $0.doubtful(now: ContinuousClock.now) }) where sessions.currentCallDuration(slot) != nil {
+            for slot in slots.withLock({ $0.doubtful(now: ContinuousClock.now) })
+            where (sessions.currentCallDuration(slot) ?? .zero) >= configuration.heartbeatInterval {
                 logger.warning("a slot's claim was not renewed for a lease; breaking off its database call", metadata: [
                     "batch.worker.slot": "\(slot)",
                 ])
