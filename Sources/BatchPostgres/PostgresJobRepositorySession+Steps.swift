@@ -69,9 +69,8 @@ extension PostgresJobRepositorySession {
         -> Guard.Outcome
     {
         var saved = execution
-        let outcome = try connection.withTransaction { db in
-            try saveGuard.save(&saved, on: db).outcome
-        }
+        // One statement, atomic on its own: no transaction block around it.
+        let outcome = try saveGuard.save(&saved, on: connection).outcome
         execution = saved
         return outcome
     }

@@ -21,6 +21,12 @@ public protocol StepCommitGuard {
     ///
     /// - Throws: the guard's own error when it no longer holds; a stale-version error when
     ///   another process saved the step first. Nothing was written either way.
+    ///
+    /// - Important: the statement must fail (not return an empty result) when it saves
+    ///   nothing: at a chunk's end, COMMIT goes out in the same round trip and runs unless the
+    ///   statement failed. Raise with `batch_refuse_save` (SQLSTATE
+    ///   ``StepSaveSQL/guardLostState`` or ``StepSaveSQL/staleState``); see
+    ///   ``StepSaveSQL/refusedWhenStale(_:)``.
     func save(_ execution: inout StepExecution, on db: PostgresConnection) throws
         -> (jobStatus: BatchStatus, outcome: Outcome)
 }
@@ -33,10 +39,15 @@ public struct UnguardedSave: StepCommitGuard {
         -> (jobStatus: BatchStatus, outcome: Void)
     {
         let now = StepSaveSQL.now()
-        let row = try db.query("""
-            WITH \(StepSaveSQL.stepAndContext(execution, now: now, onlyIf: nil))
-            SELECT \(unsafeRaw: StepSaveSQL.jobStatusColumn)
-            """, prepared: true).single()
+        let row: PostgresRow
+        do {
+            row = try db.query("""
+                WITH \(StepSaveSQL.stepAndContext(execution, now: now, onlyIf: nil))
+                SELECT \(unsafeRaw: StepSaveSQL.jobStatusColumn), \(StepSaveSQL.refusedWhenStale(execution))
+                """, prepared: true).single()
+        } catch let error as PostgresError where error.sqlState == StepSaveSQL.staleState {
+            throw StepSaveSQL.staleVersion(execution)
+        }
         return (try StepSaveSQL.saved(&execution, jobStatus: row.decode(String?.self, column: 0), now: now), ())
     }
 }

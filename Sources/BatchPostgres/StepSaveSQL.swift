@@ -47,6 +47,21 @@ public enum StepSaveSQL {
     public static let jobStatusColumn =
         "(SELECT e.status FROM batch_job_execution e JOIN step ON e.job_execution_id = step.job_execution_id)"
 
+    /// A select-list expression that fails the statement with SQLSTATE SB002 when `step` saved
+    /// nothing (a stale version), so that a COMMIT sent in the same round trip does not commit
+    /// the chunk's output without its checkpoint. Read the error with ``refusal(_:of:)``.
+    public static func refusedWhenStale(_ execution: StepExecution) -> PostgresQuery.Fragment {
+        """
+        CASE WHEN NOT EXISTS (SELECT 1 FROM step)
+             THEN batch_refuse_save('stale', \(staleVersion(execution).message)) END
+        """
+    }
+
+    /// The SQLSTATE of a save refused because the step's version is stale.
+    public static let staleState: SQLState = "SB002"
+    /// The SQLSTATE of a save refused because its guard (a claim) no longer holds.
+    public static let guardLostState: SQLState = "SB001"
+
     /// Reads a save's ``jobStatusColumn``: moves `execution`'s version on, or throws the
     /// stale-version error when nothing was saved.
     public static func saved(_ execution: inout StepExecution, jobStatus: String?, now: Date) throws -> BatchStatus {

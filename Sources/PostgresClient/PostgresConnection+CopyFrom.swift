@@ -15,6 +15,7 @@ extension PostgresConnection {
     public func copyFrom(
         _ query: PostgresQuery, _ body: (inout PostgresCopyWriter) throws -> Void
     ) throws -> Int {
+        try flushQueued()
         let handle = try liveHandle()
         let start = waitingForServer {
             query.bindings.withCArrays { types, values in

@@ -62,7 +62,7 @@ extension PostgresConnection {
         var begin = "BEGIN"
         if let isolation { begin += " ISOLATION LEVEL \(isolation.rawValue)" }
         if readOnly { begin += " READ ONLY" }
-        try beginTransaction(PostgresQuery(unsafeSQL: begin))
+        beginTransaction(PostgresQuery(unsafeSQL: begin))
         let value: Result
         do {
             value = try body(self)
@@ -81,7 +81,9 @@ extension PostgresConnection {
     /// A unit of work whose only write is one final statement (a checkpoint, say) then costs one
     /// round trip instead of three: that statement runs on
     /// ``DeferredTransaction/finalStatementConnection``, inside the transaction when it began and
-    /// on its own (atomic by itself) when it did not.
+    /// on its own (atomic by itself) when it did not. When the transaction began, COMMIT goes
+    /// out in the same round trip as that final statement, so it commits only if the statement
+    /// succeeds: a final statement that must refuse the commit raises an error.
     @discardableResult
     public func withDeferredTransaction<Result>(_ body: (DeferredTransaction) throws -> Result) throws -> Result {
         let transaction = DeferredTransaction(self)
@@ -92,19 +94,27 @@ extension PostgresConnection {
             if transaction.hasBegun { try rollbackTransaction(after: error) }
             throw error
         }
-        if transaction.hasBegun { try commitTransaction() }
+        if transaction.hasBegun && !transaction.committedWithFinalStatement { try commitTransaction() }
         return value
     }
 
-    func beginTransaction(_ begin: PostgresQuery = "BEGIN") throws {
-        do {
-            try execute(begin, prepared: true)
-        } catch let error as PostgresError {
-            throw PostgresTransactionError(phase: .begin, underlying: error)
-        }
+    /// Opens a transaction. BEGIN costs no round trip of its own: it is queued and goes out
+    /// with the transaction's first statement (or its COMMIT), in one pipeline.
+    func beginTransaction(_ begin: PostgresQuery = "BEGIN") {
+        enqueue(PipelinedStatement(begin, prepared: true))
+    }
+
+    /// Whether the transaction's BEGIN is still queued: nothing of it has reached the server.
+    private var transactionUnsent: Bool {
+        queued.count == 1 && queued[0].query.sql.hasPrefix("BEGIN")
     }
 
     private func rollbackTransaction(after error: any Error) throws {
+        commitsAfterNextStatement = false
+        if transactionUnsent {
+            discardQueued()
+            return
+        }
         do {
             try execute("ROLLBACK", prepared: true)
         } catch let rollbackError as PostgresError {
@@ -113,6 +123,12 @@ extension PostgresConnection {
     }
 
     private func commitTransaction() throws {
+        commitsAfterNextStatement = false
+        if transactionUnsent {
+            // Nothing ran in it: there is nothing to commit.
+            discardQueued()
+            return
+        }
         do {
             let result = try query("COMMIT", prepared: true)
             // After an error inside the transaction the server answers COMMIT with ROLLBACK.
@@ -131,23 +147,35 @@ extension PostgresConnection {
 /// ``PostgresConnection/withDeferredTransaction(_:)``. Use it on the connection's own thread.
 public final class DeferredTransaction {
     private let raw: PostgresConnection
-    /// True once BEGIN was sent: statements since then commit or roll back together.
+    /// True once BEGIN was queued: statements since then commit or roll back together.
     public private(set) var hasBegun = false
 
     init(_ connection: PostgresConnection) { raw = connection }
 
-    /// The connection inside the transaction, sending BEGIN first if it has not been yet.
+    /// The connection inside the transaction. BEGIN is queued the first time and goes out with
+    /// the first statement run on it.
     public var connection: PostgresConnection {
         get throws {
             if !hasBegun {
-                try raw.beginTransaction()
+                raw.beginTransaction()
                 hasBegun = true
             }
             return raw
         }
     }
 
+    /// Whether COMMIT went out with the final statement.
+    var committedWithFinalStatement: Bool { finalStatementSent && !raw.commitsAfterNextStatement }
+    private var finalStatementSent = false
+
     /// The connection for the unit's last statement, which must be atomic on its own: inside
-    /// the transaction when it began, alone otherwise. Nothing may run on it afterwards.
-    public var finalStatementConnection: PostgresConnection { raw }
+    /// the transaction when it began (COMMIT then follows it in the same round trip, and runs
+    /// only if it succeeds), alone otherwise. Nothing may run on it afterwards.
+    public var finalStatementConnection: PostgresConnection {
+        if hasBegun {
+            raw.commitsAfterNextStatement = true
+            finalStatementSent = true
+        }
+        return raw
+    }
 }

@@ -27,6 +27,11 @@ public final class PostgresConnection: @unchecked Sendable {
     /// How this connection notices a server that went silent.
     public let deadPeerDetection: DeadPeerDetection
     private var preparedStatements: [String: String] = [:]
+    /// Statements that go out in the same round trip as the next one (a transaction's BEGIN);
+    /// see PostgresConnection+Pipeline.swift.
+    var queued: [PipelinedStatement] = []
+    /// Whether the next statement is followed by COMMIT in the same round trip.
+    var commitsAfterNextStatement = false
     private let cancelLock = Mutex<CancelHandle>(CancelHandle())
     /// When the call in progress began (monotonic nanoseconds), or 0 between calls.
     private let callStartedAt = Atomic<UInt64>(0)
@@ -64,6 +69,8 @@ public final class PostgresConnection: @unchecked Sendable {
         if let handle { PQfinish(handle) }
         handle = nil
         preparedStatements.removeAll()
+        queued.removeAll()
+        commitsAfterNextStatement = false
     }
 
     /// True while libpq believes the session is usable. A dead server is only noticed on the
@@ -148,6 +155,9 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     run the same SQL many times).
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
+        if !queued.isEmpty || commitsAfterNextStatement {
+            return try sendWithQueued(PipelinedStatement(query, prepared: prepared))
+        }
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
         let statementName = prepared ? try prepare(query, on: handle) : nil
@@ -172,12 +182,13 @@ public final class PostgresConnection: @unchecked Sendable {
     ///
     /// - Important: the text is sent as it is: only for SQL the program ships (migrations).
     public func unsafeExecuteScript(_ sql: String) throws {
+        try flushQueued()
         let handle = try liveHandle()
         // A script returns one result per statement; libpq hands back the last. Errors stop it.
         _ = try checked(waitingForServer { PQexec(handle, sql) }, query: sql)
     }
 
-    private func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
+    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
         if let name = preparedStatements[query.sql] { return name }
         let name = "swiftbatch_\(preparedStatements.count + 1)"
         let result = waitingForServer {

@@ -126,14 +126,18 @@ public struct PartitionCommitGuard: StepCommitGuard {
                                      AND (o.worker_step, o.state) <= (lease.worker_step, 'READY') AND o.state IN ('READY', 'CLAIMED')
                                    ORDER BY o.worker_step, o.state, o.partition_id LIMIT \(unsafeRaw: String(PartitionFinish.notifyBelowWaiting))) waiting)
                                < \(unsafeRaw: String(PartitionFinish.notifyBelowWaiting)))),
-                   -- A finish must not end the partition with its step unsaved (a stale version):
-                   -- dividing by zero then fails the whole statement, so nothing is written.
-                   CASE WHEN \(state)::text IS NOT NULL AND (SELECT count(*) FROM lease) = 1
-                        THEN 1 / (SELECT count(*) FROM step)::int END,
+                   -- Nothing is written unless both the claim and the step's version hold: the
+                   -- statement fails otherwise, so a COMMIT sent with it (a chunk's) does not run.
+                   CASE WHEN NOT EXISTS (SELECT 1 FROM lease)
+                        THEN batch_refuse_save('claim', \(PartitionLeaseLost(fence: fence).description))
+                        WHEN NOT EXISTS (SELECT 1 FROM step)
+                        THEN batch_refuse_save('stale', \(StepSaveSQL.staleVersion(execution).message)) END,
                    next.*
             FROM (VALUES (1)) AS one LEFT JOIN next ON true
             """, prepared: true).single()
-        } catch let error as PostgresError where finish != nil && error.sqlState == .divisionByZero {
+        } catch let error as PostgresError where error.sqlState == StepSaveSQL.guardLostState {
+            throw PartitionLeaseLost(fence: fence)
+        } catch let error as PostgresError where error.sqlState == StepSaveSQL.staleState {
             throw StepSaveSQL.staleVersion(execution)
         }
         // The claim is checked first: losing it is what a stale version means under a claim.

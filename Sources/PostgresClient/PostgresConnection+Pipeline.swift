@@ -1,0 +1,172 @@
+import CLibPQ
+
+/// A statement sent in a pipeline: several statements in one round trip (libpq's pipeline
+/// mode), their results read afterwards in order.
+public struct PipelinedStatement: Sendable {
+    public var query: PostgresQuery
+    /// Prepare the statement once per session and reuse it (see ``PostgresConnection/query(_:prepared:)``).
+    public var prepared: Bool
+
+    public init(_ query: PostgresQuery, prepared: Bool = false) {
+        self.query = query
+        self.prepared = prepared
+    }
+}
+
+/// A statement of a pipeline failed: which one, and why. Statements after it did not run.
+struct PipelineFailure: Error {
+    var index: Int
+    var error: PostgresError
+}
+
+extension PostgresConnection {
+    /// Runs `statements` in one round trip and returns their results in order.
+    ///
+    /// They are sent together, with one synchronisation point after the last: outside a
+    /// transaction block they run as one implicit transaction (all or nothing). When one fails,
+    /// the ones after it do not run and its error is thrown; inside a transaction block that
+    /// the statements opened or continued, the block is then aborted and the caller rolls it
+    /// back.
+    ///
+    /// - Important: statements whose results are large go last: the results are read only once
+    ///   everything is sent.
+    public func pipeline(_ statements: [PipelinedStatement]) throws -> [PostgresResult] {
+        try flushQueued()
+        do {
+            return try runPipeline(statements)
+        } catch let failure as PipelineFailure {
+            throw failure.error
+        }
+    }
+
+    /// Queues `statement` to go out in the same round trip as the next statement (its result
+    /// is read and dropped; an error of it is thrown by that next call). BEGIN, for instance:
+    /// a transaction then costs no round trip of its own.
+    func enqueue(_ statement: PipelinedStatement) {
+        queued.append(statement)
+    }
+
+    /// Sends what is queued on its own, for calls that cannot be pipelined (COPY, a streamed
+    /// query, a script).
+    func flushQueued() throws {
+        guard !queued.isEmpty else { return }
+        let statements = queued
+        queued.removeAll()
+        do {
+            _ = try runPipeline(statements)
+        } catch let failure as PipelineFailure {
+            throw Self.queuedError(failure, of: statements)
+        }
+    }
+
+    /// Forgets what is queued without sending it (a transaction whose BEGIN never went out,
+    /// rolled back).
+    func discardQueued() {
+        queued.removeAll()
+    }
+
+    /// Runs `statement` after what is queued, and COMMIT after it when one is due, in one round
+    /// trip; returns `statement`'s result.
+    func sendWithQueued(_ statement: PipelinedStatement) throws -> PostgresResult {
+        var statements = queued
+        queued.removeAll()
+        let position = statements.count
+        statements.append(statement)
+        let commits = commitsAfterNextStatement
+        commitsAfterNextStatement = false
+        if commits { statements.append(PipelinedStatement("COMMIT", prepared: true)) }
+        let results: [PostgresResult]
+        do {
+            results = try runPipeline(statements)
+        } catch let failure as PipelineFailure {
+            if failure.index < position { throw Self.queuedError(failure, of: statements) }
+            if failure.index > position { throw PostgresTransactionError(phase: .commit, underlying: failure.error) }
+            throw failure.error
+        }
+        if commits, results[position + 1].commandStatus == "ROLLBACK" {
+            // After an error inside the transaction the server answers COMMIT with ROLLBACK.
+            throw PostgresTransactionError(
+                phase: .commit,
+                underlying: PostgresError(
+                    kind: .server, sqlState: "25P02",
+                    message: "the transaction was rolled back because a statement in it failed"))
+        }
+        return results[position]
+    }
+
+    /// The error of a queued statement: a failed BEGIN is the transaction's.
+    private static func queuedError(_ failure: PipelineFailure, of statements: [PipelinedStatement]) -> any Error {
+        if statements[failure.index].query.sql.hasPrefix("BEGIN") {
+            return PostgresTransactionError(phase: .begin, underlying: failure.error)
+        }
+        return failure.error
+    }
+
+    /// Sends `statements` in pipeline mode with one sync after the last, then reads every
+    /// result. Throws ``PipelineFailure`` for the first statement the server refused, or a
+    /// `.connectionLost` error.
+    private func runPipeline(_ statements: [PipelinedStatement]) throws -> [PostgresResult] {
+        let handle = try liveHandle()
+        // Statements prepared for the first time are prepared first, outside the pipeline
+        // (once per session).
+        var names: [String?] = []
+        names.reserveCapacity(statements.count)
+        for (index, statement) in statements.enumerated() {
+            do {
+                names.append(statement.prepared ? try prepare(statement.query, on: handle) : nil)
+            } catch let error as PostgresError {
+                throw PipelineFailure(index: index, error: error)
+            }
+        }
+        guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: nil) }
+        defer { _ = PQexitPipelineMode(handle) }
+        for (index, statement) in statements.enumerated() {
+            let query = statement.query
+            let count = Int32(query.bindings.count)
+            let sent = query.bindings.withCArrays { types, values in
+                if let name = names[index] {
+                    return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
+                }
+                return PQsendQueryParams(handle, query.sql, count, types, values, nil, nil, 0)
+            }
+            guard sent == 1 else { throw connectionError(query: query.sql) }
+        }
+        // Sends the sync point and flushes everything to the server (blocking mode).
+        guard PQpipelineSync(handle) == 1 else { throw connectionError(query: nil) }
+
+        var results: [PostgresResult] = []
+        results.reserveCapacity(statements.count)
+        var failure: PipelineFailure?
+        return try waitingForServer {
+            for (index, statement) in statements.enumerated() {
+                var result: PostgresResult?
+                // Each statement's results end with a NULL; a dead session gives NULL at once.
+                while let raw = PQgetResult(handle) {
+                    switch PQresultStatus(raw) {
+                    case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_EMPTY_QUERY:
+                        result = PostgresResult(handle: raw)
+                    case PGRES_PIPELINE_ABORTED:
+                        PQclear(raw)
+                    default:
+                        if failure == nil {
+                            failure = PipelineFailure(index: index, error: serverError(from: raw, query: statement.query.sql))
+                        }
+                        PQclear(raw)
+                    }
+                }
+                if PQstatus(handle) != CONNECTION_OK { throw connectionError(query: statement.query.sql) }
+                if let result { results.append(result) } else if failure == nil {
+                    throw connectionError(query: statement.query.sql)
+                }
+            }
+            guard let sync = PQgetResult(handle) else { throw connectionError(query: nil) }
+            let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+            PQclear(sync)
+            guard synced else {
+                throw PostgresError(kind: .connectionLost, message: "the pipeline's results ended out of step")
+            }
+            if let failure { throw failure }
+            return results
+        }
+    }
+}
