@@ -12,6 +12,9 @@ public final class PostgresStepTransaction: StepTransaction {
     }
     private let source: Source
     private var savepoints = 0
+    /// Whether the chunk is reading and processing: statements then run outside the
+    /// transaction until it begins.
+    private var beforeWrites = false
 
     /// For a connection already inside an open transaction.
     public init(connection: PostgresConnection) {
@@ -29,9 +32,20 @@ public final class PostgresStepTransaction: StepTransaction {
         get throws {
             switch source {
             case .open(let connection): connection
-            case .deferred(let transaction): try transaction.connection
+            case .deferred(let transaction):
+                beforeWrites ? transaction.connectionBeforeWrites : try transaction.connection
             }
         }
+    }
+
+    /// Runs the chunk's reading and processing with no transaction open: a reader's queries run
+    /// on their own (in autocommit), so slow processing never holds a transaction idle. The
+    /// transaction begins with the chunk's first write, in the same round trip.
+    public func outsideTransaction<Result>(_ body: () throws -> Result) rethrows -> Result {
+        let outer = beforeWrites
+        beforeWrites = true
+        defer { beforeWrites = outer }
+        return try body()
     }
 
     public func withSavepoint<Result>(_ body: () throws -> Result) throws -> Result {

@@ -164,6 +164,10 @@ public final class DeferredTransaction {
         }
     }
 
+    /// The connection for statements before the unit's first write (reads): they run on their
+    /// own while the transaction has not begun, inside it once it has.
+    public var connectionBeforeWrites: PostgresConnection { raw }
+
     /// Whether COMMIT went out with the final statement.
     var committedWithFinalStatement: Bool { finalStatementSent && !raw.commitsAfterNextStatement }
     private var finalStatementSent = false

@@ -8,6 +8,19 @@ public protocol StepTransaction: AnyObject {
     func withSavepoint<Result>(_ body: () throws -> Result) throws -> Result
     /// Records a skipped item; it commits with the chunk.
     func recordSkip(_ item: SkippedItem) throws
+
+    /// Runs `body`, the part of a chunk before its writes (reading and processing), so that it
+    /// holds no transaction open: a repository whose transaction begins at its first write
+    /// runs `body`'s statements on their own. The default runs `body` as it is.
+    ///
+    /// - Important: what runs in `body` does not commit with the chunk: readers only read.
+    func outsideTransaction<Result>(_ body: () throws -> Result) rethrows -> Result
+}
+
+extension StepTransaction {
+    public func outsideTransaction<Result>(_ body: () throws -> Result) rethrows -> Result {
+        try body()
+    }
 }
 
 /// What a reader or writer may know about the chunk it works on.

@@ -147,45 +147,33 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         chunk.committedSkips.removeAll()
         if notify { for listener in listeners { listener.beforeChunk(context) } }
 
-        if !chunk.hasRead {
-            while chunk.items.count < commitInterval {
-                do {
-                    guard let item = try reader.read(in: context) else {
-                        chunk.exhausted = true
-                        break
+        // Reading and processing hold no transaction open: the repository's transaction begins
+        // with the first write. Items are read only on the first attempt, and processed again
+        // only when processing is what failed.
+        try transaction.outsideTransaction {
+            if !chunk.hasRead {
+                while chunk.items.count < commitInterval {
+                    do {
+                        guard let item = try reader.read(in: context) else {
+                            chunk.exhausted = true
+                            break
+                        }
+                        chunk.items.append(item)
+                        if notify { for listener in listeners { listener.afterRead(item) } }
+                    } catch {
+                        if notify { for listener in listeners { listener.onReadError(error) } }
+                        guard skipPolicy.isSkippable(error) else { throw error }
+                        let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(chunk.items.count)) read"
+                        chunk.readSkips.append(try skips.skip(.read, key: key, error))
                     }
-                    chunk.items.append(item)
-                    if notify { for listener in listeners { listener.afterRead(item) } }
-                } catch {
-                    if notify { for listener in listeners { listener.onReadError(error) } }
-                    guard skipPolicy.isSkippable(error) else { throw error }
-                    let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(chunk.items.count)) read"
-                    chunk.readSkips.append(try skips.skip(.read, key: key, error))
                 }
+                chunk.hasRead = true
             }
-            chunk.hasRead = true
-        }
-        skips.count(chunk.readSkips)
-
-        chunk.outputs.removeAll(keepingCapacity: true)
-        var filtered: Int64 = 0
-        var processSkips: [SkippedItem] = []
-        // A concurrent processor has done the whole chunk already; its results are taken in
-        // the items' order, so outputs, skips and listeners see what a sequential one gives.
-        let processed = processor.processChunk(chunk.items)
-        for (position, item) in chunk.items.enumerated() {
-            do {
-                let output = try processed.map { try $0[position].get() } ?? processor.process(item)
-                if notify { for listener in listeners { listener.afterProcess(item, result: output) } }
-                if let output {
-                    chunk.outputs.append(output)
-                } else {
-                    filtered += 1
-                }
-            } catch {
-                if notify { for listener in listeners { listener.onProcessError(item, error) } }
-                guard skipPolicy.isSkippable(error) else { throw error }
-                processSkips.append(try skips.skip(.process, key: itemKey(of: item), error))
+            skips.count(chunk.readSkips)
+            if chunk.hasProcessed {
+                skips.count(chunk.processSkips)
+            } else {
+                try process(&chunk, &skips, processor, skipPolicy, notify)
             }
         }
 
@@ -211,7 +199,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             for listener in listeners { listener.afterWrite(items) }
         }
 
-        let allSkips = chunk.readSkips + processSkips + writeSkips
+        let allSkips = chunk.readSkips + chunk.processSkips + writeSkips
         for skipped in allSkips {
             try transaction.recordSkip(skipped)
             scope.logger.notice(
@@ -227,12 +215,42 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         working.context = stepContext
         working.counts.read += Int64(chunk.items.count)
         working.counts.readSkip += Int64(chunk.readSkips.count)
-        working.counts.processSkip += Int64(processSkips.count)
+        working.counts.processSkip += Int64(chunk.processSkips.count)
         working.counts.writeSkip += Int64(writeSkips.count)
-        working.counts.filter += filtered
+        working.counts.filter += chunk.filtered
         working.counts.write += Int64(written)
         working.counts.commit += 1
         chunk.committedSkips = allSkips
+    }
+
+    /// Processes the chunk's items into its outputs, once: a retry of the chunk's transaction
+    /// writes the same outputs again.
+    private func process(
+        _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ skips: inout Skips, _ processor: Processor,
+        _ skipPolicy: SkipPolicy, _ notify: Bool
+    ) throws {
+        chunk.outputs.removeAll(keepingCapacity: true)
+        chunk.filtered = 0
+        chunk.processSkips.removeAll()
+        // A concurrent processor has done the whole chunk already; its results are taken in
+        // the items' order, so outputs, skips and listeners see what a sequential one gives.
+        let processed = processor.processChunk(chunk.items)
+        for (position, item) in chunk.items.enumerated() {
+            do {
+                let output = try processed.map { try $0[position].get() } ?? processor.process(item)
+                if notify { for listener in listeners { listener.afterProcess(item, result: output) } }
+                if let output {
+                    chunk.outputs.append(output)
+                } else {
+                    chunk.filtered += 1
+                }
+            } catch {
+                if notify { for listener in listeners { listener.onProcessError(item, error) } }
+                guard skipPolicy.isSkippable(error) else { throw error }
+                chunk.processSkips.append(try skips.skip(.process, key: itemKey(of: item), error))
+            }
+        }
+        chunk.hasProcessed = true
     }
 }
 
@@ -250,11 +268,14 @@ struct ChunkBuffers<Item, Output> {
     var items: [Item] = []
     var outputs: [Output] = []
     var readSkips: [SkippedItem] = []
+    var processSkips: [SkippedItem] = []
+    var filtered: Int64 = 0
     /// The skips of the last chunk that committed, for listeners.
     var committedSkips: [SkippedItem] = []
     /// The context of the chunk in hand, for listeners.
     var context: ChunkContext?
     var hasRead = false
+    var hasProcessed = false
     var exhausted = false
 
     init(capacity: Int) {
@@ -265,7 +286,11 @@ struct ChunkBuffers<Item, Output> {
     mutating func startNext() {
         items.removeAll(keepingCapacity: true)
         readSkips.removeAll()
+        processSkips.removeAll()
+        outputs.removeAll(keepingCapacity: true)
+        filtered = 0
         hasRead = false
+        hasProcessed = false
     }
 }
 
