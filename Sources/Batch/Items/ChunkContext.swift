@@ -35,14 +35,20 @@ public final class ChunkContext {
     /// The step's context as of the start of the chunk (read-only here; streams write to it in
     /// `update`).
     public let stepContext: ExecutionContext
+    private let interruption: (@Sendable () -> Bool)?
 
     public init(
         transaction: any StepTransaction, stepName: String, parameters: JobParameters,
-        stepContext: ExecutionContext
+        stepContext: ExecutionContext, interruption: (@Sendable () -> Bool)? = nil
     ) {
         self.transaction = transaction
         self.stepName = stepName
         self.parameters = parameters
         self.stepContext = stepContext
+        self.interruption = interruption
     }
+
+    /// True when whoever runs the step wants it to end (a worker shutting down): long work
+    /// inside the chunk (awaited processing) should stop; the chunk is then not committed.
+    public var isInterrupted: Bool { interruption?() ?? false }
 }

@@ -23,10 +23,18 @@ public protocol ItemProcessor<Input, Output> {
     /// item's position, or returns nil (the default) to have the chunk step call
     /// ``process(_:)`` item by item. See ``ConcurrentItemProcessor``.
     func processChunk(_ items: [Input]) -> [Result<Output?, any Error>]?
+
+    /// ``processChunk(_:)`` with the chunk at hand, for processors that can stop early when
+    /// ``ChunkContext/isInterrupted`` (see ``AsyncChunkProcessor``). The default calls
+    /// ``processChunk(_:)``.
+    func processChunk(_ items: [Input], in chunk: ChunkContext) -> [Result<Output?, any Error>]?
 }
 
 extension ItemProcessor {
     public func processChunk(_ items: [Input]) -> [Result<Output?, any Error>]? { nil }
+    public func processChunk(_ items: [Input], in chunk: ChunkContext) -> [Result<Output?, any Error>]? {
+        processChunk(items)
+    }
 }
 
 /// Writes a chunk's items.

@@ -106,6 +106,13 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                         }
                     }
                     break
+                } catch is CancellationError where scope.isInterrupted {
+                    // Awaited processing was cancelled by an interruption: the chunk in hand is
+                    // dropped and the step stops at its last commit.
+                    execution.status = .stopped
+                    execution.exitStatus = .stopped.adding(
+                        description: "interrupted after \(execution.counts.read) items; the chunk in progress was not committed")
+                    return
                 } catch {
                     execution.counts.rollback += 1
                     if let context = chunk.context {
@@ -140,7 +147,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     ) throws {
         let context = ChunkContext(
             transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
-            stepContext: working.context)
+            stepContext: working.context, interruption: scope.interruption)
         var skips = Skips(policy: skipPolicy, alreadySkipped: working.counts.skip, execution: working)
         let notify = !listeners.isEmpty
         chunk.context = context
@@ -173,7 +180,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             if chunk.hasProcessed {
                 skips.count(chunk.processSkips)
             } else {
-                try process(&chunk, &skips, processor, skipPolicy, notify)
+                try process(&chunk, &skips, processor, skipPolicy, notify, context)
             }
         }
 
@@ -227,14 +234,14 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
     /// writes the same outputs again.
     private func process(
         _ chunk: inout ChunkBuffers<Reader.Item, Writer.Item>, _ skips: inout Skips, _ processor: Processor,
-        _ skipPolicy: SkipPolicy, _ notify: Bool
+        _ skipPolicy: SkipPolicy, _ notify: Bool, _ context: ChunkContext
     ) throws {
         chunk.outputs.removeAll(keepingCapacity: true)
         chunk.filtered = 0
         chunk.processSkips.removeAll()
         // A concurrent processor has done the whole chunk already; its results are taken in
         // the items' order, so outputs, skips and listeners see what a sequential one gives.
-        let processed = processor.processChunk(chunk.items)
+        let processed = processor.processChunk(chunk.items, in: context)
         for (position, item) in chunk.items.enumerated() {
             do {
                 let output = try processed.map { try $0[position].get() } ?? processor.process(item)
@@ -244,6 +251,9 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 } else {
                     chunk.filtered += 1
                 }
+            } catch let error as CancellationError {
+                // Interrupted (a worker shutting down): the chunk is not committed.
+                throw error
             } catch {
                 if notify { for listener in listeners { listener.onProcessError(item, error) } }
                 guard skipPolicy.isSkippable(error) else { throw error }

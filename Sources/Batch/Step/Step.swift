@@ -32,7 +32,7 @@ public final class StepScope {
     public let logger: Logger
     /// The step's context as the step starts: a partition's range, or a restart's checkpoint.
     public let stepContext: ExecutionContext
-    private let interruption: (@Sendable () -> Bool)?
+    let interruption: (@Sendable () -> Bool)?
 
     /// - Parameters:
     ///   - session: the repository session the step commits its chunks through; only the
