@@ -15,11 +15,17 @@ extension PostgresConnection {
     public func copyFrom(
         _ query: PostgresQuery, _ body: (inout PostgresCopyWriter) throws -> Void
     ) throws -> Int {
-        try flushQueued()
         let handle = try liveHandle()
-        let start = waitingForServer {
-            query.bindings.withCArrays { types, values in
-                PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+        let start: OpaquePointer?
+        if !queued.isEmpty, query.bindings.count == 0, queued.allSatisfy({ $0.query.bindings.count == 0 }) {
+            // A queued BEGIN goes out with the COPY, in one simple-protocol query.
+            start = try startCopy(after: queued.map(\.query.sql), query.sql, on: handle)
+        } else {
+            try flushQueued()
+            start = waitingForServer {
+                query.bindings.withCArrays { types, values in
+                    PQexecParams(handle, query.sql, Int32(query.bindings.count), types, values, nil, nil, 0)
+                }
             }
         }
         guard let start else { throw connectionError(query: query.sql) }
@@ -50,6 +56,26 @@ extension PostgresConnection {
         let final = try checked(waitingForServer { PQgetResult(handle) }, query: query.sql)
         _ = drainResults(handle)
         return final.affectedRows
+    }
+
+    /// Sends `statements` and the COPY as one simple-protocol query (one round trip) and returns
+    /// the COPY's first result; throws the first statement's error if one fails.
+    private func startCopy(after statements: [String], _ copy: String, on handle: OpaquePointer) throws -> OpaquePointer? {
+        queued.removeAll()
+        let text = (statements + [copy]).joined(separator: "; ")
+        guard PQsendQuery(handle, text) == 1 else { throw connectionError(query: copy) }
+        for statement in statements {
+            guard let result = waitingForServer({ PQgetResult(handle) }) else { throw connectionError(query: statement) }
+            guard PQresultStatus(result) == PGRES_COMMAND_OK else {
+                let error = serverError(from: result, query: statement)
+                PQclear(result)
+                _ = drainResults(handle)
+                if statement.hasPrefix("BEGIN") { throw PostgresTransactionError(phase: .begin, underlying: error) }
+                throw error
+            }
+            PQclear(result)
+        }
+        return waitingForServer { PQgetResult(handle) }
     }
 
     /// Reads and frees results until libpq has none left, so the session can take the next
