@@ -81,7 +81,7 @@ struct KeysetPager {
         case .query(let selectFromWhere): sql = selectFromWhere
         }
         sql += "(" + nullable.map { PostgresQuery.quoteIdentifier($0) + " IS NULL" }.joined(separator: " OR ") + ") LIMIT 1"
-        let found = try connection.query(PostgresQuery(unsafeSQL: sql, bindings: baseBindings))
+        let found = try explainingMissingColumn { try connection.query(PostgresQuery(unsafeSQL: sql, bindings: baseBindings)) }
         guard found.isEmpty else {
             throw ItemStreamError(
                 code: .badKey, stream: stream,
@@ -124,7 +124,9 @@ struct KeysetPager {
                 + " ORDER BY " + quotedKeys.joined(separator: ", ") + " LIMIT \(limit)"
             sqlCache[shape] = sql
         }
-        let result = try connection.query(PostgresQuery(unsafeSQL: sql, bindings: bindings), prepared: true)
+        let result = try explainingMissingColumn {
+            try connection.query(PostgresQuery(unsafeSQL: sql, bindings: bindings), prepared: true)
+        }
         if keyColumns == nil, !result.isEmpty { keyColumns = try locateKeys(in: result) }
         let isLast = result.count < limit
         // Every key of the page, checked: no NULL, no key twice (row comparison orders them).
@@ -151,6 +153,19 @@ struct KeysetPager {
     /// The key of a row of a page.
     func key(of row: PostgresRow) throws -> RowKey {
         try RowKey(row, columns: keyColumns!, stream: stream)
+    }
+
+    /// Turns "column does not exist" into an error naming the key columns and the source.
+    private func explainingMissingColumn<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let error as PostgresError where error.sqlState == .undefinedColumn {
+            let source = table.map { "table \($0)" } ?? "the query"
+            throw ItemStreamError(
+                code: .badKey, stream: stream,
+                message: "key columns \(quotedKeys.joined(separator: ", ")) are not all columns of \(source): \(error.message); "
+                    + "name them exactly as the \(table == nil ? "query's result" : "table") names them (case matters)")
+        }
     }
 
     private func locateKeys(in result: PostgresResult) throws -> [Int] {
