@@ -2,7 +2,7 @@ import Batch
 import PostgresClient
 
 /// How ``KeyValue``s travel to and from PostgreSQL: each bound with its column type's OID
-/// (text with none, so `varchar`, `char` and `citext` columns keep their own type, operators and
+/// (text with none, so `varchar` and `char` columns keep their own type, operators and
 /// index), each read from a result column whose type decides its kind.
 extension PostgresBindings {
     /// Appends `value` as one parameter of its type.
