@@ -140,6 +140,29 @@ struct TypedKeysetReaderTests {
         }
     }
 
+    @Test func everyPageOfACompositeKeyIsAnIndexScan() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE source (day date NOT NULL, name text NOT NULL, label text, PRIMARY KEY (day, name))")
+            try db.execute("""
+                INSERT INTO source SELECT DATE '2026-01-01' + g % 100, 'n' || g, 'x' || g FROM generate_series(1, 30000) g
+                """)
+            try db.execute("ANALYZE source")
+            func scans() throws -> (sequential: Int64, index: Int64) {
+                _ = try db.query("SELECT pg_stat_force_next_flush()")
+                _ = try db.query("SELECT pg_stat_clear_snapshot()")
+                return try db.query("SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'source'")
+                    .single().decode((Int64, Int64).self)
+            }
+            let before = try scans()
+            let reader = Self.reader(Self.composite, range: KeyRange(from: [.date("2026-01-11")]), pageSize: 250)
+            try reader.open([:])
+            #expect(try ChunkHarness.readAll(reader, db).count == 27_000)
+            let after = try scans()
+            #expect(after.sequential == before.sequential, "a page scanned the whole table")
+            #expect(after.index - before.index >= 108, "\(before) -> \(after)")
+        }
+    }
+
     @Test func anyQueryReadsByKeyThroughTheStepsConnection() async throws {
         try await TestDatabase.withConnection { db, _ in
             let ordered = try Self.create(Self.composite, db)
