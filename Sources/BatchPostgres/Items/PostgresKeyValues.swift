@@ -44,7 +44,7 @@ extension KeyValue {
 
     /// The value in `cell`, typed by its column.
     ///
-    /// - Throws: ``ItemStreamError`` (`badKey`) for NULL or a type no key can be; `stream` names
+    /// - Throws: `ItemStreamError` (`badKey`) for NULL or a type no key can be; `stream` names
     ///   the reader in it.
     init(_ cell: PostgresCell, stream: String) throws {
         guard !cell.isNull else {

@@ -115,7 +115,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     ///
     /// Key columns may be `bigint`, `integer`, `smallint`, `text`, `varchar`, `char`, `uuid`,
     /// `date`, `timestamp`, `timestamptz` or `numeric`, in any mix; all ascending. The context key
-    /// `.last_key` holds the last key handed out as a ``RowKey`` (`[{"date":"2026-03-01"},
+    /// `.last_key` holds the last key handed out as a `RowKey` (`[{"date":"2026-03-01"},
     /// {"text":"a"}]`), exact to the last digit and microsecond, so a restart resumes right after
     /// the last committed item.
     ///
@@ -123,7 +123,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     /// (which row comparison would silently leave out) fails the first read, after one query
     /// over the key columns that are not declared NOT NULL; two rows with the same key fail the
     /// read that meets them (each page re-reads the last row handed out to see what follows it).
-    /// Either is an ``ItemStreamError`` with code `badKey`.
+    /// Either is an `ItemStreamError` with code `badKey`.
     ///
     /// - Parameters:
     ///   - table: The table (or view) read; quoted as an identifier.
@@ -132,7 +132,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     ///     Key columns not among them are selected after them.
     ///   - keyColumns: The unique key's columns, most significant first, e.g. `["day", "name"]`.
     ///   - range: Only keys in this range (lower bound included, upper excluded; a bound may be a
-    ///     prefix of the key): a partition's, from ``Batch/Partition/keys(in:)``. Nil for all.
+    ///     prefix of the key): a partition's, from `Partition.keys(in:)`. Nil for all.
     ///   - condition: An extra filter, ANDed in; its values are bound, and it must not depend on
     ///     anything that changes while the step runs.
     ///   - pageSize: Rows fetched per query.

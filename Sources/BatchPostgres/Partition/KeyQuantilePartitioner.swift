@@ -6,11 +6,11 @@ import PostgresClient
 /// order (over every row up to `sampleAbove` rows, over a TABLESAMPLE of about 100,000 rows
 /// above), become the partitions' boundaries.
 ///
-/// The partitions are ``Batch/Partition/keys(_:index:of:)`` ranges that tile the whole key
+/// The partitions are `Partition.keys(_:index:of:)` ranges that tile the whole key
 /// space: the first is open below, the last open above, and each boundary is the upper bound
 /// (excluded) of one partition and the lower bound (included) of the next. So every row is in
 /// exactly one partition, including rows added after the split; a
-/// ``PostgresKeysetReader`` given the range (``Batch/Partition/keys(in:)``) reads them. An
+/// ``PostgresKeysetReader`` given the range (`Partition.keys(in:)`) reads them. An
 /// empty table gives no partition; a key with fewer distinct values than the grid gives fewer
 /// partitions. Rows with a NULL key are in none (the reader refuses them).
 ///
