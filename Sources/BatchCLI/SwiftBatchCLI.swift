@@ -18,7 +18,7 @@ public enum SwiftBatchCLI {
     ///     (`billing migrate`). By default the executable's file name (`argv[0]`'s last part).
     ///   - jobs: The jobs the executable offers.
     ///   - migrations: The application's own schema migrations, applied by `migrate` after the
-    ///     framework's (see ``ApplicationMigrations``); every other command then also checks
+    ///     framework's (see `ApplicationMigrations`); every other command then also checks
     ///     that they are applied.
     ///   - arguments: The arguments to parse instead of the process's (without `argv[0]`).
     public static func main(

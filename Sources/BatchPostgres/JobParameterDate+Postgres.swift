@@ -4,7 +4,7 @@ import PostgresClient
 /// A date job parameter binds as PostgreSQL's own type for its kind, so it can be used in SQL
 /// as it is (`WHERE booked_on = \(day)`, `\(day) + 1`), and reads back from those types:
 ///
-/// | ``JobParameterDate/Kind``  | PostgreSQL    |
+/// | `JobParameterDate.Kind`    | PostgreSQL    |
 /// |----------------------------|---------------|
 /// | `localDate`                | `date`        |
 /// | `localDateTime`            | `timestamp`   |
