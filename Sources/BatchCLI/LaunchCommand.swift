@@ -52,10 +52,7 @@ struct LaunchCommand: AsyncParsableCommand {
                 caught: the launcher dies as with kill -9 (see above).
 
                 Examples:
-                  \(ApplicationName.current) launch ledger-seed rows=100000
-                  \(ApplicationName.current) launch ledger-etl grid=8 chunk=1000 --local-workers 2
-                  \(ApplicationName.current) launch report day=2026-01-31,date --next
-                  \(ApplicationName.current) launch ledger-etl grid=8 --progress plain 2> etl.log
+                \(HelpExamples.launch)
 
                 \(ExitCodes.helpText)
                 """)

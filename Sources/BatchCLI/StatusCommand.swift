@@ -20,7 +20,7 @@ struct StatusCommand: AsyncParsableCommand {
 
                 Examples:
                   \(ApplicationName.current) status                 # the newest executions
-                  \(ApplicationName.current) status --job ledger-etl --limit 5
+                  \(ApplicationName.current) status --job \(HelpExamples.job) --limit 5
                   \(ApplicationName.current) status 42              # execution 42 and its steps
                   \(ApplicationName.current) status 42 --json | jq '.steps[0].partitions'
                   \(ApplicationName.current) status --watch         # follow the newest running execution

@@ -23,7 +23,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 dies or is paused past its lease loses its partitions to others, which resume them \
                 from their last committed chunk; it can never commit after that.
 
-                Remote chunk steps (ledger-etl-remote, say) are served by the same slots: a free \
+                Remote chunk steps are served by the same slots: a free \
                 slot claims a chunk the launcher sent, processes its items outside any transaction, \
                 then writes them and records the chunk DONE in one transaction, under its claim. A \
                 chunk whose worker died or was paused past its lease is claimed again by another \
@@ -47,7 +47,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
                 Examples:
                   \(ApplicationName.current) worker
-                  \(ApplicationName.current) worker --concurrency 4 --steps ledger-etl --lease-seconds 30
+                  \(ApplicationName.current) worker --concurrency 4 --steps \(HelpExamples.job) --lease-seconds 30
                 """)
     }
 
