@@ -148,6 +148,7 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     run the same SQL many times).
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
+        try query.bindings.validate(sql: query.sql)
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
         let statementName = prepared ? try prepare(query, on: handle) : nil
