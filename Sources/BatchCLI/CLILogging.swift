@@ -1,3 +1,4 @@
+import Batch
 import Foundation
 import Logging
 
@@ -14,6 +15,6 @@ enum CLILogging {
             // Through the status line, so a progress line is cleared before each log line.
             return StatusLineLogHandler(inner: handler)
         }
-        return Logger(label: "swiftbatch")
+        return Logger(label: ApplicationName.current)
     }()
 }

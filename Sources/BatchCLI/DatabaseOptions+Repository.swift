@@ -1,5 +1,5 @@
-import BatchCluster
 import ArgumentParser
+import BatchCluster
 import BatchPostgres
 import PostgresClient
 

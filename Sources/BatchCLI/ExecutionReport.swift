@@ -49,7 +49,7 @@ enum ExecutionReport {
                 }
                 let unnamed = summary.total - summary.completed - summary.unfinished.count
                 if unnamed > 0 {
-                    text += "    ... and \(unnamed) more (all of them: swiftbatch status \(execution.id) --json, or the batch_dashboard_failures view)\n"
+                    text += "    ... and \(unnamed) more (all of them: \(ApplicationName.current) status \(execution.id) --json, or the batch_dashboard_failures view)\n"
                 }
             }
         }
@@ -61,9 +61,9 @@ enum ExecutionReport {
         }
         switch execution.status {
         case .failed, .stopped:
-            text += "  restart it with: swiftbatch restart \(execution.id)\n"
+            text += "  restart it with: \(ApplicationName.current) restart \(execution.id)\n"
         case .starting, .started, .stopping:
-            text += "  stop it with: swiftbatch stop \(execution.id)\n"
+            text += "  stop it with: \(ApplicationName.current) stop \(execution.id)\n"
         default:
             break
         }

@@ -28,11 +28,13 @@ public enum ExitCodes {
         }
     }
 
-    static let helpText = """
+    static var helpText: String {
+        """
         Exit codes: 0 completed, 1 failed, 2 bad usage or input, 3 stopped, \
         4 refused (already complete or running), 5 database unreachable or schema missing, \
-        130 launch detached by Ctrl-C (the execution goes on or is failed; see `swiftbatch launch --help`).
+        130 launch detached by Ctrl-C (the execution goes on or is failed; see `\(ApplicationName.current) launch --help`).
         """
+    }
 }
 
 /// A command's failure as the user should see it: one message and a documented exit code.

@@ -23,7 +23,7 @@ enum JobRegistry {
         if let job = jobs.withLock({ $0[name] }) { return job }
         let known = all.map(\.name).joined(separator: ", ")
         throw CommandFailure(
-            "unknown job \"\(name)\"; the jobs here are: \(known.isEmpty ? "(none)" : known) (see `swiftbatch jobs`)",
+            "unknown job \"\(name)\"; the jobs here are: \(known.isEmpty ? "(none)" : known) (see `\(ApplicationName.current) jobs`)",
             exitCode: ExitCodes.usage)
     }
 }

@@ -2,13 +2,15 @@ import ArgumentParser
 import Batch
 
 struct JobsCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "jobs",
-        abstract: "List the jobs this executable can launch, with their parameters.",
-        discussion: """
-            Example:
-              swiftbatch jobs
-            """)
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "jobs",
+            abstract: "List the jobs this executable can launch, with their parameters.",
+            discussion: """
+                Example:
+                  \(ApplicationName.current) jobs
+                """)
+    }
 
     func run() throws {
         for job in JobRegistry.all {

@@ -2,66 +2,65 @@ import ArgumentParser
 import Batch
 import BatchCluster
 import BatchPostgres
-import PostgresClient
 import Dispatch
 import Foundation
 import Logging
+import PostgresClient
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
 struct LaunchCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "launch",
-        abstract: "Run a job in this process and wait for it to end.",
-        discussion: """
-            Parameters are written as Spring Batch writes them: name=value[,type[,identifying]], \
-            type one of string, long, double, date (or a Java class name), identifying true or \
-            false. A job that declares its parameters types untyped values for you (rows=1000 \
-            is a long when the job says so).
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "launch",
+            abstract: "Run a job in this process and wait for it to end.",
+            discussion: """
+                Parameters are written as Spring Batch writes them: name=value[,type[,identifying]], \
+                type one of string, long, double, date (or a Java class name), identifying true or \
+                false. A job that declares its parameters types untyped values for you (rows=1000 \
+                is a long when the job says so).
 
-            The same identifying parameters name the same job instance: a COMPLETED instance is \
-            refused (change a parameter, or use --next), a FAILED or STOPPED one restarts where it \
-            stopped, a running one is refused while its launcher lives.
+                The same identifying parameters name the same job instance: a COMPLETED instance is \
+                refused (change a parameter, or use --next), a FAILED or STOPPED one restarts where it \
+                stopped, a running one is refused while its launcher lives.
 
-            The launcher heartbeats its execution. If it dies (kill -9, lost host) the workers \
-            carry on; launching the same instance again once its lease has run out attaches to \
-            the running execution and waits for it: no partition is created or run twice. An \
-            execution that was running a step inside the dead launcher is failed and restarted \
-            from its checkpoint instead.
+                The launcher heartbeats its execution. If it dies (kill -9, lost host) the workers \
+                carry on; launching the same instance again once its lease has run out attaches to \
+                the running execution and waits for it: no partition is created or run twice. An \
+                execution that was running a step inside the dead launcher is failed and restarted \
+                from its checkpoint instead.
 
-            Progress: on a terminal, one line on stderr redrawn every second (partitions done/total, \
-            items read and written, items/s, elapsed, ETA from the partitions, failed partitions), \
-            kept below the log lines; otherwise a plain `progress:` line every 5 s and when a step \
-            starts or ends. \
-            --progress json prints one JSON object a line; -q/--no-progress shows none. It is read \
-            from the repository (one query a second on its own connection, further apart when a read is costly), so it never slows the job.
+                Progress: on a terminal, one line on stderr redrawn every second (partitions done/total, \
+                items read and written, items/s, elapsed, ETA from the partitions, failed partitions), \
+                kept below the log lines; otherwise a plain `progress:` line every 5 s and when a step \
+                starts or ends. \
+                --progress json prints one JSON object a line; -q/--no-progress shows none. It is read \
+                from the repository (one query a second on its own connection, further apart when a read is costly), so it never slows the job.
 
-            Ctrl-C detaches, it stops nothing: local workers (--local-workers) hand their partitions \
-            back (ready, checkpoint kept), and the launch exits 130 after saying how to watch \
-            (`swiftbatch status <id> --watch`), re-attach or stop (`swiftbatch stop <id>`) the \
-            execution. An execution awaiting a partitioned step goes on in the workers, and this \
-            launcher releases its lease, so launching the same instance again attaches at once. A \
-            step running inside this process cannot outlive it: the execution is marked FAILED at \
-            once (its committed chunks kept) and `swiftbatch restart <id>` resumes it from its last \
-            commit. A second Ctrl-C exits at once (130) without any of this; the lease then runs out \
-            and the next launch or `swiftbatch recover` takes care of the execution. If the \
-            execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
-            caught: the launcher dies as with kill -9 (see above).
+                Ctrl-C detaches, it stops nothing: local workers (--local-workers) hand their partitions \
+                back (ready, checkpoint kept), and the launch exits 130 after saying how to watch \
+                (`\(ApplicationName.current) status <id> --watch`), re-attach or stop (`\(ApplicationName.current) stop <id>`) the \
+                execution. An execution awaiting a partitioned step goes on in the workers, and this \
+                launcher releases its lease, so launching the same instance again attaches at once. A \
+                step running inside this process cannot outlive it: the execution is marked FAILED at \
+                once (its committed chunks kept) and `\(ApplicationName.current) restart <id>` resumes it from its last \
+                commit. A second Ctrl-C exits at once (130) without any of this; the lease then runs out \
+                and the next launch or `\(ApplicationName.current) recover` takes care of the execution. If the \
+                execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
+                caught: the launcher dies as with kill -9 (see above).
 
-            Examples:
-              swiftbatch launch ledger-seed rows=100000
-              swiftbatch launch ledger-etl grid=8 chunk=1000 --local-workers 2
-              swiftbatch launch report day=2026-01-31,date --next
-              swiftbatch launch ledger-etl grid=8 --progress plain 2> etl.log
+                Examples:
+                \(HelpExamples.launch)
 
-            \(ExitCodes.helpText)
-            """)
+                \(ExitCodes.helpText)
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
 
-    @Argument(help: "The job to run (see `swiftbatch jobs`).")
+    @Argument(help: "The job to run (see `\(ApplicationName.current) jobs`).")
     var job: String
 
     @Argument(help: "Job parameters, name=value[,type[,identifying]].")
@@ -123,7 +122,7 @@ struct LaunchCommand: AsyncParsableCommand {
             local: local.map { ($0.worker, $0.done) })
         let signals = SignalHandler(
             signals: [SIGINT],
-            notice: "swiftbatch: interrupted: detaching from the execution, which is not stopped (Ctrl-C again to exit at once)"
+            notice: "\(ApplicationName.current): interrupted: detaching from the execution, which is not stopped (Ctrl-C again to exit at once)"
         ) { detacher.detach() }
         let execution: JobExecution
         do {
@@ -165,7 +164,7 @@ struct LaunchCommand: AsyncParsableCommand {
 struct LaunchOptions: ParsableArguments {
     @Option(
         name: .customLong("local-workers"),
-        help: "Also run partitions in this process, on N threads (0: leave them to `swiftbatch worker` daemons).")
+        help: "Also run partitions in this process, on N threads (0: leave them to `\(ApplicationName.current) worker` daemons).")
     var localWorkers: Int = 0
 
     @Option(

@@ -71,7 +71,7 @@ final class LaunchDetacher: Sendable {
     private func finish() -> Int32 {
         let say = StatusLine.shared.printLine
         guard let started = state.withLock({ $0.started }) else {
-            say("swiftbatch: interrupted before an execution was created; if one was, `swiftbatch status` shows it and `swiftbatch recover` fails it once this launcher's lease runs out.")
+            say("\(ApplicationName.current): interrupted before an execution was created; if one was, `\(ApplicationName.current) status` shows it and `\(ApplicationName.current) recover` fails it once this launcher's lease runs out.")
             return ExitCodes.detached.rawValue
         }
         let id = started.execution.id
@@ -84,8 +84,8 @@ final class LaunchDetacher: Sendable {
             outcome = try session.detachLauncher(executionID: id, owner: started.launcher.owner, reason: reason)
         } catch {
             say("""
-                swiftbatch: detached from execution \(id), but could not tell the repository (\(error)).
-                  Once this launcher's lease runs out (\(Int(started.launcher.leaseSeconds)) s), `\(relaunch(started.execution))` attaches to it or restarts it; `swiftbatch recover` fails it if nothing runs it.
+                \(ApplicationName.current): detached from execution \(id), but could not tell the repository (\(error)).
+                  Once this launcher's lease runs out (\(Int(started.launcher.leaseSeconds)) s), `\(relaunch(started.execution))` attaches to it or restarts it; `\(ApplicationName.current) recover` fails it if nothing runs it.
                 """)
             return ExitCodes.detached.rawValue
         }
@@ -93,24 +93,24 @@ final class LaunchDetacher: Sendable {
         case .awaitingPartitions(let workers):
             let serving = workers > 0
                 ? "it goes on in the workers (\(workers) live)"
-                : "no live worker serves it: its partitions wait for `swiftbatch worker` (or re-attach with --local-workers N)"
+                : "no live worker serves it: its partitions wait for `\(ApplicationName.current) worker` (or re-attach with --local-workers N)"
             say("""
-                swiftbatch: detached from execution \(id) (\(job.name)); \(serving).
-                  watch it:   swiftbatch status \(id) --watch
+                \(ApplicationName.current): detached from execution \(id) (\(job.name)); \(serving).
+                  watch it:   \(ApplicationName.current) status \(id) --watch
                   re-attach:  \(relaunch(started.execution))   (attaches at once: this launcher released its lease)
-                  stop it:    swiftbatch stop \(id)
+                  stop it:    \(ApplicationName.current) stop \(id)
                 """)
         case .failed(let steps):
             let running = steps.isEmpty ? "between steps" : "running step \(steps.joined(separator: ", ")) in this launcher"
             say("""
-                swiftbatch: execution \(id) (\(job.name)) was \(running), which cannot outlive it: it is now FAILED.
-                  Its committed chunks are kept; resume from the last commit with: swiftbatch restart \(id)   (or: \(relaunch(started.execution)))
+                \(ApplicationName.current): execution \(id) (\(job.name)) was \(running), which cannot outlive it: it is now FAILED.
+                  Its committed chunks are kept; resume from the last commit with: \(ApplicationName.current) restart \(id)   (or: \(relaunch(started.execution)))
                 """)
         case .ended(let status):
-            say("swiftbatch: execution \(id) had already ended \(status.rawValue); see `swiftbatch status \(id)`.")
+            say("\(ApplicationName.current): execution \(id) had already ended \(status.rawValue); see `\(ApplicationName.current) status \(id)`.")
             return ExitCodes.forExecution(status).rawValue
         case .notOurs:
-            say("swiftbatch: another launch took execution \(id) over; nothing changed. Watch it with: swiftbatch status \(id) --watch")
+            say("\(ApplicationName.current): another launch took execution \(id) over; nothing changed. Watch it with: \(ApplicationName.current) status \(id) --watch")
         }
         return ExitCodes.detached.rawValue
     }
@@ -118,7 +118,7 @@ final class LaunchDetacher: Sendable {
     /// The `launch` that names the same instance (and so attaches to or restarts it).
     private func relaunch(_ execution: JobExecution) -> String {
         let specs = Dictionary(job.parameterSpecs.map { ($0.name, $0) }) { a, _ in a }
-        var words = ["swiftbatch", "launch", job.name]
+        var words = [ApplicationName.current, "launch", job.name]
         for (name, parameter) in execution.parameters {
             // A declared parameter is typed by the job; anything else is spelled out in full.
             if let spec = specs[name], spec.identifying == parameter.identifying {

@@ -3,16 +3,18 @@ import Batch
 import BatchPostgres
 
 struct StopCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "stop",
-        abstract: "Ask a running execution to stop at its next chunk commit.",
-        discussion: """
-            The execution becomes STOPPING; its steps finish the chunk in hand, save their \
-            checkpoint and end STOPPED. Restart it later with `swiftbatch restart`.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "stop",
+            abstract: "Ask a running execution to stop at its next chunk commit.",
+            discussion: """
+                The execution becomes STOPPING; its steps finish the chunk in hand, save their \
+                checkpoint and end STOPPED. Restart it later with `\(ApplicationName.current) restart`.
 
-            Example:
-              swiftbatch stop 42
-            """)
+                Example:
+                  \(ApplicationName.current) stop 42
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The job execution id.") var execution: Int64
@@ -39,13 +41,15 @@ private func changeStatus(
 }
 
 struct AbandonCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "abandon",
-        abstract: "Mark a failed or stopped execution ABANDONED, so it is never restarted.",
-        discussion: """
-            Example:
-              swiftbatch abandon 42
-            """)
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "abandon",
+            abstract: "Mark a failed or stopped execution ABANDONED, so it is never restarted.",
+            discussion: """
+                Example:
+                  \(ApplicationName.current) abandon 42
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The job execution id.") var execution: Int64
@@ -60,20 +64,22 @@ struct AbandonCommand: AsyncParsableCommand {
 }
 
 struct RestartCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "restart",
-        abstract: "Run a FAILED or STOPPED execution's instance again, from where it stopped.",
-        discussion: """
-            Completed steps are skipped; the step that failed resumes from its last committed \
-            chunk. Same as launching the job again with the same parameters. Progress and \
-            Ctrl-C work as for `launch` (see `swiftbatch launch --help`).
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "restart",
+            abstract: "Run a FAILED or STOPPED execution's instance again, from where it stopped.",
+            discussion: """
+                Completed steps are skipped; the step that failed resumes from its last committed \
+                chunk. Same as launching the job again with the same parameters. Progress and \
+                Ctrl-C work as for `launch` (see `\(ApplicationName.current) launch --help`).
 
-            Examples:
-              swiftbatch restart 42
-              swiftbatch restart 42 --local-workers 2
+                Examples:
+                  \(ApplicationName.current) restart 42
+                  \(ApplicationName.current) restart 42 --local-workers 2
 
-            \(ExitCodes.helpText)
-            """)
+                \(ExitCodes.helpText)
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
     @Argument(help: "The job execution id.") var execution: Int64

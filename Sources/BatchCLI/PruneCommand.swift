@@ -4,29 +4,31 @@ import BatchPostgres
 import Foundation
 
 struct PruneCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "prune",
-        abstract: "Delete the history of job instances that finished before a cutoff.",
-        discussion: """
-            The rule: a job instance is pruned when its newest execution ended COMPLETED or \
-            ABANDONED before the cutoff (now minus --older-than). Then every older execution of \
-            it is deleted with all its rows (parameters, context, step executions and their \
-            contexts, partitions, skipped items, launcher record), and so are the newest \
-            execution's step executions, partitions, skipped items and launcher record. The newest \
-            execution's own row, parameters and context stay, so `launch` still refuses a \
-            completed instance (and `--next` still counts on), and `status <id>` still shows how \
-            it ended. Instances whose newest execution FAILED or STOPPED are kept whole: a restart \
-            needs their history (abandon them first to let prune take them); running ones are \
-            never touched.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "prune",
+            abstract: "Delete the history of job instances that finished before a cutoff.",
+            discussion: """
+                The rule: a job instance is pruned when its newest execution ended COMPLETED or \
+                ABANDONED before the cutoff (now minus --older-than). Then every older execution of \
+                it is deleted with all its rows (parameters, context, step executions and their \
+                contexts, partitions, skipped items, launcher record), and so are the newest \
+                execution's step executions, partitions, skipped items and launcher record. The newest \
+                execution's own row, parameters and context stay, so `launch` still refuses a \
+                completed instance (and `--next` still counts on), and `status <id>` still shows how \
+                it ended. Instances whose newest execution FAILED or STOPPED are kept whole: a restart \
+                needs their history (abandon them first to let prune take them); running ones are \
+                never touched.
 
-            Work goes in batches of --batch-size instances, one transaction each, so a huge \
-            history never holds long locks; a launch of an instance being pruned waits for its \
-            batch. Prints how many rows of each kind it deleted (--dry-run: would delete).
+                Work goes in batches of --batch-size instances, one transaction each, so a huge \
+                history never holds long locks; a launch of an instance being pruned waits for its \
+                batch. Prints how many rows of each kind it deleted (--dry-run: would delete).
 
-            Examples:
-              swiftbatch prune --older-than 30d --dry-run
-              swiftbatch prune --older-than 12h --batch-size 200
-            """)
+                Examples:
+                  \(ApplicationName.current) prune --older-than 30d --dry-run
+                  \(ApplicationName.current) prune --older-than 12h --batch-size 200
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
 

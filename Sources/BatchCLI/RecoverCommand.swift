@@ -3,27 +3,29 @@ import Batch
 import BatchPostgres
 
 struct RecoverCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "recover",
-        abstract: "Mark FAILED the running executions whose launcher and workers are all gone.",
-        discussion: """
-            An execution is gone when its launcher's lease ran out (see `launch --lease-seconds`) \
-            and no worker holds a live lease on any of its partitions. recover marks each such \
-            execution FAILED (exit code FAILED, a message saying why, end time set), its running \
-            step executions FAILED, and its unfinished partitions (ready, or claimed under an \
-            expired lease) FAILED, so no worker picks them up; `swiftbatch restart <id>` (or the \
-            same launch again) then runs them from their checkpoints, and keeps completed ones. \
-            An execution whose launcher is alive, whose partitions a worker still runs (launch \
-            it again to attach), or that has no launcher record (launched by an older swiftbatch) \
-            is left alone. Each execution is decided and changed in one transaction under the \
-            same lock a launch takes, so recover never races a launch.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "recover",
+            abstract: "Mark FAILED the running executions whose launcher and workers are all gone.",
+            discussion: """
+                An execution is gone when its launcher's lease ran out (see `launch --lease-seconds`) \
+                and no worker holds a live lease on any of its partitions. recover marks each such \
+                execution FAILED (exit code FAILED, a message saying why, end time set), its running \
+                step executions FAILED, and its unfinished partitions (ready, or claimed under an \
+                expired lease) FAILED, so no worker picks them up; `\(ApplicationName.current) restart <id>` (or the \
+                same launch again) then runs them from their checkpoints, and keeps completed ones. \
+                An execution whose launcher is alive, whose partitions a worker still runs (launch \
+                it again to attach), or that has no launcher record (launched by an older \(ApplicationName.current)) \
+                is left alone. Each execution is decided and changed in one transaction under the \
+                same lock a launch takes, so recover never races a launch.
 
-            Prints one line per running execution: what it did, or why it left it alone.
+                Prints one line per running execution: what it did, or why it left it alone.
 
-            Examples:
-              swiftbatch recover --dry-run     # what it would do
-              swiftbatch recover
-            """)
+                Examples:
+                  \(ApplicationName.current) recover --dry-run     # what it would do
+                  \(ApplicationName.current) recover
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
 
@@ -49,13 +51,13 @@ struct RecoverCommand: AsyncParsableCommand {
         case .failed(let partitions):
             let marked = dryRun ? "would be marked FAILED" : "marked FAILED"
             let parts = partitions > 0 ? ", \(partitions) unfinished partitions with it" : ""
-            return "\(what): \(marked)\(parts): its launcher and workers are gone\(launcher); restart it with: swiftbatch restart \(decision.executionID)"
+            return "\(what): \(marked)\(parts): its launcher and workers are gone\(launcher); restart it with: \(ApplicationName.current) restart \(decision.executionID)"
         case .launcherAlive:
             return "\(what): left running: its launcher is alive\(launcher)"
         case .workersHoldPartitions(let claims):
             return "\(what): left running: workers hold \(claims) of its partitions\(launcher); launch the same job and parameters to attach to it"
         case .noLauncherRecord:
-            return "\(what): left running: no launcher record (launched by an older swiftbatch); if nothing runs it, fail it by hand"
+            return "\(what): left running: no launcher record (launched by an older \(ApplicationName.current)); if nothing runs it, fail it by hand"
         }
     }
 }

@@ -4,29 +4,31 @@ import BatchPostgres
 import Foundation
 
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "status",
-        abstract: "Show recent job executions, or one execution with its steps; --watch follows one to its end.",
-        discussion: """
-            --json prints JSON on stdout: the list (an array), or one execution with its steps \
-            and, for a partitioned step, its partitions (total, done, completed, failed, stopped, \
-            running). A running partitioned step's counts are its partitions' sums so far.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "status",
+            abstract: "Show recent job executions, or one execution with its steps; --watch follows one to its end.",
+            discussion: """
+                --json prints JSON on stdout: the list (an array), or one execution with its steps \
+                and, for a partitioned step, its partitions (total, done, completed, failed, stopped, \
+                running). A running partitioned step's counts are its partitions' sums so far.
 
-            --watch follows one execution (the newest running one when none is given) with a \
-            progress line on stderr (see --progress), prints it when it ends, and exits with its \
-            code: 0 COMPLETED, 1 FAILED (or ABANDONED), 3 STOPPED. Ctrl-C stops watching and \
-            leaves the execution alone.
+                --watch follows one execution (the newest running one when none is given) with a \
+                progress line on stderr (see --progress), prints it when it ends, and exits with its \
+                code: 0 COMPLETED, 1 FAILED (or ABANDONED), 3 STOPPED. Ctrl-C stops watching and \
+                leaves the execution alone.
 
-            Examples:
-              swiftbatch status                 # the newest executions
-              swiftbatch status --job ledger-etl --limit 5
-              swiftbatch status 42              # execution 42 and its steps
-              swiftbatch status 42 --json | jq '.steps[0].partitions'
-              swiftbatch status --watch         # follow the newest running execution
-              swiftbatch status 42 --watch --progress plain
+                Examples:
+                  \(ApplicationName.current) status                 # the newest executions
+                  \(ApplicationName.current) status --job \(HelpExamples.job) --limit 5
+                  \(ApplicationName.current) status 42              # execution 42 and its steps
+                  \(ApplicationName.current) status 42 --json | jq '.steps[0].partitions'
+                  \(ApplicationName.current) status --watch         # follow the newest running execution
+                  \(ApplicationName.current) status 42 --watch --progress plain
 
-            \(ExitCodes.helpText)
-            """)
+                \(ExitCodes.helpText)
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
 
@@ -73,7 +75,7 @@ struct StatusCommand: AsyncParsableCommand {
             }
             guard let running = try repository.newestRunningExecution() else {
                 throw CommandFailure(
-                    "no execution is running, so there is none to watch; give an execution id (see `swiftbatch status`)",
+                    "no execution is running, so there is none to watch; give an execution id (see `\(ApplicationName.current) status`)",
                     exitCode: ExitCodes.usage)
             }
             return running

@@ -12,7 +12,20 @@ import Glibc
 public enum SwiftBatchCLI {
     /// Turns `jobs` into the full command line: parses the process's arguments, runs the
     /// command, and exits with a documented code. Call it from your executable's entry point.
-    public static func main(jobs: [Job], arguments: [String]? = nil) async -> Never {
+    ///
+    /// - Parameters:
+    ///   - name: The application's name, used in usage, help, hints, errors and log labels
+    ///     (`billing migrate`). By default the executable's file name (`argv[0]`'s last part).
+    ///   - jobs: The jobs the executable offers.
+    ///   - migrations: The application's own schema migrations, applied by `migrate` after the
+    ///     framework's (see `ApplicationMigrations`); every other command then also checks
+    ///     that they are applied.
+    ///   - arguments: The arguments to parse instead of the process's (without `argv[0]`).
+    public static func main(
+        name: String? = nil, jobs: [Job], migrations: ApplicationMigrations? = nil, arguments: [String]? = nil
+    ) async -> Never {
+        ApplicationName.set(name ?? executableName())
+        ApplicationMigrations.register(migrations)
         JobRegistry.register(jobs)
         do {
             var command = try RootCommand.parseAsRoot(arguments)
@@ -45,27 +58,36 @@ public enum SwiftBatchCLI {
         }
     }
 
+    /// The executable's file name, as the user typed it (`argv[0]` without its directory).
+    static func executableName() -> String {
+        let path = CommandLine.arguments.first ?? ""
+        let base = path.split(separator: "/").last.map(String.init) ?? ""
+        return base.isEmpty ? "swiftbatch" : base
+    }
+
     static func printError(_ message: String) {
         FileHandle.standardError.write(Data((message + "\n").utf8))
     }
 }
 
 struct RootCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "swiftbatch",
-        abstract: "Batch jobs in Swift, with a PostgreSQL job repository.",
-        discussion: """
-            The job repository is found through --database-url, else $DATABASE_URL, else \
-            libpq's PG* variables.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: ApplicationName.current,
+            abstract: "Batch jobs in Swift, with a PostgreSQL job repository.",
+            discussion: """
+                The job repository is found through --database-url, else $DATABASE_URL, else \
+                libpq's PG* variables.
 
-            Example:
-              export DATABASE_URL=postgres://batch@localhost/jobs
-              swiftbatch migrate
+                Example:
+                  export DATABASE_URL=postgres://batch@localhost/jobs
+                  \(ApplicationName.current) migrate
 
-            \(ExitCodes.helpText)
-            """,
-        subcommands: [
-            MigrateCommand.self, JobsCommand.self, LaunchCommand.self, WorkerCommand.self, StatusCommand.self,
-            StopCommand.self, RestartCommand.self, AbandonCommand.self, RecoverCommand.self, PruneCommand.self,
-        ])
+                \(ExitCodes.helpText)
+                """,
+            subcommands: [
+                MigrateCommand.self, JobsCommand.self, LaunchCommand.self, WorkerCommand.self, StatusCommand.self,
+                StopCommand.self, RestartCommand.self, AbandonCommand.self, RecoverCommand.self, PruneCommand.self,
+            ])
+    }
 }

@@ -11,43 +11,45 @@ import Glibc
 #endif
 
 struct WorkerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "worker",
-        abstract: "Run partitions of partitioned steps and chunks of remote chunk steps, claimed from the job repository.",
-        discussion: """
-            Start as many workers as you like, on any host that reaches the repository. Each \
-            registers itself, claims ready partitions of the steps it serves (FOR UPDATE SKIP \
-            LOCKED: never two workers on one partition), runs up to --concurrency of them at \
-            once, and renews its leases by heartbeat and at every chunk commit. A worker that \
-            dies or is paused past its lease loses its partitions to others, which resume them \
-            from their last committed chunk; it can never commit after that.
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "worker",
+            abstract: "Run partitions of partitioned steps and chunks of remote chunk steps, claimed from the job repository.",
+            discussion: """
+                Start as many workers as you like, on any host that reaches the repository. Each \
+                registers itself, claims ready partitions of the steps it serves (FOR UPDATE SKIP \
+                LOCKED: never two workers on one partition), runs up to --concurrency of them at \
+                once, and renews its leases by heartbeat and at every chunk commit. A worker that \
+                dies or is paused past its lease loses its partitions to others, which resume them \
+                from their last committed chunk; it can never commit after that.
 
-            Remote chunk steps (ledger-etl-remote, say) are served by the same slots: a free \
-            slot claims a chunk the launcher sent, processes its items outside any transaction, \
-            then writes them and records the chunk DONE in one transaction, under its claim. A \
-            chunk whose worker died or was paused past its lease is claimed again by another \
-            and written exactly once.
+                Remote chunk steps are served by the same slots: a free \
+                slot claims a chunk the launcher sent, processes its items outside any transaction, \
+                then writes them and records the chunk DONE in one transaction, under its claim. A \
+                chunk whose worker died or was paused past its lease is claimed again by another \
+                and written exactly once.
 
-            SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
-            (their checkpoints kept) and exit 0. A second signal exits at once.
+                SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
+                (their checkpoints kept) and exit 0. A second signal exits at once.
 
-            A chunk's transaction must not sit idle longer than twice the lease: the server then \
-            ends the worker's session (idle_in_transaction_session_timeout), so a paused worker \
-            cannot keep a partition locked.
+                A chunk's transaction must not sit idle longer than twice the lease: the server then \
+                ends the worker's session (idle_in_transaction_session_timeout), so a paused worker \
+                cannot keep a partition locked.
 
-            Commits: a worker's commits return before the server has flushed them to disk \
-            (synchronous_commit = off for its own sessions only). A server crash can then lose \
-            the last few hundred milliseconds of them, always the latest and never one without \
-            those before it: their partitions or chunks run again from the last durable \
-            checkpoint, and their output, written in the same transactions, is lost with them, \
-            so nothing is duplicated. A job's end is always committed synchronously, which makes \
-            everything it counted durable. --synchronous-commit makes each commit wait instead \
-            (one fsync per partition's end and per chunk).
+                Commits: a worker's commits return before the server has flushed them to disk \
+                (synchronous_commit = off for its own sessions only). A server crash can then lose \
+                the last few hundred milliseconds of them, always the latest and never one without \
+                those before it: their partitions or chunks run again from the last durable \
+                checkpoint, and their output, written in the same transactions, is lost with them, \
+                so nothing is duplicated. A job's end is always committed synchronously, which makes \
+                everything it counted durable. --synchronous-commit makes each commit wait instead \
+                (one fsync per partition's end and per chunk).
 
-            Examples:
-              swiftbatch worker
-              swiftbatch worker --concurrency 4 --steps ledger-etl --lease-seconds 30
-            """)
+                Examples:
+                  \(ApplicationName.current) worker
+                  \(ApplicationName.current) worker --concurrency 4 --steps \(HelpExamples.job) --lease-seconds 30
+                """)
+    }
 
     @OptionGroup var database: DatabaseOptions
 
@@ -102,7 +104,7 @@ final class SignalHandler {
 
     init(
         signals numbers: [Int32] = [SIGTERM, SIGINT],
-        notice: String = "swiftbatch: stopping after the current chunks (signal again to exit now)",
+        notice: String = "\(ApplicationName.current): stopping after the current chunks (signal again to exit now)",
         graceful: @escaping @Sendable () -> Void
     ) {
         let counter = Counter()

@@ -52,4 +52,25 @@ package enum CivilCalendar {
         let remainder = ((value % divisor) + divisor) % divisor
         return ((value - remainder) / divisor, remainder)
     }
+
+    /// `YYYY-MM-DD` (years 1 to 9999).
+    package static func isoDate(year: Int, month: Int, day: Int) -> String {
+        func pad(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return pad(year, 4) + "-" + pad(month, 2) + "-" + pad(day, 2)
+    }
+
+    /// The day `YYYY-MM-DD` names, as days since 1970-01-01; nil when the text is not a real
+    /// calendar day of that form.
+    package static func days(isoDate text: String) -> Int64? {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 3, parts[0].count == 4, parts[1].count == 2, parts[2].count == 2,
+            parts.allSatisfy({ $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }),
+            let year = Int(parts[0]), let month = Int(parts[1]), let day = Int(parts[2]),
+            year >= 1, (1...12).contains(month), (1...daysInMonth(year: year, month: month)).contains(day)
+        else { return nil }
+        return days(year: year, month: month, day: day)
+    }
 }

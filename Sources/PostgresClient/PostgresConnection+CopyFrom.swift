@@ -15,6 +15,7 @@ extension PostgresConnection {
     public func copyFrom(
         _ query: PostgresQuery, _ body: (inout PostgresCopyWriter) throws -> Void
     ) throws -> Int {
+        try query.bindings.validate(sql: query.sql)
         let handle = try liveHandle()
         let start: OpaquePointer?
         if !queued.isEmpty, query.bindings.count == 0, queued.allSatisfy({ $0.query.bindings.count == 0 }) {
@@ -101,6 +102,9 @@ public struct PostgresCopyWriter {
     private let handle: OpaquePointer
     private var buffer: [UInt8] = []
     private var fieldsInRow = 0
+    /// The first field of the current row whose text holds U+0000 (1-based), refused at
+    /// ``endRow()``: COPY's text format and PostgreSQL's text types cannot carry it.
+    private var fieldWithNUL: Int?
     /// Rows written so far.
     public private(set) var rowCount = 0
 
@@ -137,7 +141,17 @@ public struct PostgresCopyWriter {
     }
 
     /// Ends the current row, sending the buffer when it is full.
+    ///
+    /// - Throws: a ``PostgresError`` (`.usage`) when a field of the row holds U+0000, which
+    ///   PostgreSQL text cannot store; the COPY is then aborted by ``PostgresConnection/copyFrom(_:_:)``.
     public mutating func endRow() throws {
+        if let field = fieldWithNUL {
+            throw PostgresError(
+                kind: .usage,
+                message: "field \(field) of COPY row \(rowCount + 1) holds the character U+0000 (NUL), which "
+                    + "PostgreSQL text cannot store; remove or replace the character (e.g. with U+FFFD) before "
+                    + "writing the row, or store the bytes as bytea (PostgresBytes)")
+        }
         buffer.append(UInt8(ascii: "\n"))
         fieldsInRow = 0
         rowCount += 1
@@ -178,7 +192,8 @@ public struct PostgresCopyWriter {
                 || byte == UInt8(ascii: "\r")
             {
                 needsEscape = true
-                break
+            } else if byte == 0, fieldWithNUL == nil {
+                fieldWithNUL = fieldsInRow
             }
         }
         guard needsEscape else { return }

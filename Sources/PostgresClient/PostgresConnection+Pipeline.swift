@@ -106,6 +106,13 @@ extension PostgresConnection {
     /// result. Throws ``PipelineFailure`` for the first statement the server refused, or a
     /// `.connectionLost` error.
     private func runPipeline(_ statements: [PipelinedStatement]) throws -> [PostgresResult] {
+        for (index, statement) in statements.enumerated() {
+            do {
+                try statement.query.bindings.validate(sql: statement.query.sql)
+            } catch let error as PostgresError {
+                throw PipelineFailure(index: index, error: error)
+            }
+        }
         let handle = try liveHandle()
         // Statements prepared for the first time are prepared first, outside the pipeline
         // (once per session).

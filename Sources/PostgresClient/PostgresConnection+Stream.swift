@@ -10,6 +10,7 @@ extension PostgresConnection {
     /// - Returns: the number of rows handed to `body`.
     @discardableResult
     public func stream(_ query: PostgresQuery, _ body: (PostgresRow) throws -> Void) throws -> Int {
+        try query.bindings.validate(sql: query.sql)
         try flushQueued()
         let handle = try liveHandle()
         let sent = query.bindings.withCArrays { types, values in

@@ -155,6 +155,7 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     run the same SQL many times).
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
+        try query.bindings.validate(sql: query.sql)
         if !queued.isEmpty || commitsAfterNextStatement {
             return try sendWithQueued(PipelinedStatement(query, prepared: prepared))
         }

@@ -3,12 +3,23 @@ import Foundation
 /// A Swift value that can be sent to PostgreSQL as a bound parameter or a COPY field.
 ///
 /// Values travel in PostgreSQL's text format; the declared type only guides the server's
-/// inference. Implementations append their text form to `buffer` and must not append a NUL.
+/// inference. Implementations append their text form to `buffer`. PostgreSQL text cannot hold
+/// U+0000: a value whose text holds a NUL is refused when the statement runs (see
+/// ``PostgresBindings``), and a COPY row holding one is refused at its end.
 public protocol PostgresEncodable {
     /// The type announced with a bound parameter; `.unspecified` lets the server infer it.
     static var postgresType: PostgresDataType { get }
+    /// The type announced for this value; ``postgresType`` unless a type's values differ (a
+    /// date that may be a calendar date or a timestamp). A NULL of the type announces
+    /// ``postgresType``.
+    var postgresValueType: PostgresDataType { get }
     /// Appends the value in PostgreSQL's text format.
     func encodeText(into buffer: inout [UInt8])
+}
+
+extension PostgresEncodable {
+    @inlinable
+    public var postgresValueType: PostgresDataType { Self.postgresType }
 }
 
 extension String: PostgresEncodable {

@@ -74,6 +74,9 @@ extension PostgresBindings {
     /// Appends the value `index` of `other` (its bytes, or its NULL, and its type).
     mutating func append(binding index: Int, of other: PostgresBindings) {
         types.append(other.types[index])
+        if firstNUL == nil, let nul = other.firstNUL, nul.parameter == index {
+            firstNUL = (offsets.count, nul.byte)
+        }
         let start = other.offsets[index]
         guard start >= 0 else {
             offsets.append(-1)

@@ -88,11 +88,18 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation, CustomS
 ///
 /// Each value is stored NUL-terminated in `storage` so libpq can read it in place; NULLs have
 /// no bytes. Building a statement's parameters costs one growing allocation, not one per value.
+///
+/// A value whose text holds U+0000 cannot be sent this way (libpq would cut it at the NUL, and
+/// PostgreSQL's text types cannot store the character anyway): the first such value is
+/// remembered, and the connection refuses the statement with an error naming the parameter
+/// (``validate(sql:)``) instead of storing a shortened value.
 public struct PostgresBindings: Sendable {
     @usableFromInline var storage: [UInt8] = []
     /// Offset of each value in `storage`, or -1 for NULL.
     @usableFromInline var offsets: [Int] = []
     @usableFromInline var types: [UInt32] = []
+    /// The first value holding a NUL byte: its index and the byte's offset within its text.
+    @usableFromInline var firstNUL: (parameter: Int, byte: Int)?
 
     public init() {}
 
@@ -107,9 +114,13 @@ public struct PostgresBindings: Sendable {
     /// Appends one parameter; its placeholder is `$\(count)` afterwards.
     @inlinable
     public mutating func append<Value: PostgresEncodable>(_ value: Value) {
-        offsets.append(storage.count)
-        types.append(Value.postgresType.rawValue)
+        let start = storage.count
+        offsets.append(start)
+        types.append(value.postgresValueType.rawValue)
         value.encodeText(into: &storage)
+        if firstNUL == nil, let nul = storage[start...].firstIndex(of: 0) {
+            firstNUL = (offsets.count - 1, nul - start)
+        }
         storage.append(0)
     }
 
@@ -128,6 +139,18 @@ public struct PostgresBindings: Sendable {
     public mutating func appendNull() {
         offsets.append(-1)
         types.append(0)
+    }
+
+    /// Throws unless every value can be sent whole: a value holding U+0000 is refused with an
+    /// error naming its parameter (`$n`), never sent cut short at the NUL.
+    public func validate(sql: String) throws {
+        guard let (parameter, byte) = firstNUL else { return }
+        throw PostgresError(
+            kind: .usage,
+            message: "parameter $\(parameter + 1) holds the character U+0000 (NUL) at byte \(byte) of its text, "
+                + "which PostgreSQL text cannot store (it would be cut there); remove or replace the "
+                + "character (e.g. with U+FFFD) before binding the value, or store the bytes as bytea (PostgresBytes)",
+            query: sql)
     }
 
     /// Calls `body` with the C arrays that `PQexecParams` expects.

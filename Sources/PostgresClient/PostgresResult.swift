@@ -180,7 +180,9 @@ public struct PostgresCell: Sendable {
         return try T(postgresText: bytes, type: dataType, context: self)
     }
 
-    func decodingError(_ expected: String) -> PostgresError {
+    /// The error for a value that cannot be read as `expected` (e.g. "a calendar date"),
+    /// naming the column and quoting the value's start; for ``PostgresDecodable`` types.
+    public func decodingError(_ expected: String) -> PostgresError {
         let text = String(decoding: bytes.prefix(64), as: UTF8.self)
         return PostgresError(
             kind: .decoding,

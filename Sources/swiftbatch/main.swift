@@ -1,6 +1,6 @@
 import BatchCLI
 
-await SwiftBatchCLI.main(jobs: [
+await SwiftBatchCLI.main(name: "swiftbatch", jobs: [
     LedgerSeedJob.job,
     LedgerETLJob.job,
     CSVImportJob.job,

@@ -58,7 +58,7 @@ public struct JobLaunchError: Error, Sendable, CustomStringConvertible {
                 code: .alreadyRunning, jobName: jobName, executionID: id,
                 message: "job \(jobName) is already running for these parameters: execution \(id)"
                     + (launcher.map { ", launched by \($0)" } ?? "")
-                    + " (watch it with `swiftbatch status \(id)`, stop it with `swiftbatch stop \(id)`)")
+                    + " (watch it with `\(ApplicationName.current) status \(id)`, stop it with `\(ApplicationName.current) stop \(id)`)")
         case .notRestartable(let id):
             JobLaunchError(
                 code: .notRestartable, jobName: jobName, executionID: id,

@@ -11,7 +11,7 @@ public struct JobLauncher: Sendable {
     /// take its running execution over (it heartbeats every third of this).
     public let lease: Duration
 
-    public init(repository: any JobRepository, logger: Logger = Logger(label: "swiftbatch"), lease: Duration = .seconds(30)) {
+    public init(repository: any JobRepository, logger: Logger = Logger(label: ApplicationName.current), lease: Duration = .seconds(30)) {
         precondition(lease > .zero)
         self.repository = repository
         self.logger = logger

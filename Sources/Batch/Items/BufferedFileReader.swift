@@ -4,7 +4,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Finds where one record of a flat file ends, for ``BufferedFileReader/nextRecord(_:)``.
+/// Finds where one record of a flat file ends, for ``BufferedFileReader/nextRecord(_:limit:)``.
 protocol RecordScanner {
     /// Forgets any record scanned so far.
     mutating func reset()
@@ -110,9 +110,12 @@ final class BufferedFileReader {
     /// A record cut short by the end of the file (no terminator) is handed out whole; the caller
     /// asks its scanner whether it is complete.
     ///
+    /// - Parameter limit: the most bytes a record may hold. A longer one throws
+    ///   ``RecordTooLong`` once the reader is past it; one still unfinished after `limit` bytes
+    ///   is never buffered whole: the reader moves past the line feed that follows them.
     /// - Returns: the record's content without its terminator, valid until the next call; nil
     ///   at the end of the file.
-    func nextRecord<Scanner: RecordScanner>(_ scanner: inout Scanner) throws -> UnsafeBufferPointer<UInt8>? {
+    func nextRecord<Scanner: RecordScanner>(_ scanner: inout Scanner, limit: Int) throws -> UnsafeBufferPointer<UInt8>? {
         scanner.reset()
         var scanned = 0
         while true {
@@ -120,16 +123,42 @@ final class BufferedFileReader {
             if let found = scanner.scan(pending, from: scanned) {
                 let record = UnsafeBufferPointer(rebasing: pending[..<found.content])
                 start += found.end
+                if record.count > limit {
+                    throw RecordTooLong(record, lineFeeds: Self.lineFeeds(in: pending[..<found.end]))
+                }
                 return record
+            }
+            if pending.count > limit {
+                let opening = RecordTooLong(pending, lineFeeds: 0)
+                let skipped = try skipPastLineFeed()
+                throw RecordTooLong(opening: opening.opening, lineFeeds: skipped ? 1 : 0)
             }
             scanned = pending.count
             guard try fill() else {
                 if start == end { return nil }
                 let record = UnsafeBufferPointer(rebasing: storage[start..<end])
                 start = end
+                if record.count > limit { throw RecordTooLong(record, lineFeeds: Self.lineFeeds(in: record[...])) }
                 return record
             }
         }
+    }
+
+    /// Drops what is buffered and reads on, without buffering, to just past the next line feed
+    /// (or the end of the file: returns false).
+    private func skipPastLineFeed() throws -> Bool {
+        while true {
+            if let base = storage.baseAddress, start < end, let found = memchr(base + start, 0x0A, end - start) {
+                start = UnsafeMutableRawPointer(found) - UnsafeMutableRawPointer(base) + 1
+                return true
+            }
+            start = end
+            guard try fill() else { return false }
+        }
+    }
+
+    private static func lineFeeds(in bytes: Slice<UnsafeBufferPointer<UInt8>>) -> Int {
+        bytes.count(where: { $0 == 0x0A })
     }
 
     /// Reads more bytes after `end`, first moving the unconsumed ones to the front (or growing
@@ -167,6 +196,24 @@ final class BufferedFileReader {
 
     private func failure(_ what: String) -> ItemStreamError {
         POSIXFile.error(what, path: path, stream: stream)
+    }
+}
+
+/// A record longer than its reader's limit; the file is already past it (past the line feed
+/// that follows its first `limit` bytes).
+struct RecordTooLong: Error {
+    /// The record's first bytes, for the error's raw text.
+    let opening: [UInt8]
+    /// The line feeds the reader moved past with it (inside it and its terminator).
+    let lineFeeds: Int
+
+    init(opening: [UInt8], lineFeeds: Int) {
+        self.opening = opening
+        self.lineFeeds = lineFeeds
+    }
+
+    init(_ record: UnsafeBufferPointer<UInt8>, lineFeeds: Int) {
+        self.init(opening: Array(record.prefix(FlatFileParseError.rawTextLimit * 4)), lineFeeds: lineFeeds)
     }
 }
 

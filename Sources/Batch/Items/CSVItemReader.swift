@@ -7,8 +7,9 @@
 /// as many fields.
 ///
 /// A record that cannot be read (a misplaced or unclosed quote, the wrong number of fields,
-/// bytes that are not UTF-8, or an error from `map`) throws a ``FlatFileParseError`` naming its
-/// line; the reader is then past it, so a skip policy can go on with the next record.
+/// bytes that are not UTF-8, more than ``maximumRecordBytes`` bytes, or an error from `map`)
+/// throws a ``FlatFileParseError`` naming its file and line; the reader is then past it, so a
+/// skip policy can go on with the next record.
 ///
 /// Context keys (prefixed by ``name``): `.offset`, the byte offset of the next record, where a
 /// restart seeks straight to; `.line`, the lines before it, so line numbers stay true.
@@ -22,9 +23,12 @@ public final class CSVItemReader<Item>: ItemReader {
     public let path: String
     /// Whether the first record is a header.
     public let hasHeader: Bool
-    /// A quoted field still open after this many bytes is reported as unterminated at its
-    /// first line break (and reading goes on from the next line).
-    public static var maximumQuotedFieldBytes: Int { 8 << 20 }
+    /// The most bytes one record may hold. A longer record is never held in memory whole: it
+    /// is reported (``FlatFileParseError/Code/recordTooLong``) and reading goes on from the
+    /// line after its first `maximumRecordBytes` bytes. A quoted field still open after this
+    /// many bytes is reported as unterminated at its first line break instead (and reading
+    /// goes on from the next line), so one stray quote cannot swallow the file.
+    public let maximumRecordBytes: Int
 
     private let delimiter: UInt8
     private let map: (CSVRecord) throws -> Item
@@ -44,15 +48,20 @@ public final class CSVItemReader<Item>: ItemReader {
     ///   - delimiter: The field separator, an ASCII character other than a quote or line break
     ///     (`;` and tab are common).
     ///   - hasHeader: Whether the first record names the columns.
+    ///   - maximumRecordBytes: The most bytes one record may hold (at least 1); see
+    ///     ``maximumRecordBytes``. ``FlatFileRecordLimit/defaultBytes`` by default.
     ///   - map: Turns a record into an item; what it throws becomes a ``FlatFileParseError``
     ///     with code ``FlatFileParseError/Code/mappingFailed``.
     public init(
         path: String, name: String = "csvReader", delimiter: Character = ",", hasHeader: Bool = true,
+        maximumRecordBytes: Int = FlatFileRecordLimit.defaultBytes,
         map: @escaping (CSVRecord) throws -> Item
     ) {
         precondition(
             CSVRecordScanner.isValidDelimiter(delimiter),
             "a CSV delimiter must be one ASCII character other than a quote or a line break")
+        precondition(maximumRecordBytes > 0, "a CSV reader's maximumRecordBytes must be positive")
+        self.maximumRecordBytes = maximumRecordBytes
         self.path = path
         self.name = name
         self.hasHeader = hasHeader
@@ -60,7 +69,7 @@ public final class CSVItemReader<Item>: ItemReader {
         self.map = map
         self.offsetKey = name + ".offset"
         self.lineKey = name + ".line"
-        self.scanner = CSVRecordScanner(delimiter: self.delimiter, quotedLimit: Self.maximumQuotedFieldBytes)
+        self.scanner = CSVRecordScanner(delimiter: self.delimiter, quotedLimit: maximumRecordBytes)
     }
 
     /// Opens the file, reads its header, and seeks to the saved position if there is one.
@@ -126,8 +135,20 @@ public final class CSVItemReader<Item>: ItemReader {
     private func nextRecord(in file: BufferedFileReader) throws -> (content: UnsafeBufferPointer<UInt8>, line: Int)? {
         while true {
             let recordStart = file.offset
-            guard let content = try file.nextRecord(&scanner) else { return nil }
             let line = linesRead + 1
+            let found: UnsafeBufferPointer<UInt8>?
+            do {
+                found = try file.nextRecord(&scanner, limit: maximumRecordBytes)
+            } catch let tooLong as RecordTooLong {
+                linesRead += tooLong.lineFeeds
+                throw FlatFileParseError(
+                    code: .recordTooLong, path: path, line: line,
+                    rawText: String(decoding: tooLong.opening, as: UTF8.self),
+                    message: "the record on line \(line) is longer than \(maximumRecordBytes) bytes, the "
+                        + "reader's maximumRecordBytes; check that the file is CSV with this delimiter and "
+                        + "line breaks, or raise maximumRecordBytes if records this long are expected")
+            }
+            guard let content = found else { return nil }
             let terminated = file.offset - recordStart > Int64(content.count)
             linesRead += content.count(where: { $0 == CSVRecordScanner.lineFeed }) + (terminated ? 1 : 0)
             if content.isEmpty { continue }
@@ -160,7 +181,7 @@ public final class CSVItemReader<Item>: ItemReader {
         }
         let raw = UnsafeBufferPointer(rebasing: content[..<firstLine])
         let reason = scanner.gaveUp
-            ? "is still open after \(Self.maximumQuotedFieldBytes) bytes"
+            ? "is still open after \(maximumRecordBytes) bytes (the reader's maximumRecordBytes)"
             : "is never closed before the end of the file"
         return FlatFileParseError(
             code: .unterminatedQuote, path: path, line: line, rawText: Self.rawText(raw),
@@ -189,19 +210,25 @@ public final class CSVItemReader<Item>: ItemReader {
         while true {
             if index < count, content[index] == quote {
                 var start = index + 1
-                var unescaped: [UInt8]?
+                // Filled only when the value holds doubled quotes: each run is appended once,
+                // so un-escaping is linear in the field's length.
+                var unescaped: [UInt8] = []
+                var hasEscapes = false
                 while true {
-                    guard let close = content[start...].firstIndex(of: quote) else {
+                    guard let base = content.baseAddress,
+                        let close = CSVRecordScanner.find(quote, in: base, from: start, to: count)
+                    else {
                         throw failure(.unterminatedQuote, "the quoted value is never closed")
                     }
                     if close + 1 < count, content[close + 1] == quote {
-                        unescaped = (unescaped ?? []) + content[start...close]
+                        hasEscapes = true
+                        unescaped.append(contentsOf: UnsafeBufferPointer(rebasing: content[start...close]))
                         start = close + 2
                         continue
                     }
-                    if var value = unescaped {
-                        value += content[start..<close]
-                        try value.withUnsafeBufferPointer { try append($0) }
+                    if hasEscapes {
+                        unescaped.append(contentsOf: UnsafeBufferPointer(rebasing: content[start..<close]))
+                        try unescaped.withUnsafeBufferPointer { try append($0) }
                     } else {
                         try append(UnsafeBufferPointer(rebasing: content[start..<close]))
                     }
@@ -216,8 +243,8 @@ public final class CSVItemReader<Item>: ItemReader {
                 }
                 index += 1
             } else {
-                let end = content[index...].firstIndex(of: delimiter) ?? count
-                if content[index..<end].contains(quote) {
+                let end = content.baseAddress.flatMap { CSVRecordScanner.find(delimiter, in: $0, from: index, to: count) } ?? count
+                if content.baseAddress.flatMap({ CSVRecordScanner.find(quote, in: $0, from: index, to: end) }) != nil {
                     throw failure(
                         .misplacedQuote, "a quote inside an unquoted value; quote the whole value and double "
                             + "the quotes inside it (\"\")")

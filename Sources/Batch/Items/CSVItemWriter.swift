@@ -1,8 +1,10 @@
-/// Writes items as CSV records (RFC 4180) to a file; restartable, at least once.
+/// Writes items as CSV records (RFC 4180) to a file; restartable, each committed item once.
 ///
 /// A field is quoted when it holds the delimiter, a quote or a line break, with its quotes
 /// doubled. Lines end in LF. A chunk's records reach the file just before the chunk commits
-/// (written and synced in ``update(_:)``), so a chunk that rolls back writes nothing.
+/// (written and synced in ``update(_:)``), so a chunk that rolls back writes nothing, and a
+/// chunk retried after its commit failed (a deadlock, a serialization failure) first cuts the
+/// file back to the end of the last committed chunk, so its records are never written twice.
 ///
 /// Context key (prefixed by ``name``): `.offset`, the file's length after the last committed
 /// chunk. On a restart ``open(_:)`` cuts the file back to it, so records written after the last

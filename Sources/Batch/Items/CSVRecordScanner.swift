@@ -105,7 +105,7 @@ struct CSVRecordScanner: RecordScanner {
         return (content, lineFeed + 1)
     }
 
-    private static func find(_ byte: UInt8, in base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int? {
+    static func find(_ byte: UInt8, in base: UnsafePointer<UInt8>, from: Int, to end: Int) -> Int? {
         guard from < end, let found = memchr(base + from, Int32(byte), end - from) else { return nil }
         return UnsafeRawPointer(found) - UnsafeRawPointer(base)
     }

@@ -4,11 +4,15 @@ import Glibc
 import Darwin
 #endif
 
-/// The file side of the flat-file writers: at-least-once output that truncates to its
-/// checkpoint on restart.
+/// The file side of the flat-file writers: output that truncates to its checkpoint on restart,
+/// and to the last committed chunk's end on a retry, so no record is written twice.
 ///
 /// A chunk's bytes are kept in memory and reach the file only in ``update(_:)``, just before
-/// the chunk commits, then synced, so a chunk that rolls back leaves nothing in the file. A
+/// the chunk commits, then synced (one `fsync` a chunk), so a chunk that rolls back before
+/// that leaves nothing in the file. When the commit itself fails after the bytes were written
+/// (a deadlock, a serialization failure at COMMIT), the step retries the chunk and calls
+/// ``update(_:)`` again with the context as the last commit saved it: its offset is short of
+/// the file's end, and the file is cut back to it before the retry's bytes are written. A
 /// crash between the sync and the commit leaves bytes past the saved offset; the next
 /// ``open(_:header:)`` cuts them off.
 final class FlatFileOutput {
@@ -18,6 +22,9 @@ final class FlatFileOutput {
     private var descriptor: Int32 = -1
     /// Bytes on disk, synced or about to be.
     private var written: Int64 = 0
+    /// The file's length when it was opened (the header's end, or the restart offset): where a
+    /// step whose context has no offset yet (no chunk committed) stands.
+    private var openedLength: Int64 = 0
     /// Whether bytes were written since the last sync.
     private var needsSync = false
     /// The current chunk's output, not yet in the file.
@@ -63,6 +70,7 @@ final class FlatFileOutput {
                 }
             }
         }
+        openedLength = written
     }
 
     private func reopen(truncatingTo offset: Int64) throws {
@@ -116,9 +124,17 @@ final class FlatFileOutput {
     }
 
     /// Writes and syncs the chunk's output and records the new end of the file.
+    ///
+    /// `context` is the step's context as the last committed chunk saved it. When the file is
+    /// longer than its offset says, an earlier update's bytes never committed (the chunk rolled
+    /// back after writing them, and is being retried): they are cut off first.
     func update(_ context: inout ExecutionContext) throws {
         guard descriptor >= 0 else {
             throw ItemStreamError(code: .notOpen, stream: stream, message: "update called before open")
+        }
+        let committed = try committedLength(in: context)
+        if committed < written {
+            try cut(to: committed)
         }
         if !pending.isEmpty {
             try writeAll(pending)
@@ -130,6 +146,31 @@ final class FlatFileOutput {
             needsSync = false
         }
         context[offsetKey] = .int(written)
+    }
+
+    /// The file's length after the last committed chunk: the context's offset, or where the
+    /// file stood when opened if no chunk has committed since.
+    private func committedLength(in context: ExecutionContext) throws -> Int64 {
+        guard let saved = context[offsetKey] else { return openedLength }
+        guard case .int(let offset) = saved, offset >= 0, offset <= written else {
+            throw ItemStreamError(
+                code: .badCheckpoint, stream: stream,
+                message: "the step's context holds \(offsetKey) = \(saved), but \"\(path)\" has \(written) bytes "
+                    + "written by this run; two writers in the step share the name \"\(stream)\"? give each its own")
+        }
+        return offset
+    }
+
+    /// Cuts the file back to `offset` (the end of the last committed chunk).
+    private func cut(to offset: Int64) throws {
+        guard ftruncate(descriptor, off_t(offset)) == 0 else {
+            throw POSIXFile.error("cannot truncate", path: path, stream: stream)
+        }
+        guard lseek(descriptor, off_t(offset), SEEK_SET) >= 0 else {
+            throw POSIXFile.error("cannot seek in", path: path, stream: stream)
+        }
+        written = offset
+        needsSync = true
     }
 
     /// Closes the file; output of a chunk that did not reach ``update(_:)`` is dropped.

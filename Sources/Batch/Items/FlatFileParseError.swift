@@ -14,6 +14,7 @@ public struct FlatFileParseError: Error, Sendable, CustomStringConvertible, Cust
             case invalidUTF8
             case invalidJSON
             case mappingFailed
+            case recordTooLong
         }
 
         private let base: Base
@@ -35,6 +36,9 @@ public struct FlatFileParseError: Error, Sendable, CustomStringConvertible, Cust
         /// A well-formed record that the mapping closure (or `Decodable` conformance) refused;
         /// ``FlatFileParseError/underlying`` holds its error.
         public static let mappingFailed = Code(.mappingFailed)
+        /// A record longer than the reader's `maximumRecordBytes` (a file that is not what the
+        /// reader expects, or a missing line break); the reader went on after its line.
+        public static let recordTooLong = Code(.recordTooLong)
 
         public var description: String { base.rawValue }
     }

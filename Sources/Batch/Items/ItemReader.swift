@@ -41,7 +41,10 @@ extension ItemProcessor {
 ///
 /// A writer of the repository's database writes through `chunk.transaction`, so its output,
 /// the step's checkpoint and its counts commit together (exactly once across crashes). Any
-/// other writer is at-least-once and should truncate to its checkpoint on restart.
+/// other writer is at-least-once unless it undoes a rolled-back chunk's output: it should
+/// truncate to its checkpoint on restart, and, since ``ItemStream/update(_:)`` runs before the
+/// commit, treat an `update` whose context is behind what it wrote as a retry of a chunk whose
+/// commit failed (as ``CSVItemWriter`` does).
 public protocol ItemWriter<Item>: ItemStream {
     associatedtype Item
     func write(_ items: [Item], in chunk: ChunkContext) throws

@@ -10,6 +10,7 @@ public struct ItemStreamError: Error, Sendable, Hashable, CustomStringConvertibl
             case notOpen
             case fileSystem
             case badCheckpoint
+            case badKey
         }
 
         private let base: Base
@@ -26,6 +27,10 @@ public struct ItemStreamError: Error, Sendable, Hashable, CustomStringConvertibl
         /// offset, a missing file, a value of the wrong type): the file was changed or replaced
         /// between runs.
         public static let badCheckpoint = Code(.badCheckpoint)
+        /// The input's key cannot order it: a row has a NULL key, or two rows share a key that
+        /// a keyset reader needs unique. Fix the key (make it NOT NULL, add a unique column),
+        /// not the item.
+        public static let badKey = Code(.badKey)
 
         public var description: String { base.rawValue }
     }

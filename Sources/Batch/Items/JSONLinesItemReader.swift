@@ -6,8 +6,9 @@ import Foundation
 ///
 /// Lines may end in LF or CRLF; the last one may lack its line break. Blank lines are skipped,
 /// and a UTF-8 byte order mark at the start is ignored. A line that is not valid UTF-8, not
-/// valid JSON, or JSON that does not decode as `Item` throws a ``FlatFileParseError`` naming its
-/// line; the reader is then past it, so a skip policy can go on with the next line.
+/// valid JSON, JSON that does not decode as `Item`, or longer than ``maximumRecordBytes``
+/// throws a ``FlatFileParseError`` naming its file and line; the reader is then past it, so a
+/// skip policy can go on with the next line.
 ///
 /// Context keys (prefixed by ``name``): `.offset`, the byte offset of the next line, where a
 /// restart seeks straight to; `.line`, the lines before it.
@@ -19,6 +20,9 @@ public final class JSONLinesItemReader<Item: Decodable>: ItemReader {
     public let name: String
     /// The file read.
     public let path: String
+    /// The most bytes one line may hold; a longer one is never held in memory whole: it is
+    /// reported (``FlatFileParseError/Code/recordTooLong``) and reading goes on after it.
+    public let maximumRecordBytes: Int
 
     private let decoder: JSONDecoder
     private let offsetKey: String
@@ -33,7 +37,13 @@ public final class JSONLinesItemReader<Item: Decodable>: ItemReader {
     ///   - path: The JSON lines file.
     ///   - name: The prefix of the context keys; unique within the step.
     ///   - decoder: Decodes each line (set its date and key strategies here).
-    public init(path: String, name: String = "jsonLinesReader", decoder: JSONDecoder = JSONDecoder()) {
+    ///   - maximumRecordBytes: The most bytes one line may hold (at least 1); ``FlatFileRecordLimit/defaultBytes`` by default.
+    public init(
+        path: String, name: String = "jsonLinesReader", decoder: JSONDecoder = JSONDecoder(),
+        maximumRecordBytes: Int = FlatFileRecordLimit.defaultBytes
+    ) {
+        precondition(maximumRecordBytes > 0, "a JSON lines reader's maximumRecordBytes must be positive")
+        self.maximumRecordBytes = maximumRecordBytes
         self.path = path
         self.name = name
         self.decoder = decoder
@@ -62,7 +72,19 @@ public final class JSONLinesItemReader<Item: Decodable>: ItemReader {
             throw ItemStreamError(code: .notOpen, stream: name, message: "read called before open")
         }
         while true {
-            guard let content = try file.nextRecord(&scanner) else { return nil }
+            let found: UnsafeBufferPointer<UInt8>?
+            do {
+                found = try file.nextRecord(&scanner, limit: maximumRecordBytes)
+            } catch let tooLong as RecordTooLong {
+                linesRead += 1
+                throw FlatFileParseError(
+                    code: .recordTooLong, path: path, line: linesRead,
+                    rawText: String(decoding: tooLong.opening, as: UTF8.self),
+                    message: "line \(linesRead) is longer than \(maximumRecordBytes) bytes, the reader's "
+                        + "maximumRecordBytes; check that the file has one JSON document per line, or raise "
+                        + "maximumRecordBytes if lines this long are expected")
+            }
+            guard let content = found else { return nil }
             linesRead += 1
             if content.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
             let line = linesRead

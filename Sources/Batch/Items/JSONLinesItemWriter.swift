@@ -1,10 +1,12 @@
 import Foundation
 
-/// Writes items as JSON lines (one compact JSON document per line) to a file; restartable, at
-/// least once.
+/// Writes items as JSON lines (one compact JSON document per line) to a file; restartable,
+/// each committed item once.
 ///
 /// A chunk's lines reach the file just before the chunk commits (written and synced in
-/// ``update(_:)``), so a chunk that rolls back writes nothing.
+/// ``update(_:)``), so a chunk that rolls back writes nothing, and a
+/// chunk retried after its commit failed (a deadlock, a serialization failure) first cuts the
+/// file back to the end of the last committed chunk, so its lines are never written twice.
 ///
 /// Context key (prefixed by ``name``): `.offset`, the file's length after the last committed
 /// chunk. On a restart ``open(_:)`` cuts the file back to it, so lines written after the last

@@ -175,7 +175,8 @@ extension JobParameterDate {
         let reason: String
     }
 
-    private init(
+    /// A value from fields already checked (a real date of 0001-9999, times in range).
+    init(
         unchecked kind: Kind, _ year: Int, _ month: Int, _ day: Int,
         _ hour: Int, _ minute: Int, _ second: Int, _ nanosecond: Int
     ) {

@@ -75,7 +75,7 @@ public struct PartitionStep: Step {
             if progress.liveWorkers == 0 && !progress.isFinished && !warnedAboutWorkers {
                 warnedAboutWorkers = true
                 scope.logger.notice(
-                    "no live worker serves this step yet: start one with `swiftbatch worker`, or launch with --local-workers N",
+                    "no live worker serves this step yet: start one with `\(ApplicationName.current) worker`, or launch with --local-workers N",
                     metadata: ["batch.partition.step": "\(key)"])
             } else if progress.liveWorkers > 0 {
                 warnedAboutWorkers = false

@@ -45,12 +45,10 @@ extension Partition {
     public static let minimumKey = "partition.min"
     public static let maximumKey = "partition.max"
 
-    /// A partition covering the keys `range`, both ends included.
+    /// A partition covering the bigint keys `range`, both ends included. Partitions of other keys,
+    /// or of half-open ranges, are ``keys(_:index:of:)``.
     public static func keyRange(_ range: ClosedRange<Int64>, index: Int, of count: Int) -> Partition {
-        let width = String(max(count - 1, 0)).count
-        let number = String(index)
-        let name = "p" + String(repeating: "0", count: max(0, width - number.count)) + number
-        return Partition(name: name, context: [minimumKey: .int(range.lowerBound), maximumKey: .int(range.upperBound)])
+        Partition(name: indexedName(index, of: count), context: [minimumKey: .int(range.lowerBound), maximumKey: .int(range.upperBound)])
     }
 
     /// The key range of a partition made by ``keyRange(_:index:of:)``, from its context.
@@ -126,11 +124,8 @@ public struct CountPartitioner: Partitioner {
 
     public func forEachPartition(gridSize: Int, in scope: StepScope, _ each: (Partition) throws -> Void) throws {
         let n = countParameter.flatMap { scope.parameters.long($0) }.map(Int.init) ?? count ?? gridSize
-        let width = String(max(n - 1, 0)).count
         for index in 0..<max(0, n) {
-            let number = String(index)
-            let name = "p" + String(repeating: "0", count: max(0, width - number.count)) + number
-            try each(Partition(name: name, context: ["partition.index": .int(Int64(index))]))
+            try each(Partition(name: Partition.indexedName(index, of: n), context: ["partition.index": .int(Int64(index))]))
         }
     }
 }

@@ -141,7 +141,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         let report = { (progress: RemoteChunkProgress) in
             if progress.liveWorkers == 0 && progress.open > 0 && !warnedAboutWorkers {
                 warnedAboutWorkers = true
-                logger.notice("no live worker serves this step yet: start one with `swiftbatch worker`")
+                logger.notice("no live worker serves this step yet: start one with `\(ApplicationName.current) worker`")
             } else if progress.liveWorkers > 0 {
                 warnedAboutWorkers = false
             }

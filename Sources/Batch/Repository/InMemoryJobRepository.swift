@@ -39,6 +39,16 @@ public final class InMemoryJobRepository: JobRepository, Sendable {
         InMemoryLauncherHeartbeat(store: store, jobExecutionID: jobExecutionID, launcher: launcher, logger: logger)
     }
 
+    /// Makes the next `count` chunk commits of the step named `step` (any step when nil) fail
+    /// with `error` after the chunk's work is done, as a COMMIT that PostgreSQL refuses would
+    /// (a deadlock, a serialization failure): nothing of the chunk is kept, and the step's
+    /// retry policy decides what happens next. For tests of what a rolled-back chunk leaves.
+    public func failChunkCommits(_ count: Int = 1, step: String? = nil, with error: any Error & Sendable) {
+        store.state.withLock { state in
+            state.commitFailures += Array(repeating: (step, error), count: count)
+        }
+    }
+
     /// The skips recorded by the committed chunks of a job execution, in the order they committed.
     public func skippedItems(jobExecutionID: Int64) -> [SkippedItem] {
         store.state.withLock { state in state.skipped.filter { $0.jobExecutionID == jobExecutionID } }

@@ -45,6 +45,7 @@ public final class InMemoryJobRepositorySession: JobRepositorySession, Sendable 
         var working = execution
         let transaction = InMemoryStepTransaction()
         let result = try body(transaction, &working)
+        if let failure = store.takeCommitFailure(stepName: execution.stepName) { throw failure }
         let (skips, actions) = transaction.finish()
         let jobStatus = try store.save(&working, skips: skips, actions: actions)
         execution = working

@@ -25,6 +25,8 @@ final class InMemoryJobStore: Sendable {
         var stepIDs: [Int64: [Int64]] = [:]
         var leases: [Int64: Lease] = [:]
         var skipped: [SkippedItem] = []
+        /// Chunk commits to fail, in order: a step's name (nil: any step) and the error.
+        var commitFailures: [(step: String?, error: any Error & Sendable)] = []
 
         mutating func nextID() -> Int64 {
             lastID += 1
@@ -236,6 +238,17 @@ final class InMemoryJobStore: Sendable {
         execution.version += 1
         execution.lastUpdated = now
         return status
+    }
+
+    /// The error the next chunk commit of `stepName` must fail with, if one was injected
+    /// (``InMemoryJobRepository/failChunkCommits(_:step:with:)``); taken, so it fails once.
+    func takeCommitFailure(stepName: String) -> (any Error)? {
+        state.withLock { state in
+            guard let index = state.commitFailures.firstIndex(where: { $0.step == nil || $0.step == stepName }) else {
+                return nil
+            }
+            return state.commitFailures.remove(at: index).error
+        }
     }
 
     // MARK: - Reading

@@ -14,7 +14,16 @@ struct ExamplePackageTests {
         let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
         try await TestDatabase.withFreshDatabase { url in
             let env: [String: String?] = ["DATABASE_URL": url]
-            #expect(try await billing.run(["migrate"], environment: env).exitCode == 0)
+            // Before migrating, the hint names the application's own command.
+            let early = try await billing.run(["status"], environment: env)
+            #expect(early.exitCode == 5)
+            #expect(early.standardError.contains("run `billing migrate`"), "\(early.standardError)")
+            let migrated = try await billing.run(["migrate"], environment: env)
+            #expect(migrated.exitCode == 0)
+            #expect(migrated.standardOutput.contains("Applied the migrations of billing to 2 (applied 1, 2)."), "\(migrated.standardOutput)")
+            let check = try await billing.run(["migrate", "--check"], environment: env)
+            #expect(check.exitCode == 0)
+            #expect(check.standardOutput.contains("billing 2 create_invoice_out: applied"), "\(check.standardOutput)")
             let jobs = try await billing.run(["jobs"], environment: env)
             #expect(jobs.standardOutput.contains("billing"))
             #expect(jobs.standardOutput.contains("month=<string>  required"))
@@ -44,6 +53,24 @@ struct ExamplePackageTests {
             #expect(again.standardError.contains("already complete"))
             let unknown = try await billing.run(["launch", "invoicing"], environment: env)
             #expect(unknown.exitCode == 2)
+            #expect(unknown.standardError.contains("(see `billing jobs`)"), "\(unknown.standardError)")
         }
+    }
+
+    /// The command line calls itself after the application's executable, everywhere.
+    @Test func theApplicationsBinarySaysItsOwnName() async throws {
+        let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
+        let help = try await billing.run(["--help"])
+        #expect(help.exitCode == 0)
+        #expect(help.standardOutput.contains("USAGE: billing <subcommand>"), "\(help.standardOutput)")
+        #expect(help.standardOutput.contains("  billing migrate"))
+        for command in ["", "migrate", "jobs", "launch", "worker", "status", "stop", "restart", "abandon", "recover", "prune"] {
+            let text = try await billing.run(command.isEmpty ? ["--help"] : [command, "--help"]).standardOutput
+            #expect(!text.contains("swiftbatch "), "`billing \(command) --help` says swiftbatch: \(text)")
+            #expect(!text.contains("`swiftbatch"), "`billing \(command) --help` says swiftbatch: \(text)")
+        }
+        let bad = try await billing.run(["launch"])
+        #expect(bad.exitCode == 2)
+        #expect(bad.standardError.contains("billing launch --help"), "\(bad.standardError)")
     }
 }

@@ -77,3 +77,66 @@ struct PostgresCursorReaderTests {
         }
     }
 }
+
+@Suite("PostgreSQL cursor reader through the step's connection", .timeLimit(.minutes(2)))
+struct PostgresStepCursorReaderTests {
+    static func reader(fetchSize: Int = 6) -> PostgresCursorReader<Row> {
+        let step: Int64 = 2
+        return PostgresCursorReader(
+            query: "SELECT id, name FROM source WHERE id % \(step) = 0 ORDER BY id", fetchSize: fetchSize, name: "evens"
+        ) { row in
+            let (id, name) = try row.decode((Int64, String?).self)
+            return Row(id: id, name: name)
+        }
+    }
+
+    @Test func failingMidwayAndRestartingLosesAndRepeatsNothing() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
+            try db.execute("INSERT INTO source SELECT g, CASE WHEN g % 5 = 0 THEN NULL ELSE 'n' || g END FROM generate_series(1, 503) g")
+            try db.execute("CREATE TABLE copied (id bigint PRIMARY KEY, name text)")
+            let harness = try ChunkHarness.onPostgres(db)
+
+            // The crash rolls back chunk 4 (and, had it declared the cursor, the cursor with it).
+            #expect(throws: ChunkHarness.Crash.self) {
+                try harness.run(Self.reader(), PostgresCursorReaderTests.insertWriter(), commitInterval: 10, failure: .afterUpdate(chunk: 4)) { $0 }
+            }
+            #expect(try harness.saved == ["evens.read_count": 30])
+            #expect(!(try harness.run(Self.reader(), PostgresCursorReaderTests.insertWriter(), commitInterval: 10, stopAfter: 2) { $0 }))
+            #expect(try harness.saved == ["evens.read_count": 50])
+            #expect(try harness.run(Self.reader(fetchSize: 7), PostgresCursorReaderTests.insertWriter(), commitInterval: 10) { $0 })
+
+            let same = try db.query("""
+                SELECT count(*), count(*) FILTER (WHERE c.name IS NOT DISTINCT FROM s.name)
+                FROM (SELECT * FROM source WHERE id % 2 = 0) s FULL JOIN copied c USING (id)
+                """).single().decode((Int64, Int64).self)
+            #expect(same == (251, 251))
+            // The step closed its cursor; the connection is left as it was.
+            #expect(try db.query("SELECT count(*) FROM pg_cursors WHERE name LIKE 'swiftbatch.%'").single().decode(Int64.self, column: 0) == 0)
+        }
+    }
+
+    @Test func aCursorLostWithItsChunkFailsTheReadAndALeftoverOneIsReplaced() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
+            try db.execute("INSERT INTO source SELECT g, NULL FROM generate_series(1, 40) g")
+            // Declared inside a transaction that rolls back: gone at the next fetch.
+            let reader = Self.reader(fetchSize: 4)
+            try reader.open([:])
+            try db.execute("BEGIN")
+            #expect(try reader.read(in: ChunkHarness.chunk(db))?.id == 2)
+            try db.execute("ROLLBACK")
+            for _ in 0..<3 { _ = try reader.read(in: ChunkHarness.chunk(db)) }
+            let lost = #expect(throws: ItemStreamError.self) { try reader.read(in: ChunkHarness.chunk(db)) }
+            #expect(lost?.description.contains("the cursor is gone") == true)
+
+            // One left declared by an earlier run (never closed) is replaced, not an error.
+            try db.execute("DECLARE \"swiftbatch.evens\" NO SCROLL CURSOR WITH HOLD FOR SELECT 1")
+            let again = Self.reader(fetchSize: 4)
+            try again.open(["evens.read_count": 17])
+            #expect(try ChunkHarness.readAll(again, db).map(\.id) == [36, 38, 40])
+            try again.close()
+            #expect(try db.query("SELECT count(*) FROM pg_cursors WHERE name LIKE 'swiftbatch.%'").single().decode(Int64.self, column: 0) == 0)
+        }
+    }
+}

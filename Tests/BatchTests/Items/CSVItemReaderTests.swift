@@ -161,7 +161,8 @@ extension CSVItemReaderTests {
             let filler = String(repeating: "x", count: 60)
             for index in 2...150_000 { text += "\(index),\(filler)\n" }
             try writeFile(path, text)
-            let reader = CSVItemReader(path: path) { $0[0] }
+            // About 10 MB after the open quote: past a 4 MiB limit, short of the file's end.
+            let reader = CSVItemReader(path: path, maximumRecordBytes: 4 << 20) { $0[0] }
             try reader.open([:])
             let chunk = ChunkHarness.chunk()
             let error = #expect(throws: FlatFileParseError.self) { try reader.read(in: chunk) }
@@ -173,6 +174,85 @@ extension CSVItemReaderTests {
             var context = ExecutionContext()
             try reader.update(&context)
             #expect(context.int("csvReader.line") == 3)
+        }
+    }
+}
+
+extension CSVItemReaderTests {
+    /// A 4 MB quoted field made of escaped quotes: 2 million doubled quotes. Un-escaping that
+    /// copied the value so far at each one would copy terabytes; linear work takes milliseconds.
+    @Test(.timeLimit(.minutes(1))) func unescapingALongFieldOfDoubledQuotesIsLinear() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/quotes.csv"
+            let quotes = 2_000_000
+            var bytes = Array("id,text\n1,\"".utf8)
+            bytes.reserveCapacity(bytes.count + quotes * 2 + 16)
+            for index in 0..<quotes { bytes += index % 1000 == 999 ? [0x61, 0x22, 0x22] : [0x22, 0x22] }
+            bytes += Array("\"\n2,after\n".utf8)
+            try writeFile(path, bytes: bytes)
+            let reader = CSVItemReader(path: path) { ($0["id"]!, $0["text"]!) }
+            try reader.open([:])
+            let started = ContinuousClock.now
+            let rows = try ChunkHarness.readAll(reader)
+            let elapsed = ContinuousClock.now - started
+            #expect(rows.count == 2)
+            let text = rows[0].1
+            #expect(text.utf8.count == quotes + quotes / 1000)
+            #expect(text.utf8.allSatisfy { $0 == 0x22 || $0 == 0x61 })
+            #expect(rows[1].0 == "2" && rows[1].1 == "after")
+            // Linear parsing of 4 MB takes well under a second even in a debug build.
+            #expect(elapsed < .seconds(10), "parsing took \(elapsed)")
+        }
+    }
+
+    @Test func aRecordLongerThanTheLimitIsReportedAndReadingGoesOn() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/long.csv"
+            let long = String(repeating: "x", count: 300_000)
+            try writeFile(path, "id,text\n1,short\n2,\(long)\n3,\"quoted \(long)\"\n4,last\n")
+            let reader = CSVItemReader(path: path, maximumRecordBytes: 100_000) { $0["id"]! }
+            #expect(reader.maximumRecordBytes == 100_000)
+            try reader.open([:])
+            let chunk = ChunkHarness.chunk()
+            #expect(try reader.read(in: chunk) == "1")
+            for line in [3, 4] {
+                let error = try #require(throws: FlatFileParseError.self) { try reader.read(in: chunk) }
+                #expect(error.code == .recordTooLong)
+                #expect(error.line == line)
+                #expect(error.description.hasPrefix(path + ":\(line): "))
+                #expect(error.message.contains("longer than 100000 bytes"))
+                #expect(error.message.contains("maximumRecordBytes"))
+                #expect(error.rawText.hasSuffix("..."))
+            }
+            #expect(try reader.read(in: chunk) == "4")
+            #expect(try reader.read(in: chunk) == nil)
+            var context = ExecutionContext()
+            try reader.update(&context)
+            #expect(context.int("csvReader.line") == 5)
+            // The default limit lets the same records through.
+            let lenient = CSVItemReader(path: path) { $0["id"]! }
+            try lenient.open([:])
+            #expect(try ChunkHarness.readAll(lenient) == ["1", "2", "3", "4"])
+            #expect(FlatFileRecordLimit.defaultBytes == 16 << 20)
+        }
+    }
+
+    @Test func aJSONLineLongerThanTheLimitIsReportedAndReadingGoesOn() throws {
+        try withTemporaryDirectory { directory in
+            let path = directory + "/long.jsonl"
+            let long = String(repeating: "y", count: 50_000)
+            try writeFile(path, "{\"id\":1}\n{\"id\":2,\"pad\":\"\(long)\"}\n{\"id\":3}\n")
+            struct Row: Decodable { var id: Int }
+            let reader = JSONLinesItemReader<Row>(path: path, maximumRecordBytes: 10_000)
+            try reader.open([:])
+            let chunk = ChunkHarness.chunk()
+            #expect(try reader.read(in: chunk)?.id == 1)
+            let error = try #require(throws: FlatFileParseError.self) { try reader.read(in: chunk) }
+            #expect(error.code == .recordTooLong)
+            #expect(error.line == 2)
+            #expect(error.description.contains("long.jsonl:2: line 2 is longer than 10000 bytes"))
+            #expect(try reader.read(in: chunk)?.id == 3)
+            #expect(try reader.read(in: chunk) == nil)
         }
     }
 }
