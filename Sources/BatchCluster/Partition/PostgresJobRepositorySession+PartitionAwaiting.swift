@@ -145,6 +145,7 @@ extension PostgresJobRepositorySession {
                     UPDATE batch_partition SET state = 'FAILED', updated_at = now(),
                         last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
                                      || attempt || ' of ' || max_attempts
+                                     || coalesce('; it last reported: ' || last_error, '')
                     WHERE \(expired) AND lease_expires_at < now() AND attempt >= max_attempts
                     RETURNING step_execution_id, last_error
                 ), steps AS (

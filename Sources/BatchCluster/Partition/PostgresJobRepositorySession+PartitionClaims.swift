@@ -128,3 +128,15 @@ enum PartitionClaimSQL {
             execution: execution)
     }
 }
+
+extension PostgresJobRepositorySession {
+    /// Records why a worker is giving up a partition it still holds (fenced by its claim); the
+    /// failure at the end of its last attempt quotes it.
+    public func recordPartitionError(_ partitionID: Int64, fence: PartitionFence, error: String) throws {
+        try connection.execute("""
+            UPDATE batch_partition SET last_error = \(error), updated_at = now()
+            WHERE partition_id = \(partitionID) AND owner = \(fence.owner) AND attempt = \(fence.attempt)
+              AND (state = 'CLAIMED') IS TRUE
+            """)
+    }
+}

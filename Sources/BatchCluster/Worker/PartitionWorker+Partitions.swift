@@ -91,12 +91,21 @@ extension PartitionWorker {
         // The claim brought the step execution; after a lost connection it is loaded again, as
         // chunks may have committed since.
         var claimedExecution: StepExecution? = claimed.execution
+        // Sessions lost in a row with no chunk committed in between: past a few, the partition
+        // is given up (see `giveUp`), so a chunk that always loses its session cannot loop.
+        var lostInARow = 0
+        var commitsAtLastLoss: Int64?
         while true {
             do {
                 let session = PartitionRunSession(
                     base: try slotSession(slot), fence: fence, claimNext: claimRequest, trust: trust(slot: slot))
-                let known = claimedExecution
+                var known = claimedExecution
                 claimedExecution = nil
+                if known == nil, let reloaded = try session.base.stepExecution(id: claimed.stepExecutionID) {
+                    if let before = commitsAtLastLoss, reloaded.counts.commit > before { lostInARow = 0 }
+                    commitsAtLastLoss = reloaded.counts.commit
+                    known = reloaded
+                }
                 return try execute(claimed, execution: known, session: session, logger: logger)
             } catch {
                 // A claim known lost ends the attempt whatever the error (the watchdog broke
@@ -113,6 +122,11 @@ extension PartitionWorker {
                     return nil
                 case .resumeAfterReconnect:
                     sessions.replace(slot, with: nil)
+                    lostInARow += 1
+                    if lostInARow > Self.sessionLossesBeforeGivingUp {
+                        giveUp(claimed, fence: fence, slot: slot, after: lostInARow, error: error, logger: logger)
+                        return nil
+                    }
                     let wait = backoff.next()
                     logger.warning("repository unreachable mid-partition; resuming from its last checkpoint once reconnected",
                         metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
@@ -123,6 +137,29 @@ extension PartitionWorker {
                     return nil
                 }
             }
+        }
+    }
+
+    /// How many times in a row a partition may lose its session with no chunk committed
+    /// before its worker gives it up.
+    static var sessionLossesBeforeGivingUp: Int { 3 }
+
+    /// Gives a partition up after its session was lost `losses` times in a row with no commit:
+    /// records why on the partition (best effort) and stops renewing its claim. Its lease then
+    /// runs out and it is claimed again as its next attempt, from its last checkpoint; on its
+    /// last attempt the lease's end fails it with this reason, so nothing loops forever.
+    private func giveUp(
+        _ claimed: ClaimedPartition, fence: PartitionFence, slot: Int, after losses: Int, error: any Error, logger: Logger
+    ) {
+        let reason = "its session with the repository was lost \(losses) times in a row before a chunk committed "
+            + "(last: \(error)); a connection ended by the server or the network mid-chunk (statement_timeout, "
+            + "idle_in_transaction_session_timeout, a proxy's idle limit) is the usual cause"
+        logger.error("partition given up; it runs again as its next attempt once its lease runs out",
+            metadata: ["batch.error": "\(reason)"])
+        do {
+            try slotSession(slot).recordPartitionError(claimed.partitionID, fence: fence, error: String(reason.prefix(2500)))
+        } catch {
+            sessions.replace(slot, with: nil)
         }
     }
 
