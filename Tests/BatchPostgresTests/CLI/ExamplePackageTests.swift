@@ -20,7 +20,7 @@ struct ExamplePackageTests {
             #expect(early.standardError.contains("run `billing migrate`"), "\(early.standardError)")
             let migrated = try await billing.run(["migrate"], environment: env)
             #expect(migrated.exitCode == 0)
-            #expect(migrated.standardOutput.contains("Applied the migrations of billing to 2 (applied 1, 2)."), "\(migrated.standardOutput)")
+            #expect(migrated.standardOutput.contains("Applied the migrations of billing to 4 (applied 1, 2, 3, 4)."), "\(migrated.standardOutput)")
             let check = try await billing.run(["migrate", "--check"], environment: env)
             #expect(check.exitCode == 0)
             #expect(check.standardOutput.contains("billing 2 create_invoice_out: applied"), "\(check.standardOutput)")
@@ -72,5 +72,52 @@ struct ExamplePackageTests {
         let bad = try await billing.run(["launch"])
         #expect(bad.exitCode == 2)
         #expect(bad.standardError.contains("billing launch --help"), "\(bad.standardError)")
+    }
+
+    /// The issue's user, end to end: a partitioned job over a table keyed by `(date, text)` whose
+    /// processor awaits a 2-second call to a (fake) remote service per chunk, on workers of the
+    /// application's own binary with a 1-second lease, one of them SIGKILLed mid-run: every order
+    /// is priced exactly once. An order the service can never price fails its partition, naming it.
+    @Test func anAsyncProcessorSlowerThanTheLeaseRunsExactlyOnceAcrossAKilledWorker() async throws {
+        let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
+        try await TestDatabase.withFreshDatabase { url in
+            let env: [String: String?] = ["DATABASE_URL": url]
+            #expect(try await billing.run(["migrate"], environment: env).exitCode == 0)
+            let workers = try (0..<2).map { _ in
+                try billing.start(["worker", "--concurrency", "2", "--lease-seconds", "1"], environment: env)
+            }
+            let launch = try billing.start(
+                ["launch", "price-orders", "from=2026-03-01", "to=2026-03-06", "demo-orders=100", "quote-ms=2000"], environment: env)
+            // Kill a worker once one of its partitions has committed a chunk (2 s of awaiting each).
+            let owner = try await waitFor("a partition to commit its first chunk", timeout: .seconds(60)) {
+                try await TestDatabase.query(url) { db in
+                    try db.query("""
+                        SELECT p.owner FROM batch_partition p JOIN batch_step_execution s USING (step_execution_id)
+                        WHERE p.state = 'CLAIMED' AND s.commit_count > 0 LIMIT 1
+                        """).first?.decode(String.self, column: 0)
+                }
+            }
+            let victim = try #require(workers.first { $0.pid == WorkerFaultTests.pid(of: owner) })
+            victim.send(SIGKILL)
+            #expect(try await victim.wait() == 128 + SIGKILL)
+            #expect(try await launch.wait() == 0, "\(launch.output)")
+            let (rows, distinct, total, expected, takenOver) = try await TestDatabase.query(url) { db in
+                try db.query("""
+                    SELECT (SELECT count(*) FROM orders_priced), (SELECT count(DISTINCT (order_date, order_ref)) FROM orders_priced),
+                           (SELECT sum(total_cents) FROM orders_priced)::bigint,
+                           (SELECT sum(substr(sku, 5)::int * 100 * quantity) FROM orders)::bigint,
+                           (SELECT count(*) FROM batch_partition WHERE attempt > 1)
+                    """).single().decode((Int64, Int64, Int64, Int64, Int64).self)
+            }
+            #expect(rows == 600 && distinct == 600 && total == expected)
+            #expect(takenOver >= 1)
+
+            let failing = try await billing.run(
+                ["launch", "price-orders", "from=2026-03-10", "to=2026-03-10", "demo-orders=20", "unpriced-sku=sku-3"], environment: env)
+            #expect(failing.exitCode == 1)
+            #expect(failing.standardOutput.contains("the pricing service has no price for sku-3"), "\(failing.standardOutput)")
+            for worker in workers where worker !== victim { worker.send(SIGTERM) }
+            for worker in workers where worker !== victim { #expect(try await worker.wait() == 0) }
+        }
     }
 }

@@ -82,8 +82,18 @@ let migrations = ApplicationMigrations(namespace: "billing", [
     ApplicationMigration("create_invoice_out", sql: """
         CREATE TABLE IF NOT EXISTS invoice_out (id bigint PRIMARY KEY, month text NOT NULL, cents bigint NOT NULL)
         """),
+    ApplicationMigration("create_orders", sql: """
+        CREATE TABLE IF NOT EXISTS orders (
+            order_date date NOT NULL, order_ref text NOT NULL, sku text NOT NULL, quantity bigint NOT NULL,
+            PRIMARY KEY (order_date, order_ref))
+        """),
+    ApplicationMigration("create_orders_priced", sql: """
+        CREATE TABLE IF NOT EXISTS orders_priced (
+            order_date date NOT NULL, order_ref text NOT NULL, total_cents bigint NOT NULL,
+            PRIMARY KEY (order_date, order_ref))
+        """),
 ])
 
 // The command line calls itself after the executable (`billing`): usage, hints and logs say
 // `billing migrate`, `billing worker`... Pass `name:` to choose another.
-await SwiftBatchCLI.main(jobs: [billing], migrations: migrations)
+await SwiftBatchCLI.main(jobs: [billing, priceOrders], migrations: migrations)
