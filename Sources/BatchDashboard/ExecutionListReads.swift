@@ -1,0 +1,113 @@
+import Batch
+import Foundation
+import PostgresClient
+
+/// What the executions page shows: filters from the query string, one page of the history.
+struct ExecutionFilter: Sendable, Equatable {
+    var job: String?
+    var status: BatchStatus?
+    /// Created at or after.
+    var from: Date?
+    /// Created before.
+    var until: Date?
+    /// Keyset cursor: only executions with a smaller id (the next page).
+    var before: Int64?
+    var limit = 50
+}
+
+/// One line of the history.
+struct ExecutionRow: Sendable {
+    var id: Int64
+    var jobName: String
+    var status: BatchStatus
+    var exitCode: String
+    var createTime: Date
+    var startTime: Date?
+    var endTime: Date?
+    var read: Int64
+    var written: Int64
+}
+
+extension ExecutionRow {
+    static let columns = """
+        e.job_execution_id, i.job_name, e.status, e.exit_code, e.create_time, e.start_time, e.end_time,
+        coalesce(t.read, 0)::bigint, coalesce(t.written, 0)::bigint
+        """
+    /// Totals of the top-level steps (a manager already holds its partitions' sums).
+    static let totals = """
+        LEFT JOIN LATERAL (
+            SELECT sum(s.read_count) AS read, sum(s.write_count) AS written
+            FROM batch_step_execution s
+            WHERE s.job_execution_id = e.job_execution_id AND strpos(s.step_name, ':') = 0
+        ) t ON true
+        """
+
+    init(row: PostgresRow) throws {
+        self.init(
+            id: try row.decode(Int64.self, column: 0),
+            jobName: try row.decode(String.self, column: 1),
+            status: BatchStatus(rawValue: try row.decode(String?.self, column: 2) ?? "") ?? .unknown,
+            exitCode: try row.decode(String?.self, column: 3) ?? "",
+            createTime: try row.decode(Date.self, column: 4),
+            startTime: try row.decode(Date?.self, column: 5),
+            endTime: try row.decode(Date?.self, column: 6),
+            read: try row.decode(Int64.self, column: 7),
+            written: try row.decode(Int64.self, column: 8))
+    }
+}
+
+enum ExecutionListReads {
+    /// One page, newest first, and the cursor of the next page (nil on the last one).
+    ///
+    /// Keyset paging on the primary key: every page costs the same whatever its depth in the
+    /// history. Every value is a bound parameter; the unnamed statement is planned with them, so
+    /// an absent filter costs nothing.
+    static func page(_ filter: ExecutionFilter, on db: PostgresConnection) throws -> (rows: [ExecutionRow], next: Int64?) {
+        let status = filter.status?.rawValue
+        let rows = try db.query("""
+            SELECT \(unsafeRaw: ExecutionRow.columns)
+            FROM batch_job_execution e
+            JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
+            \(unsafeRaw: ExecutionRow.totals)
+            WHERE (\(filter.job)::text IS NULL OR i.job_name = \(filter.job))
+              AND (\(status)::text IS NULL OR e.status = \(status))
+              AND (\(filter.before)::bigint IS NULL OR e.job_execution_id < \(filter.before))
+              AND (\(filter.from)::timestamptz IS NULL OR e.create_time >= (\(filter.from)::timestamptz AT TIME ZONE 'UTC'))
+              AND (\(filter.until)::timestamptz IS NULL OR e.create_time < (\(filter.until)::timestamptz AT TIME ZONE 'UTC'))
+            ORDER BY e.job_execution_id DESC
+            LIMIT \(filter.limit + 1)
+            """).map(ExecutionRow.init(row:))
+        if rows.count > filter.limit {
+            let page = Array(rows.prefix(filter.limit))
+            return (page, page.last?.id)
+        }
+        return (rows, nil)
+    }
+
+    /// Every running execution (STARTING, STARTED, STOPPING), newest first; a partial index
+    /// holds only these, so the cost does not grow with the history.
+    static func running(on db: PostgresConnection) throws -> [ExecutionRow] {
+        try db.query("""
+            SELECT \(unsafeRaw: ExecutionRow.columns)
+            FROM batch_job_execution e
+            JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
+            \(unsafeRaw: ExecutionRow.totals)
+            WHERE e.status IN ('STARTING', 'STARTED', 'STOPPING')
+            ORDER BY e.job_execution_id DESC
+            LIMIT 200
+            """).map(ExecutionRow.init(row:))
+    }
+
+    /// The job names in the history, for the filter's choices.
+    static func jobNames(on db: PostgresConnection) throws -> [String] {
+        // A loose index scan over batch_job_instance_name_idx: one probe per distinct name.
+        try db.query("""
+            WITH RECURSIVE names(name) AS (
+                (SELECT job_name FROM batch_job_instance ORDER BY job_name LIMIT 1)
+                UNION ALL
+                SELECT (SELECT job_name FROM batch_job_instance WHERE job_name > names.name ORDER BY job_name LIMIT 1)
+                FROM names WHERE names.name IS NOT NULL)
+            SELECT name FROM names WHERE name IS NOT NULL LIMIT 500
+            """).map { try $0.decode(String.self, column: 0) }
+    }
+}
