@@ -89,6 +89,8 @@ let package = Package(
             dependencies: [
                 "Batch", "BatchPostgres", "BatchCluster", "BatchDashboard", "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -141,8 +143,8 @@ let package = Package(
             name: "BatchDashboardTests",
             dependencies: [
                 "BatchDashboard", "Batch", "BatchPostgres", "PostgresClient", "BatchTestSupport",
-                .product(name: "Hummingbird", package: "hummingbird"),
-                .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
         ),

@@ -67,5 +67,6 @@ struct RootCommand: AsyncParsableCommand {
         subcommands: [
             MigrateCommand.self, JobsCommand.self, LaunchCommand.self, WorkerCommand.self, StatusCommand.self,
             StopCommand.self, RestartCommand.self, AbandonCommand.self, RecoverCommand.self, PruneCommand.self,
+            DashboardCommand.self,
         ])
 }

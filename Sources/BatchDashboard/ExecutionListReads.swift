@@ -64,6 +64,8 @@ enum ExecutionListReads {
     /// an absent filter costs nothing.
     static func page(_ filter: ExecutionFilter, on db: PostgresConnection) throws -> (rows: [ExecutionRow], next: Int64?) {
         let status = filter.status?.rawValue
+        let (lowest, highest) = try idRange(from: filter.from, until: filter.until, on: db)
+        if let lowest, let highest, lowest > highest { return ([], nil) }
         let rows = try db.query("""
             SELECT \(unsafeRaw: ExecutionRow.columns)
             FROM batch_job_execution e
@@ -72,6 +74,8 @@ enum ExecutionListReads {
             WHERE (\(filter.job)::text IS NULL OR i.job_name = \(filter.job))
               AND (\(status)::text IS NULL OR e.status = \(status))
               AND (\(filter.before)::bigint IS NULL OR e.job_execution_id < \(filter.before))
+              AND (\(lowest)::bigint IS NULL OR e.job_execution_id >= \(lowest))
+              AND (\(highest)::bigint IS NULL OR e.job_execution_id <= \(highest))
               AND (\(filter.from)::timestamptz IS NULL OR e.create_time >= (\(filter.from)::timestamptz AT TIME ZONE 'UTC'))
               AND (\(filter.until)::timestamptz IS NULL OR e.create_time < (\(filter.until)::timestamptz AT TIME ZONE 'UTC'))
             ORDER BY e.job_execution_id DESC
@@ -82,6 +86,31 @@ enum ExecutionListReads {
             return (page, page.last?.id)
         }
         return (rows, nil)
+    }
+
+    /// The ids a time filter can match, found through the create_time index, so that paging by
+    /// id does not walk the history outside the time range. Execution ids come from a sequence
+    /// as executions are created, so they grow with `create_time` (give or take concurrent
+    /// launches, which the hour of margin covers); the exact time condition still applies.
+    static func idRange(from: Date?, until: Date?, on db: PostgresConnection) throws -> (Int64?, Int64?) {
+        guard from != nil || until != nil else { return (nil, nil) }
+        let row = try db.query("""
+            SELECT CASE WHEN \(from)::timestamptz IS NULL THEN NULL ELSE coalesce(
+                       (SELECT min(job_execution_id) FROM batch_job_execution
+                        WHERE create_time >= (\(from)::timestamptz AT TIME ZONE 'UTC')
+                          AND create_time < (\(from)::timestamptz AT TIME ZONE 'UTC') + interval '1 hour'),
+                       (SELECT job_execution_id FROM batch_job_execution
+                        WHERE create_time >= (\(from)::timestamptz AT TIME ZONE 'UTC') ORDER BY create_time LIMIT 1),
+                       9223372036854775807) END,
+                   CASE WHEN \(until)::timestamptz IS NULL THEN NULL ELSE coalesce(
+                       (SELECT max(job_execution_id) FROM batch_job_execution
+                        WHERE create_time < (\(until)::timestamptz AT TIME ZONE 'UTC')
+                          AND create_time >= (\(until)::timestamptz AT TIME ZONE 'UTC') - interval '1 hour'),
+                       (SELECT job_execution_id FROM batch_job_execution
+                        WHERE create_time < (\(until)::timestamptz AT TIME ZONE 'UTC') ORDER BY create_time DESC LIMIT 1),
+                       0) END
+            """).single()
+        return (try row.decode(Int64?.self, column: 0), try row.decode(Int64?.self, column: 1))
     }
 
     /// Every running execution (STARTING, STARTED, STOPPING), newest first; a partial index
