@@ -144,7 +144,8 @@ extension Dashboard {
         _ action: DashboardAction, job: Job, parameters: JobParameters, next: Bool, user: DashboardUsers.User, client: String?,
         restarting: Int64?
     ) async throws -> Response {
-        let detail = parameters.description + (next ? " --next" : "")
+        // The parameters as the job reads them (typed, defaults added), as the launch records them.
+        let detail = ((try? job.resolveParameters(parameters)) ?? parameters).description + (next ? " --next" : "")
         let newID: Int64
         do {
             newID = try await launches.start(job, parameters: parameters, next: next)

@@ -2,7 +2,7 @@
 /// step, no framework, nothing fetched from elsewhere at run time.
 enum DashboardAssets {
     /// Bumped when the assets change, so browsers fetch them again (`?v=`).
-    static let version = "1"
+    static let version = "2"
 
     static let css = """
         :root { --bg: #f6f7f9; --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --card: #fff; --accent: #2f5fd0;
@@ -25,7 +25,7 @@ enum DashboardAssets {
         h1 { font-size: 1.35rem; margin: .2rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
         .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; margin-bottom: 1rem; }
         .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .6rem 1rem; }
-        .grid div span { display: block; color: var(--muted); font-size: .8rem; }
+        .grid > div > span:first-child { display: block; color: var(--muted); font-size: .8rem; }
         .table-wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
         table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
         th, td { text-align: left; padding: .4rem .6rem; border-bottom: 1px solid var(--line); white-space: nowrap; }

@@ -9,6 +9,11 @@ enum ExecutionsPage {
         var html = "<h1>Executions</h1>"
         html += "<h2><span class=\"live-dot\"></span>Running now</h2>"
         html += "<div id=\"running\" data-live=\"/executions/running\">\(runningFragment(running))</div>"
+        if viewer.mayAct {
+            html += "<div class=\"actions\">" + PageLayout.actionForm(
+                "/recover", label: "Recover abandoned runs", viewer: viewer, style: "quiet",
+                confirm: "Mark FAILED every running execution whose launcher and workers are all gone?") + "</div>"
+        }
         html += "<h2>History</h2>"
         html += filters(filter, jobNames: jobNames)
         html += table(rows, emptyText: "No execution matches these filters.")

@@ -59,7 +59,8 @@ enum PartitionReads {
         let rows = try db.query("""
             SELECT partition_name, coalesce(partition_state, status), status, owner, coalesce(attempt, 0), coalesce(max_attempts, 0),
                    coalesce(read_count, 0), coalesce(write_count, 0), read_per_second::float8, elapsed_seconds::float8,
-                   lease_remaining_seconds::float8, straggler, coalesce(last_error, nullif(exit_code, 'COMPLETED'))
+                   lease_remaining_seconds::float8, straggler,
+                   coalesce(last_error, CASE WHEN status IN ('FAILED', 'STOPPED', 'UNKNOWN') THEN exit_code END)
             FROM batch_dashboard_steps
             WHERE job_execution_id = \(id) AND left(step_name, length(\(prefix))) = \(prefix)
             ORDER BY (coalesce(partition_state, status) = 'FAILED') DESC, straggler DESC,

@@ -79,7 +79,8 @@ BEGIN
     INSERT INTO batch_step_execution (step_execution_id, version, step_name, job_execution_id, create_time, start_time, end_time,
         status, commit_count, read_count, filter_count, write_count, read_skip_count, write_skip_count, process_skip_count,
         rollback_count, exit_code, exit_message, last_updated)
-    SELECT manager + p, 2, 'transform:p' || (p - 1), live, (now() AT TIME ZONE 'UTC') - interval '10 minutes', st,
+    SELECT manager + p, 2, 'transform:p' || (p - 1), live, (now() AT TIME ZONE 'UTC') - interval '10 minutes',
+           CASE WHEN p <= 56 THEN st END,
            CASE WHEN p <= 48 THEN st + make_interval(secs => 60 + p % 7 * 5) END,
            CASE WHEN p <= 48 THEN 'COMPLETED' WHEN p = 49 THEN 'FAILED' WHEN p <= 56 THEN 'STARTED' ELSE 'STARTING' END,
            CASE WHEN p <= 56 THEN 50 ELSE 0 END, CASE WHEN p <= 48 THEN 50000 WHEN p <= 56 THEN 20000 + p * 300 ELSE 0 END, 0,
