@@ -20,7 +20,7 @@ extension Dashboard {
                      try ExecutionListReads.jobNames(on: db))
                 }
                 let body = ExecutionsPage.render(
-                    filter: filter, rows: page.rows, next: page.next, running: running, jobNames: names, viewer: viewer)
+                    filter: filter, page: page, running: running, jobNames: names, viewer: viewer)
                 return PageLayout.html(PageLayout.page(title: "Executions", section: .executions, viewer: viewer, body: body))
             }
         }

@@ -15,6 +15,16 @@ struct ExecutionFilter: Sendable, Equatable {
     var limit = 50
 }
 
+/// One page of the history.
+struct ExecutionPageRows: Sendable {
+    var rows: [ExecutionRow]
+    /// The cursor of the next page; nil on the last one.
+    var next: Int64?
+    /// True when the page stopped at the scan budget before it was full: older executions may
+    /// still match (`next` goes on from where it stopped).
+    var exhausted: Bool
+}
+
 /// One line of the history.
 struct ExecutionRow: Sendable {
     var id: Int64
@@ -57,35 +67,71 @@ extension ExecutionRow {
 }
 
 enum ExecutionListReads {
+    /// How many executions one page may examine when it filters by job: the job's name lives in
+    /// batch_job_instance, so no index orders a job's executions by id; a page whose matches are
+    /// rare stops after this many and offers to go on (``ExecutionPage/exhausted``).
+    static let jobScanBudget = 4000
+
     /// One page, newest first, and the cursor of the next page (nil on the last one).
     ///
     /// Keyset paging on the primary key: every page costs the same whatever its depth in the
     /// history. Every value is a bound parameter; the unnamed statement is planned with them, so
     /// an absent filter costs nothing.
-    static func page(_ filter: ExecutionFilter, on db: PostgresConnection) throws -> (rows: [ExecutionRow], next: Int64?) {
+    static func page(_ filter: ExecutionFilter, on db: PostgresConnection) throws -> ExecutionPageRows {
         let status = filter.status?.rawValue
         let (lowest, highest) = try idRange(from: filter.from, until: filter.until, on: db)
-        if let lowest, let highest, lowest > highest { return ([], nil) }
-        let rows = try db.query("""
-            SELECT \(unsafeRaw: ExecutionRow.columns)
+        if let lowest, let highest, lowest > highest { return ExecutionPageRows(rows: [], next: nil, exhausted: false) }
+        // Without a job filter the budget is the page itself; with one, the candidates the
+        // other filters (indexed) give, newest first, at most jobScanBudget of them.
+        let budget = filter.job == nil ? filter.limit + 1 : jobScanBudget
+        let candidates = """
+            SELECT e.job_execution_id, e.job_instance_id
             FROM batch_job_execution e
-            JOIN batch_job_instance i ON i.job_instance_id = e.job_instance_id
-            \(unsafeRaw: ExecutionRow.totals)
-            WHERE (\(filter.job)::text IS NULL OR i.job_name = \(filter.job))
-              AND (\(status)::text IS NULL OR e.status = \(status))
-              AND (\(filter.before)::bigint IS NULL OR e.job_execution_id < \(filter.before))
-              AND (\(lowest)::bigint IS NULL OR e.job_execution_id >= \(lowest))
-              AND (\(highest)::bigint IS NULL OR e.job_execution_id <= \(highest))
-              AND (\(filter.from)::timestamptz IS NULL OR e.create_time >= (\(filter.from)::timestamptz AT TIME ZONE 'UTC'))
-              AND (\(filter.until)::timestamptz IS NULL OR e.create_time < (\(filter.until)::timestamptz AT TIME ZONE 'UTC'))
+            WHERE ($1::text IS NULL OR e.status = $1)
+              AND ($2::bigint IS NULL OR e.job_execution_id < $2)
+              AND ($3::bigint IS NULL OR e.job_execution_id >= $3)
+              AND ($4::bigint IS NULL OR e.job_execution_id <= $4)
+              AND ($5::timestamptz IS NULL OR e.create_time >= ($5::timestamptz AT TIME ZONE 'UTC'))
+              AND ($6::timestamptz IS NULL OR e.create_time < ($6::timestamptz AT TIME ZONE 'UTC'))
             ORDER BY e.job_execution_id DESC
-            LIMIT \(filter.limit + 1)
-            """).map(ExecutionRow.init(row:))
+            LIMIT $7
+            """
+        var bindings = PostgresBindings()
+        bindings.append(status)
+        bindings.append(filter.before)
+        bindings.append(lowest)
+        bindings.append(highest)
+        bindings.append(filter.from)
+        bindings.append(filter.until)
+        bindings.append(budget)
+        var pageBindings = bindings
+        pageBindings.append(filter.job)
+        pageBindings.append(filter.limit + 1)
+        // Rows are pulled lazily in id order: the scan stops as soon as the page is full.
+        let rows = try db.query(PostgresQuery(
+            unsafeSQL: """
+                SELECT \(ExecutionRow.columns)
+                FROM (\(candidates)) c
+                JOIN batch_job_instance i ON i.job_instance_id = c.job_instance_id
+                JOIN batch_job_execution e ON e.job_execution_id = c.job_execution_id
+                \(ExecutionRow.totals)
+                WHERE $8::text IS NULL OR i.job_name = $8
+                ORDER BY c.job_execution_id DESC
+                LIMIT $9
+                """,
+            bindings: pageBindings)).map(ExecutionRow.init(row:))
         if rows.count > filter.limit {
             let page = Array(rows.prefix(filter.limit))
-            return (page, page.last?.id)
+            return ExecutionPageRows(rows: page, next: page.last?.id, exhausted: false)
         }
-        return (rows, nil)
+        guard filter.job != nil else { return ExecutionPageRows(rows: rows, next: nil, exhausted: false) }
+        // A short page of a job: did it stop at the budget? (An index-only count, no join.)
+        let examined = try db.query(PostgresQuery(
+            unsafeSQL: "SELECT count(*), min(job_execution_id) FROM (\(candidates)) c", bindings: bindings)).single()
+        if try examined.decode(Int.self, column: 0) >= budget, let oldest = try examined.decode(Int64?.self, column: 1) {
+            return ExecutionPageRows(rows: rows, next: oldest, exhausted: true)
+        }
+        return ExecutionPageRows(rows: rows, next: nil, exhausted: false)
     }
 
     /// The ids a time filter can match, found through the create_time index, so that paging by

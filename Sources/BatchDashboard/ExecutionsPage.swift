@@ -4,7 +4,7 @@ import Foundation
 /// The executions page: running ones (live), then the history with filters and keyset paging.
 enum ExecutionsPage {
     static func render(
-        filter: ExecutionFilter, rows: [ExecutionRow], next: Int64?, running: [ExecutionRow], jobNames: [String], viewer: Viewer
+        filter: ExecutionFilter, page: ExecutionPageRows, running: [ExecutionRow], jobNames: [String], viewer: Viewer
     ) -> String {
         var html = "<h1>Executions</h1>"
         html += "<h2><span class=\"live-dot\"></span>Running now</h2>"
@@ -16,7 +16,13 @@ enum ExecutionsPage {
         }
         html += "<h2>History</h2>"
         html += filters(filter, jobNames: jobNames)
-        html += table(rows, emptyText: "No execution matches these filters.")
+        let rows = page.rows
+        let next = page.next
+        html += table(rows, emptyText: page.exhausted ? "" : "No execution matches these filters.")
+        if page.exhausted {
+            html += "<p class=\"small muted\">Searched \(Format.count(ExecutionListReads.jobScanBudget)) executions"
+                + " down to id \(next ?? 0) for this job; older ones may match: Older » goes on.</p>"
+        }
         html += "<div class=\"pager\">"
         if filter.before != nil {
             html += "<a href=\"\(esc(link(filter, before: nil)))\">« Newest</a>"
