@@ -90,6 +90,32 @@ struct DashboardPageTests {
         }
     }
 
+    @Test("a job filter whose matches are rare searches a bounded stretch per page, then goes on")
+    func jobScanBudget() async throws {
+        // The generated history has no run of the job "slow": its filter examines 4,000
+        // executions, says so, and the next page searches the remaining 501.
+        try await DashboardHarness.withDashboard(executions: 4500) { _, client in
+            let first = try await client.get("/executions?job=slow")
+            #expect(first.status == 200)
+            #expect(first.text.contains("Searched 4\u{202F}000 executions"), "the page says how far it searched")
+            let next = try #require(first.text.firstMatch(of: /rel="next" href="([^"]+)"/).map {
+                String($0.output.1).replacingOccurrences(of: "&amp;", with: "&")
+            })
+            let second = try await client.get(next)
+            #expect(second.status == 200)
+            #expect(second.text.contains("No execution matches"), "the rest of the history, searched to its end")
+            #expect(!second.text.contains("rel=\"next\""))
+
+            // Job names cycle over 5 and ABANDONED is every 100th execution (g % 100 = 99):
+            // billing (g % 5 = 1) is never ABANDONED, nightly-report (g % 5 = 4) always is. The
+            // status index gives only the 45 ABANDONED ones: no budget is reached.
+            let never = try await client.get("/executions?job=billing&status=ABANDONED").text
+            #expect(never.contains("No execution matches") && !never.contains("Searched"))
+            let found = try await client.get("/executions?job=nightly-report&status=ABANDONED").text
+            #expect(found.matches(of: /s-abandoned/).count == 45, "all 45, in one page: ABANDONED is indexed")
+        }
+    }
+
     @Test("no credentials, wrong ones, or open reading")
     func authentication() async throws {
         try await DashboardHarness.withDashboard { _, client in
