@@ -2,7 +2,7 @@
 /// step, no framework, nothing fetched from elsewhere at run time.
 enum DashboardAssets {
     /// Bumped when the assets change, so browsers fetch them again (`?v=`).
-    static let version = "2"
+    static let version = "4"
 
     static let css = """
         :root { --bg: #f6f7f9; --fg: #1d2330; --muted: #5b6475; --line: #dde1e8; --card: #fff; --accent: #2f5fd0;
@@ -24,7 +24,7 @@ enum DashboardAssets {
         main { max-width: 1200px; margin: 0 auto; padding: 1rem; }
         h1 { font-size: 1.35rem; margin: .2rem 0 1rem; } h2 { font-size: 1.1rem; margin: 1.5rem 0 .5rem; }
         .card { background: var(--card); border: 1px solid var(--line); border-radius: 8px; padding: .8rem 1rem; margin-bottom: 1rem; }
-        .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr)); gap: .6rem 1rem; }
+        .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(140px, 1fr)); gap: .6rem 1rem; }
         .grid > div > span:first-child { display: block; color: var(--muted); font-size: .8rem; }
         .table-wrap { overflow-x: auto; background: var(--card); border: 1px solid var(--line); border-radius: 8px; }
         table { border-collapse: collapse; width: 100%; font-variant-numeric: tabular-nums; }
@@ -74,7 +74,7 @@ enum DashboardAssets {
     /// Refreshes every element with `data-live="<url>"` every 2 s while the page is visible,
     /// replacing its content with the server's fragment. A fragment answered with
     /// `X-Live-Done: 1` is the last one; with `data-reload-when-done` the page then reloads once
-    /// (its actions change when the execution ends). Forms with `data-confirm` ask first.
+    /// (its actions change when the execution ends), dropping an action's `?done=` notice. Forms with `data-confirm` ask first.
     static let script = """
         (function () {
           'use strict';
@@ -96,7 +96,12 @@ enum DashboardAssets {
                   node.classList.remove('stale');
                   if (done) {
                     node.setAttribute('data-done', '1');
-                    if (node.hasAttribute('data-reload-when-done')) { window.location.reload(); }
+                    if (node.hasAttribute('data-reload-when-done')) {
+                      // Reload without an action's notice (?done=stop), which the new status outdates.
+                      var url = new URL(window.location.href);
+                      url.searchParams.delete('done');
+                      window.location.replace(url.toString());
+                    }
                   }
                 });
               })
