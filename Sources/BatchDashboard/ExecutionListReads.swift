@@ -43,11 +43,19 @@ extension ExecutionRow {
         e.job_execution_id, i.job_name, e.status, e.exit_code, e.create_time, e.start_time, e.end_time,
         coalesce(t.read, 0)::bigint, coalesce(t.written, 0)::bigint
         """
-    /// Totals of the top-level steps (a manager already holds its partitions' sums).
+    /// Totals of the top-level steps (a manager already holds its partitions' sums once it
+    /// ended; while it runs, its partitions' sums so far, as `swiftbatch status` shows them).
     static let totals = """
         LEFT JOIN LATERAL (
-            SELECT sum(s.read_count) AS read, sum(s.write_count) AS written
+            SELECT sum(coalesce(p.read, s.read_count)) AS read, sum(coalesce(p.written, s.write_count)) AS written
             FROM batch_step_execution s
+            LEFT JOIN LATERAL (
+                SELECT sum(ps.read_count) AS read, sum(ps.write_count) AS written
+                FROM batch_partition bp JOIN batch_step_execution ps ON ps.step_execution_id = bp.step_execution_id
+                -- The outer condition gates the subquery: only running steps pay for it.
+                WHERE bp.manager_step_execution_id = s.step_execution_id AND s.end_time IS NULL
+                HAVING count(*) > 0
+            ) p ON true
             WHERE s.job_execution_id = e.job_execution_id AND strpos(s.step_name, ':') = 0
         ) t ON true
         """

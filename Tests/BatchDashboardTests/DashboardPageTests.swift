@@ -17,6 +17,8 @@ struct DashboardPageTests {
             #expect(list.header("Content-Security-Policy")?.contains("script-src 'self'") == true)
             #expect(list.text.contains("href=\"/executions/\(running)\""))
             #expect(list.text.contains("data-live=\"/executions/running\""))
+            // A running partitioned step counts its partitions so far (48 x 50,000 done, 8 under way).
+            #expect(try await client.get("/executions/running").text.contains("2\u{202F}686\u{202F}000"))
 
             let filtered = try await client.get("/executions?status=FAILED&job=billing")
             #expect(filtered.status == 200)
