@@ -14,11 +14,15 @@ let package = Package(
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
         .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
+        .library(name: "BatchDashboard", targets: ["BatchDashboard"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
         // `swift package generate-documentation` builds the DocC catalogs; a plugin, not linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -66,12 +70,27 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // The web dashboard over the job repository: pages, live updates and operator actions,
+        // served by Hummingbird; repository queries run on dedicated-thread connections.
+        .target(
+            name: "BatchDashboard",
+            dependencies: [
+                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
         // The command line any executable gets by handing over its jobs.
         .target(
             name: "BatchCLI",
             dependencies: [
-                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient",
+                "Batch", "BatchPostgres", "BatchCluster", "BatchDashboard", "PostgresClient",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSettings
@@ -117,6 +136,16 @@ let package = Package(
         .testTarget(
             name: "PostgresClientTests",
             dependencies: ["PostgresClient", "BatchTestSupport"],
+            swiftSettings: strictSettings
+        ),
+        // The web dashboard over HTTP, against a real PostgreSQL (and a headless browser if present).
+        .testTarget(
+            name: "BatchDashboardTests",
+            dependencies: [
+                "BatchDashboard", "Batch", "BatchPostgres", "PostgresClient", "BatchTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

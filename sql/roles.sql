@@ -44,13 +44,14 @@ REVOKE ALL ON TABLE
     swiftbatch_schema_version,
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
     batch_step_execution, batch_step_execution_context, batch_skipped_item,
-    batch_partition, batch_worker, batch_job_launcher, batch_remote_chunk,
+    batch_partition, batch_worker, batch_job_launcher, batch_remote_chunk, batch_operator_action,
     batch_dashboard_jobs, batch_dashboard_steps, batch_dashboard_stragglers, batch_dashboard_workers,
     batch_dashboard_failures, batch_dashboard_skipped_items, batch_dashboard_throughput
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 REVOKE ALL ON SEQUENCE
     batch_job_seq, batch_job_execution_seq, batch_step_execution_seq,
-    batch_skipped_item_skipped_item_id_seq, batch_partition_partition_id_seq, batch_remote_chunk_chunk_id_seq
+    batch_skipped_item_skipped_item_id_seq, batch_partition_partition_id_seq, batch_remote_chunk_chunk_id_seq,
+    batch_operator_action_action_id_seq
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 
 -- The schema holding the repository must be usable (PostgreSQL grants USAGE on `public` to
@@ -113,6 +114,11 @@ GRANT USAGE ON SEQUENCE batch_job_seq, batch_job_execution_seq, batch_step_execu
     batch_remote_chunk_chunk_id_seq
 TO swiftbatch_launcher;
 
+-- The web dashboard's operator actions (`swiftbatch dashboard`): run with the operator's login,
+-- each recorded in batch_operator_action. Only ever inserted.
+GRANT SELECT, INSERT ON TABLE batch_operator_action TO swiftbatch_launcher;
+GRANT USAGE ON SEQUENCE batch_operator_action_action_id_seq TO swiftbatch_launcher;
+
 -- Dashboards: the views, and the tables behind them for queries of one's own. Not the
 -- execution contexts nor the job parameters, which may hold paths or other values a dashboard
 -- has no need to show.
@@ -121,7 +127,7 @@ GRANT SELECT ON TABLE
     batch_dashboard_failures, batch_dashboard_skipped_items, batch_dashboard_throughput,
     swiftbatch_schema_version,
     batch_job_instance, batch_job_execution, batch_step_execution, batch_skipped_item,
-    batch_partition, batch_worker, batch_job_launcher
+    batch_partition, batch_worker, batch_job_launcher, batch_operator_action
 TO swiftbatch_dashboard;
 -- Remote chunks without their items (business data in flight).
 GRANT SELECT (chunk_id, step_execution_id, job_execution_id, seq, worker_step, item_count, state, owner,

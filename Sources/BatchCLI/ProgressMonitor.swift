@@ -185,21 +185,9 @@ struct ProgressLine {
 
     init(_ progress: ExecutionProgress, samples: [(time: Date, read: Int64)]) {
         self.progress = progress
-        if let start = progress.startTime {
-            elapsed = max(0, (progress.endTime ?? progress.now).timeIntervalSince(start))
-        }
-        if let first = samples.first, let last = samples.last, last.time.timeIntervalSince(first.time) >= 0.5 {
-            itemsPerSecond = Double(last.read - first.read) / last.time.timeIntervalSince(first.time)
-        } else if let elapsed, elapsed > 0 {
-            itemsPerSecond = Double(progress.read) / elapsed
-        }
-        // ETA from the partitions of the running step: its time so far per finished partition.
-        if progress.status.isRunning, let step = progress.currentStep, let partitions = step.partitions,
-            let start = step.startTime, partitions.done > 0, partitions.done < partitions.total
-        {
-            let stepElapsed = progress.now.timeIntervalSince(start)
-            eta = stepElapsed / Double(partitions.done) * Double(partitions.total - partitions.done)
-        }
+        elapsed = progress.elapsedSeconds
+        itemsPerSecond = progress.itemsPerSecond(samples: samples)
+        eta = progress.estimatedSecondsRemaining
     }
 
     var text: String {

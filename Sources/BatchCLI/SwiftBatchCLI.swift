@@ -88,6 +88,7 @@ struct RootCommand: AsyncParsableCommand {
             subcommands: [
                 MigrateCommand.self, JobsCommand.self, LaunchCommand.self, WorkerCommand.self, StatusCommand.self,
                 StopCommand.self, RestartCommand.self, AbandonCommand.self, RecoverCommand.self, PruneCommand.self,
+                DashboardCommand.self,
             ])
     }
 }
