@@ -6,6 +6,26 @@ extension PostgresJobRepositorySession {
     // MARK: - Jobs
 
     public func update(_ execution: inout JobExecution) throws {
+        guard execution.status.isRunning == false else { return try write(&execution) }
+        // A job's end that meets a lost connection (its COMMIT waiting for a synchronous standby
+        // when the primary went away, say) is written again once reconnected, to whichever
+        // server the connection string finds: it sets values, so writing it twice is harmless,
+        // and the launcher reports the end only once it is committed.
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(120)
+        var backoff = Duration.milliseconds(100)
+        while true {
+            do {
+                return try write(&execution)
+            } catch let error as PostgresError where error.isConnectionLost && clock.now + backoff < giveUp {
+                Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
+                backoff = min(backoff * 2, .seconds(5))
+                try? connection.reconnect()
+            }
+        }
+    }
+
+    private func write(_ execution: inout JobExecution) throws {
         let now = Date()
         let exit = execution.exitStatus.truncatedForStorage
         let (short, serialized) = execution.context.storageForm()

@@ -114,8 +114,8 @@ struct PartitionLifecycleTests {
             let managerPID = db.backendPID
             let failover = Thread {
                 guard counted.wait(timeout: 30) else { return }
-                try? other.execute("DELETE FROM batch_partition")
-                try? other.execute("SELECT pg_terminate_backend(\(managerPID))")
+                _ = try? other.execute("DELETE FROM batch_partition")
+                _ = try? other.execute("SELECT pg_terminate_backend(\(managerPID))")
             }
             failover.start()
             var reports: [PartitionProgress] = []
