@@ -17,12 +17,17 @@ extension PostgresJobRepositorySession {
         while true {
             do {
                 return try write(&execution)
-            } catch let error as PostgresError where error.isConnectionLost && clock.now + backoff < giveUp {
+            } catch let error where Self.isConnectionLost(error) && clock.now + backoff < giveUp {
                 Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
                 backoff = min(backoff * 2, .seconds(5))
                 try? connection.reconnect()
             }
         }
+    }
+
+    /// A lost session, whether a statement or the COMMIT itself met it.
+    private static func isConnectionLost(_ error: any Error) -> Bool {
+        (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
     }
 
     private func write(_ execution: inout JobExecution) throws {
