@@ -17,6 +17,7 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
   5. without arguments, two failover rounds on a primary and a streaming standby
      (scripts/chaos.sh --failover sync, then async: a standby promoted mid-run and the old
      primary stopped; then one promoted right after the launcher's COMPLETED).
+     Then scripts/tls-check.sh: sslmode=verify-full against a server with its own certificate.
   6. without arguments, after it, the network test bed's check (scripts/testbed.sh selftest)
      and a short network campaign (scripts/chaos.sh --network --rounds 2): root only (network
      namespaces); skipped with a message otherwise.
@@ -140,6 +141,11 @@ fi
 if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
     say "scripts/chaos.sh --failover async --rounds 1 --rows 20000"
     bash "$ROOT/scripts/chaos.sh" --failover async --rounds 1 --rows 20000 --seed 20261204 || test_rc=$?
+fi
+# TLS: verify-full accepted with the right CA and name, refused otherwise, secrets unprinted.
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    say "scripts/tls-check.sh"
+    bash "$ROOT/scripts/tls-check.sh" || test_rc=$?
 fi
 # The network test bed's own check (network namespaces, a bridge, black holes, link faults,
 # a delay proxy): a separate step after the chaos campaign, with the whole suite only.
