@@ -6,6 +6,7 @@ usage() {
     cat <<'EOF'
 Usage: scripts/chaos.sh [--rounds R] [--rows N] [--seed S] [--workers W] [--bin PATH] [--keep]
                         [--network] [--kinds K1,K2...] [--round-timeout S] [--blackhole-seconds S]
+                        [--failover async|sync]
 
 Runs R rounds of the ledger-etl job (uniform keys on even rounds; skewed keys split by the
 balanced partitioner on odd ones) on a PostgreSQL server of its own, with W worker processes,
@@ -36,6 +37,18 @@ ones still in force when a round's job completes are ended then (the round says 
 bed is always taken down at exit (--keep leaves it up); TESTBED_URL_PARAMS adds libpq
 parameters to the hosts' URLs (e.g. "keepalives_idle=2&tcp_user_timeout=6000").
 
+With --failover MODE, the campaign runs on a primary and a streaming standby
+(scripts/replica.sh; MODE sync sets synchronous_standby_names), every client connecting with
+one multi-host URL (target_session_attrs=read-write), and the one fault of each round is:
+  failover            once some partitions committed: promote the standby, stop the old
+                      primary (immediate) a second later; every process must reconnect to the
+                      new primary by itself
+It prints each failover's timeline (promotion, old primary stopped, every worker and the
+launcher connected to the new primary, job end). After the round the old primary is made a
+standby again, and one more failover follows the launcher's COMPLETED at once: in sync mode
+the execution must still be COMPLETED on the promoted standby (a loss is counted); in async
+mode what it finds is reported. Rounds are at most 3 in this mode.
+
 Every wait is bounded: a round that does not complete within --round-timeout fails with a
 line naming what hung (the launcher, partitions and their holders, sessions and what they
 wait on; in full in the work directory), and workers that ignore SIGTERM at the end are
@@ -55,6 +68,7 @@ Options:
   --kinds LIST only these fault kinds, comma-separated (default: all of the mode's kinds)
   --round-timeout S      a round's bound in seconds (default 600)
   --blackhole-seconds S  how long a black hole lasts (default 3 leases: 9)
+  --failover MODE        async or sync: failover rounds on a primary and a standby (see above)
 For a release check: scripts/chaos.sh --rounds 20 --rows 200000
 EOF
 }
@@ -70,6 +84,7 @@ network=0
 only_kinds=""
 round_timeout=600
 blackhole_seconds=""
+failover=""
 while [[ $# -gt 0 ]]; do
     case "$1" in
         --rounds) rounds="${2:-}"; shift 2 ;;
@@ -82,6 +97,7 @@ while [[ $# -gt 0 ]]; do
         --kinds) only_kinds="${2:-}"; shift 2 ;;
         --round-timeout) round_timeout="${2:-}"; shift 2 ;;
         --blackhole-seconds) blackhole_seconds="${2:-}"; shift 2 ;;
+        --failover) failover="${2:-}"; shift 2 ;;
         -h | --help) usage; exit 0 ;;
         *) echo "chaos.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
@@ -92,6 +108,8 @@ done
 ((rounds >= 1 && rows >= 1000 && workers_wanted >= 1)) || { echo "chaos.sh: need --rounds >= 1, --rows >= 1000, --workers >= 1" >&2; exit 2; }
 ((round_timeout >= 10)) || { echo "chaos.sh: need --round-timeout >= 10" >&2; exit 2; }
 ((network == 0 || workers_wanted <= 200)) || { echo "chaos.sh: --network takes at most 200 workers (one host each)" >&2; exit 2; }
+[[ -z "$failover" || "$failover" == async || "$failover" == sync ]] || { echo "chaos.sh: --failover takes async or sync, not '$failover'" >&2; exit 2; }
+[[ -z "$failover" ]] || ((network == 0 && rounds <= 3)) || { echo "chaos.sh: --failover takes at most 3 rounds and no --network" >&2; exit 2; }
 keep_requested=$keep
 
 say() { printf '==> chaos.sh: %s\n' "$*" >&2; }
@@ -148,6 +166,12 @@ cleanup() {
         [[ "$keep" == 1 ]] || rm -rf "$work"
         return 0
     fi
+    if [[ -n "$failover" ]]; then
+        [[ "$keep" == 1 ]] && { say "kept: logs and servers in $work (REPLICA_ROOT=$REPLICA_ROOT scripts/replica.sh status|stop)"; return 0; }
+        bash "$ROOT/scripts/replica.sh" stop >/dev/null 2>&1 || true
+        rm -rf "$work"
+        return 0
+    fi
     if [[ "$keep" == 1 ]]; then
         say "kept: logs and server in $work (DATABASE_URL=$url); stop with SWIFTBATCH_PG_ROOT=$SWIFTBATCH_PG_ROOT scripts/postgres.sh stop"
     else
@@ -171,6 +195,11 @@ if [[ "$network" == 1 ]]; then
     for i in $(seq "$workers_wanted"); do tbq delay "h$i" 0 || exit 1; done
     # A check must not wait forever on a lock held by a cut-off session.
     sql_options="-c lock_timeout=20s -c statement_timeout=60s"
+elif [[ -n "$failover" ]]; then
+    export REPLICA_ROOT="$work/replica"
+    say "starting a primary and a streaming standby ($failover replication)"
+    url="$(bash "$ROOT/scripts/replica.sh" start $([[ "$failover" == sync ]] && echo --sync) 2>"$work/replica.log" | tail -n 1)" \
+        || { tail -n 20 "$work/replica.log" >&2; say "error: could not start the primary and standby"; exit 1; }
 else
     url="$(DATABASE_URL='' bash "$ROOT/scripts/postgres.sh" start 2>"$work/postgres-start.log" | tail -n 1)"
     url="${url#DATABASE_URL=}"
@@ -199,6 +228,7 @@ RANDOM=$seed
 lease=3
 kinds=(kill-worker pause-worker term-worker kill-launcher drop-connection restart-fast restart-crash)
 [[ "$network" == 1 ]] && kinds+=(blackhole-worker blackhole-launcher link-flap latency-spike)
+[[ -n "$failover" ]] && kinds=(failover)
 blackhole_seconds="${blackhole_seconds:-$((lease * 3))}"
 all_kinds=("${kinds[@]}")
 if [[ -n "$only_kinds" ]]; then
@@ -256,6 +286,32 @@ launch() {
     launcher=$!
 }
 
+# The failover fault (--failover): promotes the standby, stops the old primary, then follows
+# every process onto the new primary and prints the timeline.
+failed_over=""
+failover_note=""
+failover_now() {
+    local times t0 t1 t2 t3="" pids pid seen i
+    times="$(bash "$ROOT/scripts/replica.sh" failover 1 2>>"$work/replica.log")" || { say "error: failover failed (see $work/replica.log)"; exit 1; }
+    eval "$times" # promote_start, promoted, old_primary_stopped
+    t0=$promote_start t1=$promoted t2=$old_primary_stopped
+    failed_over=$t0
+    # Every live worker (its id holds its PID) and the launcher connected to the new primary.
+    for ((i = 0; i < 600; i++)); do
+        live_workers
+        seen="$(sql -c "SELECT string_agg(application_name, '|') FROM pg_stat_activity
+                        WHERE backend_type = 'client backend' AND application_name LIKE 'swiftbatch%'" 2>/dev/null || true)"
+        pids=1
+        for pid in "${workers[@]}"; do [[ "$seen" == *":$pid:"* ]] || pids=0; done
+        if [[ -n "$launcher" ]] && kill -0 "$launcher" 2>/dev/null; then [[ "|$seen|" == *"|swiftbatch|"* ]] || pids=0; fi
+        ((pids == 1)) && { t3="$(date +%s.%N)"; break; }
+        sleep 0.1
+    done
+    failover_note="$(awk -v a="$t0" -v b="$t1" -v c="$t2" -v d="${t3:-0}" 'BEGIN {
+        printf "promoted in %.2f s; old primary stopped at +%.2f s; every process on the new primary at %s", b - a, c - a,
+            (d > 0 ? sprintf("+%.2f s", d - a) : "never within 60 s") }')"
+}
+
 inject() {
     local kind="${kinds[RANDOM % ${#kinds[@]}]}" pid="" host="" seconds="" ms note=""
     case "$kind" in
@@ -289,6 +345,12 @@ inject() {
             else
                 bash "$ROOT/scripts/postgres.sh" restart "$mode" >/dev/null 2>&1
             fi
+            ;;
+        failover)
+            # Once some partition commits were made, and only once a round.
+            (($(sql_retry -c "SELECT count(*) FROM chaos_audit") >= 4)) && [[ -z "$failed_over" ]] || return 0
+            failover_now
+            note="$failover_note"
             ;;
         blackhole-worker | link-flap | latency-spike)
             # A worker on a host with no network fault in force.
@@ -402,6 +464,7 @@ for round in $(seq 1 "$rounds"); do
         || { say "error: seeding round $round failed"; exit 1; }
     while live_workers; ((${#workers[@]} < workers_wanted)); do start_worker; done
     launch
+    failed_over=""
     round_faults=$faults
     round_start=$SECONDS
     deadline=$((SECONDS + round_timeout))
@@ -442,6 +505,26 @@ for round in $(seq 1 "$rounds"); do
         say "round $round: $(status_of_round) after $((SECONDS - round_start)) s, $relaunches relaunches so far"
     fi
 
+    if [[ -n "$failover" ]]; then
+        ended="$(date +%s.%N)"
+        [[ -n "$failed_over" ]] && say "round $round: job COMPLETED +$(awk -v a="$failed_over" -v b="$ended" 'BEGIN { printf "%.2f", b - a }') s after the promotion began ($relaunches relaunches so far)"
+        [[ -n "$failed_over" ]] || say "round $round: the job completed before any failover"
+        # The launcher printed COMPLETED: fail over at once, and see whether it still is.
+        bash "$ROOT/scripts/replica.sh" rebuild 2>>"$work/replica.log" || { say "error: rebuild failed (see $work/replica.log)"; exit 1; }
+        bash "$ROOT/scripts/replica.sh" failover 0 >/dev/null 2>>"$work/replica.log" || { say "error: failover failed"; exit 1; }
+        after="$(status_of_round)"
+        say "round $round: failover right after COMPLETED: the promoted standby has the execution $after"
+        if [[ "$after" != COMPLETED ]]; then
+            if [[ "$failover" == sync ]]; then
+                stuck=$((stuck + 1)); say "error: a COMPLETED execution was lost with synchronous replication"
+            else
+                # Asynchronous replication promises no more: launch the instance again, as an operator would.
+                say "round $round: launching the instance again"
+                launch; wait "$launcher" 2>/dev/null || true; launcher=""
+            fi
+        fi
+        ((round < rounds)) && { bash "$ROOT/scripts/replica.sh" rebuild 2>>"$work/replica.log" || { say "error: rebuild failed"; exit 1; }; }
+    fi
     # Every record, exactly once, with the reference values.
     read -r got_lost got_dup got_wrong < <(sql_retry -F ' ' -c "
         SELECT (SELECT count(*) FROM bench_txn t WHERE NOT EXISTS (SELECT 1 FROM bench_txn_out o WHERE o.id = t.id)),

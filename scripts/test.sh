@@ -14,7 +14,11 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
   3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
      Examples/billing (its binary is run by a test), then `swift test "$@"`;
   4. without arguments, a short fault campaign: scripts/chaos.sh --rounds 4.
-  5. without arguments, after it, the network test bed's check (scripts/testbed.sh selftest)
+  5. without arguments, two failover rounds on a primary and a streaming standby
+     (scripts/chaos.sh --failover sync, then async: a standby promoted mid-run and the old
+     primary stopped; then one promoted right after the launcher's COMPLETED).
+     Then scripts/tls-check.sh: sslmode=verify-full against a server with its own certificate.
+  6. without arguments, after it, the network test bed's check (scripts/testbed.sh selftest)
      and a short network campaign (scripts/chaos.sh --network --rounds 2): root only (network
      namespaces); skipped with a message otherwise.
 Exits with swift test's exit code (or swift build's, if the build fails).
@@ -127,6 +131,21 @@ swift test "$@" || test_rc=$?
 if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
     say "scripts/chaos.sh --rounds 4 --rows 50000 --seed 20261129"
     bash "$ROOT/scripts/chaos.sh" --rounds 4 --rows 50000 --seed 20261129 || test_rc=$?
+fi
+# Failover to a streaming standby, synchronous then asynchronous replication: every process
+# follows the multi-host URL to the promoted standby; nothing lost, duplicated or stuck.
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    say "scripts/chaos.sh --failover sync --rounds 1 --rows 50000"
+    bash "$ROOT/scripts/chaos.sh" --failover sync --rounds 1 --rows 50000 --seed 20261204 || test_rc=$?
+fi
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    say "scripts/chaos.sh --failover async --rounds 1 --rows 20000"
+    bash "$ROOT/scripts/chaos.sh" --failover async --rounds 1 --rows 20000 --seed 20261204 || test_rc=$?
+fi
+# TLS: verify-full accepted with the right CA and name, refused otherwise, secrets unprinted.
+if [[ $# -eq 0 && $test_rc -eq 0 ]]; then
+    say "scripts/tls-check.sh"
+    bash "$ROOT/scripts/tls-check.sh" || test_rc=$?
 fi
 # The network test bed's own check (network namespaces, a bridge, black holes, link faults,
 # a delay proxy): a separate step after the chaos campaign, with the whole suite only.

@@ -13,17 +13,44 @@ public struct DatabaseOptions: ParsableArguments {
             valueName: "url"))
     public var databaseURL: String?
 
+    @Option(
+        name: .customLong("database-url-file"),
+        help: ArgumentHelp(
+            "A file holding the URL or conninfo of the job repository (its first line).",
+            discussion: "For daemons: a password in --database-url shows in `ps`; a file readable by the service alone does not. Also $DATABASE_URL_FILE.",
+            valueName: "path"))
+    public var databaseURLFile: String?
+
     public init() {}
 
-    /// The connection string in force: the option, else `DATABASE_URL`, else nil for `PG*`.
+    /// The connection string in force: `--database-url`, else `--database-url-file`, else
+    /// `DATABASE_URL`, else `DATABASE_URL_FILE`, else nil for `PG*`. A file that cannot be read
+    /// gives nil here; ``checkURL()`` says why.
     public var resolvedURL: String? {
+        try? resolveURL()
+    }
+
+    func resolveURL() throws -> String? {
         if let databaseURL, !databaseURL.isEmpty { return databaseURL }
-        if let fromEnvironment = ProcessInfo.processInfo.environment["DATABASE_URL"],
-            !fromEnvironment.isEmpty
-        {
-            return fromEnvironment
-        }
+        if let databaseURLFile, !databaseURLFile.isEmpty { return try Self.readURL(from: databaseURLFile, naming: "--database-url-file") }
+        let environment = ProcessInfo.processInfo.environment
+        if let fromEnvironment = environment["DATABASE_URL"], !fromEnvironment.isEmpty { return fromEnvironment }
+        if let file = environment["DATABASE_URL_FILE"], !file.isEmpty { return try Self.readURL(from: file, naming: "DATABASE_URL_FILE") }
         return nil
+    }
+
+    /// The first line of `path`, trimmed.
+    static func readURL(from path: String, naming source: String) throws -> String {
+        guard let data = FileManager.default.contents(atPath: path), let text = String(data: data, encoding: .utf8) else {
+            throw CommandFailure(
+                "cannot read the database URL from \(path) (\(source)): no such file, not readable by this user, or not UTF-8\nhint: write the URL on the file's first line, readable by the service's user only (chmod 600)",
+                exitCode: ExitCodes.usage)
+        }
+        let line = text.split(whereSeparator: \.isNewline).first.map { $0.trimmingCharacters(in: .whitespaces) } ?? ""
+        guard !line.isEmpty else {
+            throw CommandFailure("\(path) (\(source)) holds no database URL on its first line", exitCode: ExitCodes.usage)
+        }
+        return line
     }
 
     /// Opens a session, turning a failure into a message that names the database (without
@@ -39,7 +66,7 @@ public struct DatabaseOptions: ParsableArguments {
 
     /// A malformed URL is a usage error, told before anything tries to connect.
     func checkURL() throws {
-        guard let url = resolvedURL else { return }
+        guard let url = try resolveURL() else { return }
         do {
             _ = try ConnectionString(url)
         } catch let error as PostgresError {

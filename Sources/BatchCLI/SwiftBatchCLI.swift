@@ -76,8 +76,10 @@ struct RootCommand: AsyncParsableCommand {
             commandName: ApplicationName.current,
             abstract: "Batch jobs in Swift, with a PostgreSQL job repository.",
             discussion: """
-                The job repository is found through --database-url, else $DATABASE_URL, else \
-                libpq's PG* variables.
+                The job repository is found through --database-url, else --database-url-file, else \
+                $DATABASE_URL, else the file $DATABASE_URL_FILE names, else libpq's PG* variables. \
+                Daemons should take it from a file or the environment: a command line shows in `ps`. \
+                Passwords (password, sslpassword) are never printed.
 
                 Example:
                   export DATABASE_URL=postgres://batch@localhost/jobs

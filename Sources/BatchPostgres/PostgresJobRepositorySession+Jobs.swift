@@ -6,6 +6,51 @@ extension PostgresJobRepositorySession {
     // MARK: - Jobs
 
     public func update(_ execution: inout JobExecution) throws {
+        guard execution.status.isRunning == false else { return try write(&execution) }
+        // A job's end that meets a lost connection (its COMMIT waiting for a synchronous standby
+        // when the primary went away, say) is not trusted to have landed, nor what it counted
+        // to be there: once reconnected (to whichever server the URL finds), it is written only
+        // if the server holds every step and partition of the execution ended, else the launch
+        // fails saying so (launching the instance again attaches to it and finishes it).
+        let clock = ContinuousClock()
+        let giveUp = clock.now + .seconds(120)
+        var backoff = Duration.milliseconds(100)
+        var reconnected = false
+        while true {
+            do {
+                if reconnected { try checkEndedOnServer(execution) }
+                return try write(&execution)
+            } catch let error where Self.isConnectionLost(error) && clock.now + backoff < giveUp {
+                Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
+                backoff = min(backoff * 2, .seconds(5))
+                try? connection.reconnect()
+                reconnected = true
+            }
+        }
+    }
+
+    /// Throws unless every step execution of `execution` (partitions included) has ended on
+    /// the server this session reaches now.
+    private func checkEndedOnServer(_ execution: JobExecution) throws {
+        let open = try connection.query("""
+            SELECT (SELECT count(*) FROM batch_job_execution WHERE job_execution_id = \(execution.id)),
+                   (SELECT count(*) FROM batch_step_execution
+                    WHERE job_execution_id = \(execution.id) AND status IN ('STARTING', 'STARTED', 'STOPPING'))
+            """).single().decode((Int64, Int64).self)
+        guard open.0 == 1 else {
+            throw JobRepositoryError(message: "job execution \(execution.id) is no longer in the job repository after a reconnect (it failed over to a standby that had not received it?): launch the job again")
+        }
+        guard open.1 == 0 else {
+            throw JobRepositoryError(message: "after a reconnect the job repository holds \(open.1) step executions of job execution \(execution.id) still running (it failed over to a standby that had not received their end): the execution stays running; launch the same instance again to attach to it and finish it")
+        }
+    }
+
+    /// A lost session, whether a statement or the COMMIT itself met it.
+    private static func isConnectionLost(_ error: any Error) -> Bool {
+        (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
+    }
+
+    private func write(_ execution: inout JobExecution) throws {
         let now = Date()
         let exit = execution.exitStatus.truncatedForStorage
         let (short, serialized) = execution.context.storageForm()

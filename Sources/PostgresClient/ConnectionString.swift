@@ -45,10 +45,16 @@ public struct ConnectionString: Sendable, CustomStringConvertible {
         settings.map { "\($0.key)='\(Self.escape($0.value))'" }.joined(separator: " ")
     }
 
-    /// The same string with the password masked: safe to print and log.
+    /// The same string with every secret masked (`password`, `sslpassword`, and any other
+    /// keyword naming a password): safe to print and log.
     public var description: String {
-        settings.map { "\($0.key)='\($0.key == "password" ? "********" : Self.escape($0.value))'" }
+        settings.map { "\($0.key)='\(Self.isSecret($0.key) ? "********" : Self.escape($0.value))'" }
             .joined(separator: " ")
+    }
+
+    /// Whether libpq's keyword `key` holds a secret.
+    public static func isSecret(_ key: String) -> Bool {
+        key.lowercased().contains("password")
     }
 
     /// A printable form of any connection string: password masked, or a fixed text when it

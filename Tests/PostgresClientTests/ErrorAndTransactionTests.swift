@@ -38,6 +38,17 @@ struct ErrorAndTransactionTests {
             #expect(ConnectionString.redacted(url).contains("s3cret") == false)
             #expect(ConnectionString.redacted(url).contains("127.0.0.1"))
 
+            // The key file's passphrase too, whichever form names it.
+            for withKey in [
+                "postgres://batch@127.0.0.1:1/none?connect_timeout=2&sslmode=require&sslpassword=s3cret-key&password=s3cret-pa55",
+                "host=127.0.0.1 port=1 dbname=none connect_timeout=2 sslpassword='s3cret-key' password=s3cret-pa55",
+            ] {
+                let failed = #expect(throws: PostgresError.self) { try PostgresConnection(connectionString: withKey) }
+                #expect(failed.map { String(reflecting: $0) }?.contains("s3cret") == false)
+                #expect(ConnectionString.redacted(withKey).contains("s3cret") == false)
+                #expect(ConnectionString.redacted(withKey).contains("sslpassword='********'"))
+            }
+
             let malformed = #expect(throws: PostgresError.self) { try ConnectionString("postgres://a:s3cret@host/x?no_such_option=1") }
             #expect(malformed?.message.contains("no_such_option") == true)
             #expect(malformed.map { String(reflecting: $0) }?.contains("s3cret") == false)

@@ -37,10 +37,17 @@ public protocol PartitionCoordinator: AnyObject {
 
     /// Waits until every partition is COMPLETED, FAILED or STOPPED (or `timeout` passes),
     /// calling `progress` whenever the picture changes and at least every `reportEvery`.
-    /// A lost connection is reconnected (the database may restart meanwhile), logged to `logger`.
+    /// A lost connection is reconnected (the database may restart meanwhile, or fail over to a
+    /// standby), logged to `logger`. Every count is of rows that exist when it is read, never
+    /// derived from one taken before a reconnect.
+    ///
+    /// - Parameter expected: how many partitions ``preparePartitions(manager:jobExecution:workerStep:maxAttempts:partitions:)``
+    ///   returned. Fewer found later means the repository lost them (a failover to a standby
+    ///   that had not received them).
+    /// - Throws: ``PartitionsLost`` when the partitions are gone: the caller prepares them again.
     func awaitPartitions(
-        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration, logger: Logger,
-        progress: (PartitionProgress) -> Void
+        manager: StepExecution, workerStep: String, expected: Int, timeout: Duration?, reportEvery: Duration,
+        logger: Logger, progress: (PartitionProgress) -> Void
     ) throws -> PartitionProgress
 
     /// The counts of the manager's partitions, summed.
@@ -64,6 +71,26 @@ extension JobRepositorySession {
     /// None, unless the repository says otherwise: partitions need a repository that workers
     /// in other processes share.
     public var partitionCoordinator: (any PartitionCoordinator)? { nil }
+}
+
+/// The manager's partitions vanished from the repository while it awaited them: it reconnected
+/// to a database (a promoted asynchronous standby) that never received the transaction that
+/// wrote them, nor, since the WAL is one sequence, anything committed after it. Their work is
+/// therefore lost with them, and preparing them again neither loses nor duplicates anything.
+public struct PartitionsLost: Error, CustomStringConvertible {
+    public var step: String
+    public var expected: Int
+    public var found: Int
+
+    public init(step: String, expected: Int, found: Int) {
+        self.step = step
+        self.expected = expected
+        self.found = found
+    }
+
+    public var description: String {
+        "step \(step): \(expected - found) of its \(expected) partitions are no longer in the job repository (it failed over to a standby that had not received them?)"
+    }
 }
 
 /// A partitioned step did not finish in the time it was given.

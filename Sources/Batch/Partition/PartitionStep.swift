@@ -63,29 +63,40 @@ public struct PartitionStep: Step {
         }
         let grid = try gridSize(for: scope.parameters)
         let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)
-        let count = try coordinator.preparePartitions(
-            manager: execution, jobExecution: scope.jobExecution, workerStep: key, maxAttempts: maxAttempts
-        ) { each in try partitioner.forEachPartition(gridSize: grid, in: scope, each) }
-        scope.logger.info("partitions ready", metadata: ["batch.partition.count": "\(count)", "batch.partition.step": "\(key)"])
-
         var warnedAboutWorkers = false
-        let progress = try coordinator.awaitPartitions(
-            manager: execution, workerStep: key, timeout: timeout, reportEvery: .seconds(5), logger: scope.logger
-        ) { progress in
-            if progress.liveWorkers == 0 && !progress.isFinished && !warnedAboutWorkers {
-                warnedAboutWorkers = true
-                scope.logger.notice(
-                    "no live worker serves this step yet: start one with `\(ApplicationName.current) worker`, or launch with --local-workers N",
-                    metadata: ["batch.partition.step": "\(key)"])
-            } else if progress.liveWorkers > 0 {
-                warnedAboutWorkers = false
+        var progress = PartitionProgress()
+        // A failover to a standby that had not received the partitions loses them with all the
+        // work done under them; they are prepared again (twice at most: a third loss is not a
+        // failover but a repository that keeps dropping writes).
+        for preparation in 1...3 {
+            let count = try coordinator.preparePartitions(
+                manager: execution, jobExecution: scope.jobExecution, workerStep: key, maxAttempts: maxAttempts
+            ) { each in try partitioner.forEachPartition(gridSize: grid, in: scope, each) }
+            scope.logger.info("partitions ready", metadata: ["batch.partition.count": "\(count)", "batch.partition.step": "\(key)"])
+            do {
+                progress = try coordinator.awaitPartitions(
+                    manager: execution, workerStep: key, expected: count, timeout: timeout, reportEvery: .seconds(5),
+                    logger: scope.logger
+                ) { progress in
+                    if progress.liveWorkers == 0 && !progress.isFinished && !warnedAboutWorkers {
+                        warnedAboutWorkers = true
+                        scope.logger.notice(
+                            "no live worker serves this step yet: start one with `\(ApplicationName.current) worker`, or launch with --local-workers N",
+                            metadata: ["batch.partition.step": "\(key)"])
+                    } else if progress.liveWorkers > 0 {
+                        warnedAboutWorkers = false
+                    }
+                    scope.logger.info(
+                        "partitions",
+                        metadata: [
+                            "batch.partition.done": "\(progress.finished)", "batch.partition.total": "\(progress.total)",
+                            "batch.partition.failed": "\(progress.failed)",
+                        ])
+                }
+                break
+            } catch let lost as PartitionsLost where preparation < 3 && lost.found == 0 {
+                scope.logger.warning("\(lost.description); preparing them again", metadata: ["batch.partition.step": "\(key)"])
             }
-            scope.logger.info(
-                "partitions",
-                metadata: [
-                    "batch.partition.done": "\(progress.finished)", "batch.partition.total": "\(progress.total)",
-                    "batch.partition.failed": "\(progress.failed)",
-                ])
         }
         let commits = execution.counts.commit
         execution.counts = try coordinator.partitionCounts(manager: execution)

@@ -7,8 +7,8 @@ import PostgresClient
 /// The manager's wait for its partitions, and what it reads and fails while it waits.
 extension PostgresJobRepositorySession {
     public func awaitPartitions(
-        manager: StepExecution, workerStep: String, timeout: Duration?, reportEvery: Duration, logger: Logger,
-        progress: (PartitionProgress) -> Void
+        manager: StepExecution, workerStep: String, expected: Int, timeout: Duration?, reportEvery: Duration,
+        logger: Logger, progress: (PartitionProgress) -> Void
     ) throws -> PartitionProgress {
         let clock = ContinuousClock()
         let deadline = timeout.map { clock.now.advanced(by: $0) }
@@ -48,17 +48,26 @@ extension PostgresJobRepositorySession {
                 }
                 lastPoll = clock.now
                 if total == nil {
-                    total = Int(try connection.query("""
+                    // Counted again after every reconnect: a promoted standby may lack them.
+                    let found = Int(try connection.query("""
                         SELECT count(*) FROM batch_partition WHERE manager_step_execution_id = \(manager.id)
                         """).single().decode(Int64.self, column: 0))
+                    guard found == expected else {
+                        throw PartitionsLost(step: manager.stepName, expected: expected, found: found)
+                    }
+                    total = found
                 }
                 current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total ?? 0)
+                guard current.total == expected else {
+                    throw PartitionsLost(step: manager.stepName, expected: expected, found: current.total)
+                }
                 pollCost = clock.now - lastPoll
                 if firstPoll == nil { firstPoll = (lastPoll, current.finished) }
             } catch let error as PostgresError where error.isConnectionLost {
                 // The workers ride out a database restart; so does the manager. Nothing is lost
                 // meanwhile: completions are rows, and the first poll after reconnecting sees them.
                 try reconnectToAwait(after: error, deadline: deadline, logger: logger)
+                total = nil
                 continue
             }
             if current != last || clock.now - lastReport >= reportEvery {
@@ -83,6 +92,7 @@ extension PostgresJobRepositorySession {
                 }
             } catch let error as PostgresError where error.isConnectionLost {
                 try reconnectToAwait(after: error, deadline: deadline, logger: logger)
+                total = nil
             }
         }
     }
@@ -97,9 +107,13 @@ extension PostgresJobRepositorySession {
         logger.notice("reconnected to the repository; awaiting partitions again")
     }
 
-    /// unfinished partitions (through the claimable partial index) and the failed or stopped
-    /// ones, so a poll costs the same at the end of 100,000 partitions as of 10. `total` is
-    /// counted once per wait.
+    /// Where the manager's partitions stand. A poll reads only the unfinished partitions
+    /// (through the claimable partial index) and the failed or stopped ones, so it costs the
+    /// same at the end of 100,000 partitions as of 10; `total` is the count read at the start
+    /// of the wait (or since the last reconnect). When nothing is open any more, the finished
+    /// ones are counted by state, from the rows that exist: the step ends on what the
+    /// repository holds, never on `total` minus what is open (a promoted standby that lost
+    /// partition rows has none open, and would look complete).
     func partitionProgress(manager: Int64, workerStep: String, total: Int) throws -> PartitionProgress {
         let row = try connection.query("""
             SELECT (SELECT count(*) FROM batch_partition
@@ -122,8 +136,23 @@ extension PostgresJobRepositorySession {
         let names = try row.decode(String.self, column: 3)
         progress.failedNames = names.isEmpty ? [] : names.components(separatedBy: ", ")
         progress.failed = progress.failedNames.count
-        progress.completed = total - open - progress.failed - progress.stopped
         progress.liveWorkers = Int(try row.decode(Int64.self, column: 4))
+        // An estimate for progress reports while partitions are open; never what the step ends on.
+        progress.completed = max(0, total - open - progress.failed - progress.stopped)
+        if open == 0 {
+            let counts = try connection.query("""
+                SELECT count(*), count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state = 'FAILED'),
+                       count(*) FILTER (WHERE state = 'STOPPED')
+                FROM batch_partition WHERE manager_step_execution_id = \(manager)
+                """, prepared: true).single()
+            // Finished only if nothing became open again between the two reads (a hand-back):
+            // the states are exhaustive, so an open one makes the sum fall short of `all`.
+            let (all, completed, failed, stopped) = try counts.decode((Int64, Int64, Int64, Int64).self)
+            progress.total = Int(all)
+            progress.completed = Int(completed)
+            progress.failed = Int(failed)
+            progress.stopped = Int(stopped)
+        }
         return progress
     }
 

@@ -78,13 +78,61 @@ struct PartitionLifecycleTests {
             #expect(state == "FAILED")
             #expect(error == "its worker (w2) stopped renewing the lease on attempt 2 of 2")
             let progress = try session.awaitPartitions(
-                manager: manager, workerStep: "lease-test/work", timeout: .seconds(10), reportEvery: .seconds(5),
+                manager: manager, workerStep: "lease-test/work", expected: 1, timeout: .seconds(10), reportEvery: .seconds(5),
                 logger: Logger(label: "test")
             ) { _ in }
             #expect(progress.failed == 1 && progress.failedNames == ["p0"])
             let step = try #require(try session.stepExecutions(jobExecutionID: execution.id).first { $0.stepName == "work:p0" })
             #expect(step.status == .failed)
             #expect(step.exitStatus.exitDescription.contains("stopped renewing the lease"))
+        }
+    }
+
+    /// A failover to an asynchronous standby that never received the partitions: the manager,
+    /// which had counted them before, reconnects to a repository where none is open. It must
+    /// count the rows that exist and say they are gone (its step prepares them again), never
+    /// derive "completed" from the count taken before (which ended the step COMPLETED with zero
+    /// counts).
+    @Test func partitionsGoneAfterAReconnectAreLostNotCompleted() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try SchemaMigrations.migrate(on: db)
+            let session = PostgresJobRepositorySession(connection: db)
+            let execution = try session.createJobExecution(
+                jobName: "failover-test", parameters: ["k": .string("v")], restartable: true, launcher: .current()
+            ).get().execution
+            let manager = try session.createStepExecution(jobExecutionID: execution.id, stepName: "work", context: [:])
+            let count = try session.preparePartitions(
+                manager: manager, jobExecution: execution, workerStep: "failover-test/work", maxAttempts: 3
+            ) { [Partition(name: "p0", context: [:]), Partition(name: "p1", context: [:])] }
+            #expect(count == 2)
+
+            // Once the manager has counted its partitions and reported, they vanish (as on a
+            // standby that lacks them) and its connection drops (as at a failover).
+            let counted = Gate()
+            let other = try PostgresConnection(connectionString: url)
+            defer { other.close() }
+            let managerPID = db.backendPID
+            let failover = Thread {
+                guard counted.wait(timeout: 30) else { return }
+                _ = try? other.execute("DELETE FROM batch_partition")
+                _ = try? other.execute("SELECT pg_terminate_backend(\(managerPID))")
+            }
+            failover.start()
+            var reports: [PartitionProgress] = []
+            #expect {
+                _ = try session.awaitPartitions(
+                    manager: manager, workerStep: "failover-test/work", expected: count, timeout: .seconds(30),
+                    reportEvery: .seconds(5), logger: Logger(label: "test")
+                ) { progress in
+                    reports.append(progress)
+                    counted.open()
+                }
+            } throws: { error in
+                guard let lost = error as? PartitionsLost else { return false }
+                return lost.expected == 2 && lost.found == 0 && lost.step == "work"
+            }
+            #expect(reports.first?.total == 2)
+            #expect(reports.allSatisfy { !$0.isFinished })
         }
     }
 
