@@ -63,6 +63,15 @@ if ! { command -v pkg-config >/dev/null 2>&1 && pkg-config --exists libpq; }; th
     bash "$ROOT/scripts/postgres.sh" install
 fi
 
+# The web dashboard's browser test drives Debian's chromium; as root it is installed when
+# missing (otherwise that one test skips itself, saying so).
+if [[ $EUID -eq 0 ]] && ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    say "installing chromium for the dashboard's browser test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2 \
+        || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends chromium >&2; } \
+        || say "warning: chromium could not be installed; the dashboard's browser test will skip"
+fi
+
 # 2. Database.
 state_file="$(mktemp)"
 started_here=0
