@@ -105,4 +105,14 @@ public protocol JobRepositorySession: AnyObject {
     /// What carries the chunks of remote chunk steps run through this session to workers, or
     /// nil when the repository cannot.
     var remoteChunkChannel: (any RemoteChunkChannel)? { get }
+
+    /// Skips committed by the other parts of `execution`'s step (a partitioned step's other
+    /// partitions), which count against the step's skip limit with `execution`'s own: the limit
+    /// holds for the whole step, whatever runs it. Asked only when an item is about to be
+    /// skipped. Zero for a step that runs in one piece.
+    func skipsElsewhereInStep(of execution: StepExecution) throws -> Int64
+}
+
+extension JobRepositorySession {
+    public func skipsElsewhereInStep(of execution: StepExecution) throws -> Int64 { 0 }
 }

@@ -148,7 +148,11 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         let context = ChunkContext(
             transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
             stepContext: working.context, interruption: scope.interruption)
-        var skips = Skips(policy: skipPolicy, alreadySkipped: working.counts.skip, execution: working)
+        let session = scope.session
+        let current = working
+        var skips = Skips(policy: skipPolicy, alreadySkipped: working.counts.skip, execution: working) {
+            try session.skipsElsewhereInStep(of: current)
+        }
         let notify = !listeners.isEmpty
         chunk.context = context
         chunk.committedSkips.removeAll()
@@ -309,11 +313,18 @@ struct Skips {
     let policy: SkipPolicy
     var total: Int64
     let execution: StepExecution
+    /// The skips the step's other parts committed (a partitioned step's other partitions),
+    /// asked once, at the first skip.
+    private var elsewhere: (() throws -> Int64)?
 
-    init(policy: SkipPolicy, alreadySkipped: Int64, execution: StepExecution) {
+    init(
+        policy: SkipPolicy, alreadySkipped: Int64, execution: StepExecution,
+        elsewhere: (() throws -> Int64)? = nil
+    ) {
         self.policy = policy
         self.total = alreadySkipped
         self.execution = execution
+        self.elsewhere = elsewhere
     }
 
     /// Skips made in an earlier attempt of this chunk, still to be counted.
@@ -322,6 +333,10 @@ struct Skips {
     }
 
     mutating func skip(_ phase: SkipPhase, key: String, _ error: any Error) throws -> SkippedItem {
+        if let others = elsewhere {
+            elsewhere = nil
+            total += try others()
+        }
         guard total < Int64(policy.limit) else {
             throw SkipLimitExceeded(limit: policy.limit, phase: phase, itemKey: key, reason: "\(error)")
         }

@@ -139,4 +139,15 @@ extension PostgresJobRepositorySession {
               AND (state = 'CLAIMED') IS TRUE
             """)
     }
+
+    /// The skips committed by the partitions of `partitionID`'s manager step other than it.
+    public func skipsOfOtherPartitions(than partitionID: Int64) throws -> Int64 {
+        try connection.query("""
+            SELECT coalesce(sum(s.read_skip_count + s.write_skip_count + s.process_skip_count), 0)::bigint
+            FROM batch_partition me
+            JOIN batch_partition p ON p.manager_step_execution_id = me.manager_step_execution_id
+            JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
+            WHERE me.partition_id = \(partitionID) AND p.partition_id <> \(partitionID)
+            """, prepared: true).single().decode(Int64.self, column: 0)
+    }
 }

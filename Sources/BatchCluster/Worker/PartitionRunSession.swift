@@ -58,6 +58,12 @@ final class PartitionRunSession: JobRepositorySession {
     var partitionCoordinator: (any PartitionCoordinator)? { nil }
     var remoteChunkChannel: (any RemoteChunkChannel)? { nil }
 
+    /// The skips the manager step's other partitions committed: the worker step's skip limit
+    /// holds for the whole partitioned step.
+    func skipsElsewhereInStep(of execution: StepExecution) throws -> Int64 {
+        try base.skipsOfOtherPartitions(than: fence.partitionID)
+    }
+
     // Everything else is the plain repository's.
 
     func createJobExecution(jobName: String, parameters: JobParameters, restartable: Bool, launcher: LauncherIdentity)
