@@ -19,10 +19,11 @@ so every ratio is taken between two measurements made a few seconds apart.
                       PostgreSQL's own tools, same server, same queries:
                       round trip: p50 of `SELECT 1`, unprepared and prepared, against pgbench
                       (-M extended and -M prepared, p50 from its per-transaction log);
-                      read: 1,000,000 generated narrow rows (bigint, bigint, text) decoded,
-                      streamed row by row and fetched whole, against postgres-nio's row sequence;
-                      COPY: 1,000,000 narrow rows through COPY FROM STDIN, against psql's COPY
-                      reading the same rows from a file and postgres-nio's copyFrom
+                      read: 1,000,000 (--quick: 200,000) generated narrow rows (bigint, bigint,
+                      text) decoded, streamed row by row and fetched whole, against
+                      postgres-nio's row sequence; COPY: as many narrow rows through COPY FROM
+                      STDIN, against psql's COPY reading the same rows from a file and
+                      postgres-nio's copyFrom
   ledger              for each size of --rows: seed the ledger, then per round the two peers
                       (the COPY pipe: psql COPY TO STDOUT | psql COPY FROM STDIN, and
                       INSERT ... SELECT) and ledger-etl grid 8 chunk 1000 with each count of
@@ -50,9 +51,9 @@ Prints Markdown tables, writes every sample and summary as JSON under bench-resu
 prints the JSON file's path as the last line.
 
 Options:
-  --quick                 smaller sizes (ledger 200,000 rows, one size; P 2000; 5,000 round
-                          trips; history 200,000): under three minutes on a 2-core machine
-                          once built
+  --quick                 smaller sizes (ledger 200,000 rows, one size; client 200,000 rows;
+                          P 2000; 5,000 round trips; history 200,000): under three minutes on
+                          a 2-core machine once built
   --repeats N             rounds per figure (default 3, also with --quick)
   --rows N[,N...]         ledger sizes (default 1000000,10000000; --quick: 200000); the first
                           size is the one of the main table, every size is in the scaling table
@@ -125,7 +126,7 @@ case "$only" in
 esac
 # Sizes that depend on --quick.
 if [[ $quick == 1 ]]; then
-    rt_iterations=5000; client_rows=1000000; partitions=2000; await_jobs=10; history=200000; claim_seconds=2; launches=5
+    rt_iterations=5000; client_rows=200000; partitions=2000; await_jobs=10; history=200000; claim_seconds=2; launches=5
 else
     rt_iterations=20000; client_rows=1000000; partitions=10000; await_jobs=20; history=1000000; claim_seconds=5; launches=10
 fi
@@ -209,7 +210,21 @@ p50() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 p99() { sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i>NR) i=NR; print a[i]}'; }
 results="$work/results.txt"   # name=value lines, one per sample, in the order measured
 : >"$results"
-put() { echo "$1=$2" >>"$results"; }
+put() { # name value: one sample; a missing or non-numeric value stops the run
+    [[ "$2" =~ ^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]] || { say "error: no figure for $1 (got '$2'); see the messages above"; exit 1; }
+    echo "$1=$2" >>"$results"
+}
+# Runs a command of the postgres-nio peer into $work/nio.out. A failure (a server it cannot
+# speak to, say) skips the peer's remaining rows with the reason instead of failing the run.
+nio_run() {
+    [[ -n "$nio_bin" ]] || return 1
+    if "$nio_bin" "$@" >"$work/nio.out" 2>"$work/nio.err"; then return 0; fi
+    nio_skipped="nio-peer $1 failed: $(tail -n 1 "$work/nio.err")"
+    say "postgres-nio peer skipped from here on: $nio_skipped"
+    nio_bin=""
+    return 1
+}
+nio_field() { sed -n "${2:-1}p" "$work/nio.out" | json_field "$1"; }
 
 # ---------------------------------------------------------------------------------------------
 # Client figures: ours, postgres-nio's and PostgreSQL's own tools, per round.
@@ -231,16 +246,15 @@ client_bench() {
         rt=$("$bin" roundtrip "$url" "$rt_iterations")
         put rt_swift_us "$(sed -n 1p <<<"$rt" | json_field p50_us)"
         put rt_swift_prepared_us "$(sed -n 2p <<<"$rt" | json_field p50_us)"
-        if [[ -n "$nio_bin" ]]; then
-            rt=$("$nio_bin" roundtrip "$url" "$rt_iterations")
-            put rt_nio_us "$(sed -n 1p <<<"$rt" | json_field p50_us)"
-            put rt_nio_prepared_us "$(sed -n 2p <<<"$rt" | json_field p50_us)"
+        if nio_run roundtrip "$url" "$rt_iterations"; then
+            put rt_nio_us "$(nio_field p50_us 1)"
+            put rt_nio_prepared_us "$(nio_field p50_us 2)"
         fi
     done
 
     say "client read: $client_rows generated rows decoded, $repeats rounds"
     for r in $(seq "$repeats"); do
-        [[ -z "$nio_bin" ]] || put read_nio_rows_per_s "$("$nio_bin" stream "$url" "$client_rows" | json_field rows_per_s)"
+        ! nio_run stream "$url" "$client_rows" || put read_nio_rows_per_s "$(nio_field rows_per_s)"
         put read_swift_stream_rows_per_s "$("$bin" stream "$url" "$client_rows" | json_field rows_per_s)"
         put read_swift_whole_rows_per_s "$("$bin" query "$url" "$client_rows" | json_field rows_per_s)"
     done
@@ -255,7 +269,7 @@ client_bench() {
         end=$(now)
         put copy_psql_rows_per_s "$(rate "$client_rows" "$start" "$end")"
         put copy_swift_rows_per_s "$("$bin" copy "$url" "$client_rows" | json_field rows_per_s)"
-        [[ -z "$nio_bin" ]] || put copy_nio_rows_per_s "$("$nio_bin" copy "$url" "$client_rows" | json_field rows_per_s)"
+        ! nio_run copy "$url" "$client_rows" || put copy_nio_rows_per_s "$(nio_field rows_per_s)"
     done
     sql -c "DROP TABLE bench_copy" >/dev/null
     rm -f "$work/rows.tsv"
