@@ -128,10 +128,10 @@ do {
         default: throw Usage(description: "unknown benchmark \(arguments[1]); roundtrip, stream or copy")
         }
     } catch {
-        try? await db.close()
+        try? await db.close().get()
         throw error
     }
-    try await db.close()
+    try await db.close().get()
 } catch {
     FileHandle.standardError.write(Data("nio-peer: error: \(String(reflecting: error))\n".utf8))
     exit(1)
