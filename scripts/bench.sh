@@ -1,51 +1,71 @@
 #!/usr/bin/env bash
-# SwiftBatch benchmarks, each beside its PostgreSQL-native peer measured in the same run.
+# SwiftBatch benchmarks, each beside its peer measured in the same run, repeated: every figure
+# is printed as median [min-max] over the repeats, every ratio as the median of per-repeat ratios.
 set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote|latency] [--worker-concurrency C]
-                        [--latency] [--latency-hosts H] [--latency-grid G] [--latency-delays MS,MS...]
+Usage: scripts/bench.sh [--quick] [--repeats N] [--rows N[,N...]] [--workers N[,N...]]
+                        [--only client|ledger|remote|coordination|mt|latency] [--no-nio]
+                        [--worker-concurrency C] [--latency] [--latency-hosts H]
+                        [--latency-grid G] [--latency-delays MS,MS...]
 
 Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
-swiftbatch_bench on it (dropped and made again each run), and measures in ONE run:
-  client round trip   `SELECT 1` through PostgresClient, unprepared and prepared,
-                      against pgbench running the same query (-M simple and -M prepared)
-  COPY throughput     N narrow rows (bigint, bigint, text) through PostgresClient's COPY,
-                      against psql's own COPY FROM STDIN reading the same rows from a file
-  ledger-etl          the benchmark workload (docs/BENCHMARKS.md) on N seeded rows,
-                      grid 8, chunk 1000, with 1 and then 2 `swiftbatch worker` processes
-                      (concurrency C each, default 2 as `worker`), against its two PostgreSQL peers:
-                      INSERT ... SELECT, and the COPY pipe (psql COPY TO STDOUT | psql COPY
-                      FROM STDIN); every run is checked against the reference aggregates
-  ledger-etl-remote   the same workload by remote chunking (chunk 1000, in-flight 8): the
-                      launcher reads and sends chunks, 1 and then 2 workers process and write
-                      them; checked against the same reference
-  coordination        noop-partitions partitions=10000 (2000 with --quick) with 2 workers, as
-                      they run by default and with --synchronous-commit (each commit waits for
-                      its fsync), after a VACUUM of the ledger's tables and a CHECKPOINT, so
-                      what the ledger runs left pending does not land in it; await latency over small jobs; a claim with 1M (200,000
-                      with --quick) finished partitions in history; launch overhead
+swiftbatch_bench on it (dropped and made again each run), and measures in ONE run, each
+figure R times (--repeats) in rounds: a round measures a figure's peer and then the figure,
+so every ratio is taken between two measurements made a few seconds apart.
+  client              PostgresClient (Sources/swiftbatch-bench) beside postgres-nio
+                      (bench/peers/postgres-nio-peer, built on demand; --no-nio skips it) and
+                      PostgreSQL's own tools, same server, same queries:
+                      round trip: p50 of `SELECT 1`, unprepared and prepared, against pgbench
+                      (-M extended and -M prepared, p50 from its per-transaction log);
+                      read: 1,000,000 (--quick: 200,000) generated narrow rows (bigint, bigint,
+                      text) decoded, streamed row by row and fetched whole, against
+                      postgres-nio's row sequence; COPY: as many narrow rows through COPY FROM
+                      STDIN, against psql's COPY reading the same rows from a file and
+                      postgres-nio's copyFrom
+  ledger              for each size of --rows: seed the ledger, then per round the two peers
+                      (the COPY pipe: psql COPY TO STDOUT | psql COPY FROM STDIN, and
+                      INSERT ... SELECT) and ledger-etl grid 8 chunk 1000 with each count of
+                      `swiftbatch worker` processes of --workers (concurrency C each); at the
+                      first size also ledger-etl-remote (chunk 1000, in-flight 8) with 1 and 2
+                      workers; every run checked against the reference aggregates; worker
+                      peak RSS (VmHWM); the scaling table: rows/s and microseconds per row by
+                      size and worker count, beside the COPY pipe's
+  coordination        noop-partitions partitions=P (10000; 2000 with --quick) with each count
+                      of --workers, and with 2 workers run with --synchronous-commit, after a
+                      VACUUM and a CHECKPOINT; ms per partition; await latency (last partition
+                      to job end, p50 and p99 per round); a claim with 1M (200,000 with --quick)
+                      finished partitions in history; launch overhead (a one-tasklet job)
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
   latency             (with --latency, or alone with --only latency; root only) ledger-etl on a
                       network test bed (scripts/testbed.sh): PostgreSQL, the launcher and H
                       worker hosts (default 2, concurrency C each) in network namespaces, all over
-                      TCP; grid G (default 8), chunk 1000. Run straight to the server ("direct", for
-                      reference), then through each host's delay proxy at 0, 1 and 5 ms one way
-                      (--latency-delays): rows/s and the ratio to the proxy at 0 ms (the proxy's
-                      own cost is in both), every run checked against the reference; the peak
+                      TCP; grid G (default 8), chunk 1000. Run straight to the server ("direct"),
+                      then through each host's delay proxy at 0, 1 and 5 ms one way
+                      (--latency-delays): rows/s and the ratio to the proxy at 0 ms; the peak
                       count of server connections (pg_stat_activity, sampled every 0.2 s)
-Each figure is the median of 3 runs (1 with --quick). Times are wall times of the whole
-`swiftbatch launch` process (workers already running). Prints a Markdown table, writes the
-same as JSON under bench-results/ and prints the JSON file's path as the last line.
+Times are wall times of the whole `swiftbatch launch` process (workers already running).
+Prints Markdown tables, writes every sample and summary as JSON under bench-results/ and
+prints the JSON file's path as the last line.
 
-Options: --rows N (default 1000000; --quick: 200000), --quick, --only client|ledger|mt|remote|latency
-(remote: the ledger peers, ledger-etl and ledger-etl-remote only; latency: the latency figures only),
---worker-concurrency C (default 2, the worker's own default), --latency (add the latency
-figures), --latency-hosts H (1 to 32, default 2), --latency-grid G (default 8),
---latency-delays LIST (one-way ms, comma-separated, default 0,1,5; 0 is the baseline and is
-always run). For instance: scripts/bench.sh --quick --only latency, or
+Options:
+  --quick                 smaller sizes (ledger 200,000 rows, one size; client 200,000 rows;
+                          P 2000; 5,000 round trips; history 200,000): under three minutes on
+                          a 2-core machine once built
+  --repeats N             rounds per figure (default 3, also with --quick)
+  --rows N[,N...]         ledger sizes (default 1000000,10000000; --quick: 200000); the first
+                          size is the one of the main table, every size is in the scaling table
+  --workers N[,N...]      worker process counts (default 1,2,4)
+  --only WHAT             client; ledger (ledger and coordination); remote (ledger only);
+                          coordination; mt; latency
+  --no-nio                do not build nor run the postgres-nio peer
+  --worker-concurrency C  slots per worker process (default 2, the worker's own default)
+  --latency, --latency-hosts H (1 to 32, default 2), --latency-grid G (default 8),
+  --latency-delays LIST (one-way ms, comma-separated, default 0,1,5; 0 is always run)
+For instance: scripts/bench.sh --quick; scripts/bench.sh --only client --repeats 5;
+scripts/bench.sh --only remote --rows 1000000,4000000 --workers 1,2;
 scripts/bench.sh --quick --only latency --latency-hosts 8 --latency-grid 32 --latency-delays 0
 TXT
 }
@@ -56,37 +76,65 @@ rows=""
 repeats=3
 quick=0
 only=""
+nio=1
+worker_counts=1,2,4
 worker_concurrency=2
 latency=0
 latency_hosts=2
 latency_grid=8
 latency_delays=0,1,5
+need() { [[ $# -ge 2 ]] || { echo "bench.sh: $1 needs a value (see --help)" >&2; exit 2; }; }
 while [[ $# -gt 0 ]]; do
     case "$1" in
-        --rows) rows="$2"; shift 2 ;;
-        --quick) quick=1; repeats=1; shift ;;
-        --only) only="$2"; shift 2 ;;
-        --worker-concurrency) worker_concurrency="$2"; shift 2 ;;
+        --rows) need "$@"; rows="$2"; shift 2 ;;
+        --repeats) need "$@"; repeats="$2"; shift 2 ;;
+        --workers) need "$@"; worker_counts="$2"; shift 2 ;;
+        --quick) quick=1; shift ;;
+        --only) need "$@"; only="$2"; shift 2 ;;
+        --no-nio) nio=0; shift ;;
+        --worker-concurrency) need "$@"; worker_concurrency="$2"; shift 2 ;;
         --latency) latency=1; shift ;;
-        --latency-hosts) latency_hosts="$2"; shift 2 ;;
-        --latency-grid) latency_grid="$2"; shift 2 ;;
-        --latency-delays) latency_delays="$2"; shift 2 ;;
+        --latency-hosts) need "$@"; latency_hosts="$2"; shift 2 ;;
+        --latency-grid) need "$@"; latency_grid="$2"; shift 2 ;;
+        --latency-delays) need "$@"; latency_delays="$2"; shift 2 ;;
         -h|--help) usage; exit 0 ;;
         *) echo "bench.sh: unknown option $1 (see --help)" >&2; exit 2 ;;
     esac
 done
-[[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
-[[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
+[[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000,10000000)
+[[ "$rows" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "bench.sh: --rows takes positive whole numbers, comma-separated (e.g. 1000000,10000000), not '$rows'" >&2; exit 2; }
+[[ "$repeats" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --repeats takes a positive whole number, not '$repeats'" >&2; exit 2; }
+[[ "$worker_counts" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "bench.sh: --workers takes positive process counts, comma-separated (e.g. 1,2,4), not '$worker_counts'" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote || "$only" == latency ]] || { echo "bench.sh: --only takes client, ledger, mt, remote or latency" >&2; exit 2; }
+case "$only" in ""|client|ledger|remote|coordination|mt|latency) ;; *) echo "bench.sh: --only takes client, ledger, remote, coordination, mt or latency, not '$only'" >&2; exit 2 ;; esac
 [[ "$only" != latency ]] || latency=1
 if ! [[ "$latency_hosts" =~ ^[1-9][0-9]*$ ]] || ((latency_hosts > 32)); then echo "bench.sh: --latency-hosts takes 1 to 32" >&2; exit 2; fi
 [[ "$latency_grid" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --latency-grid takes a positive number" >&2; exit 2; }
 [[ "$latency_delays" =~ ^[0-9]+(\.[0-9]+)?(,[0-9]+(\.[0-9]+)?)*$ ]] || { echo "bench.sh: --latency-delays takes milliseconds, comma-separated (e.g. 0,1,5)" >&2; exit 2; }
 if [[ "$latency" == 1 && $EUID -ne 0 ]]; then echo "bench.sh: --latency needs root (the test bed's network namespaces)" >&2; exit 2; fi
+IFS=, read -r -a sizes <<<"$rows"
+IFS=, read -r -a wcounts <<<"$worker_counts"
+main_rows=${sizes[0]}
+do_client=0; do_ledger=0; do_coord=0; do_mt=0
+case "$only" in
+    "") do_client=1; do_ledger=1; do_coord=1 ;;
+    client) do_client=1 ;;
+    ledger) do_ledger=1; do_coord=1 ;;
+    remote) do_ledger=1 ;;
+    coordination) do_coord=1 ;;
+    mt) do_mt=1 ;;
+esac
+# Sizes that depend on --quick.
+if [[ $quick == 1 ]]; then
+    rt_iterations=5000; client_rows=200000; partitions=2000; await_jobs=10; history=200000; claim_seconds=2; launches=5
+else
+    rt_iterations=20000; client_rows=1000000; partitions=10000; await_jobs=20; history=1000000; claim_seconds=5; launches=10
+fi
 
 command -v swift >/dev/null 2>&1 || export PATH="/opt/swift/usr/bin:$PATH"
 PG_BIN=/usr/lib/postgresql/15/bin
+say() { printf '==> bench.sh: %s\n' "$*" >&2; }
+bench_start=$SECONDS
 url=""
 if [[ "$only" != latency ]]; then
 server_url="$(bash scripts/postgres.sh start | tail -n 1)"
@@ -104,16 +152,38 @@ else:  # a conninfo string: a later dbname wins
     print(given + " dbname=swiftbatch_bench")
 ' "$server_url")"
 fi
-say() { printf '==> bench.sh: %s\n' "$*" >&2; }
 
 say "building (release)"
-[[ "$only" == latency ]] || swift build -c release --product swiftbatch-bench >&2
+[[ $do_client == 0 ]] || swift build -c release --product swiftbatch-bench >&2
 swift build -c release --product swiftbatch >&2
 bindir="$(swift build -c release --show-bin-path)"
 bin="$bindir/swiftbatch-bench"
 swiftbatch="$bindir/swiftbatch"
 work="$(mktemp -d)"
 chmod 755 "$work"
+
+# The postgres-nio peer: a package of its own, built here on demand. A build that fails (no
+# copy of postgres-nio on this machine, say) skips its rows with the reason; it never fails the run.
+nio_bin=""
+nio_skipped=""
+if [[ $do_client == 1 ]]; then
+    nio_dir="$ROOT/bench/peers/postgres-nio-peer"
+    if [[ $nio == 0 ]]; then
+        nio_skipped="--no-nio"
+    elif [[ "$url" != postgres://* && "$url" != postgresql://* ]]; then
+        nio_skipped="the server's address is not a postgres:// URL, which the peer takes"
+    else
+        say "building the postgres-nio peer (release; the first build takes several minutes)"
+        if swift build -c release --package-path "$nio_dir" --scratch-path "$nio_dir/.build" >"$work/nio-build.log" 2>&1; then
+            nio_bin="$(swift build -c release --package-path "$nio_dir" --scratch-path "$nio_dir/.build" --show-bin-path)/nio-peer"
+        else
+            nio_skipped="its build failed: $(grep -m1 -i 'error' "$work/nio-build.log" || tail -n 1 "$work/nio-build.log")"
+        fi
+    fi
+    [[ -z "$nio_skipped" ]] || say "postgres-nio peer skipped: $nio_skipped"
+fi
+build_seconds=$((SECONDS - bench_start))
+
 workers=()
 bed_up=0
 cleanup() {
@@ -132,47 +202,81 @@ trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-median() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 json_field() { python3 -c "import json,sys; print(json.loads(sys.stdin.read())['$1'])"; }
 sql() { "$PG_BIN/psql" "$url" -qAt -v ON_ERROR_STOP=1 "$@"; }
 now() { date +%s.%N; }
 rate() { awk -v n="$1" -v s="$2" -v e="$3" 'BEGIN {print n / (e - s)}'; }
-results="$work/results.txt"   # name=value lines, read by the report
+p50() { sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+p99() { sort -g | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i>NR) i=NR; print a[i]}'; }
+results="$work/results.txt"   # name=value lines, one per sample, in the order measured
 : >"$results"
-put() { echo "$1=$2" >>"$results"; }
+put() { # name value: one sample; a missing or non-numeric value stops the run
+    [[ "$2" =~ ^-?[0-9]+(\.[0-9]*)?([eE][-+]?[0-9]+)?$ ]] || { say "error: no figure for $1 (got '$2'); see the messages above"; exit 1; }
+    echo "$1=$2" >>"$results"
+}
+# Runs a command of the postgres-nio peer into $work/nio.out. A failure (a server it cannot
+# speak to, say) skips the peer's remaining rows with the reason instead of failing the run.
+nio_run() {
+    [[ -n "$nio_bin" ]] || return 1
+    if "$nio_bin" "$@" >"$work/nio.out" 2>"$work/nio.err"; then return 0; fi
+    nio_skipped="nio-peer $1 failed: $(tail -n 1 "$work/nio.err")"
+    say "postgres-nio peer skipped from here on: $nio_skipped"
+    nio_bin=""
+    return 1
+}
+nio_field() { sed -n "${2:-1}p" "$work/nio.out" | json_field "$1"; }
+
+# ---------------------------------------------------------------------------------------------
+# Client figures: ours, postgres-nio's and PostgreSQL's own tools, per round.
 
 client_bench() {
+    local r rt line
     sql -c "DROP TABLE IF EXISTS bench_copy" -c "CREATE TABLE bench_copy (id bigint, account_id bigint, memo text)" >/dev/null
-    say "client round trip"
-    local rt
-    rt=$("$bin" roundtrip "$url" 20000)
-    put client_roundtrip_us_p50 "$(sed -n 1p <<<"$rt" | json_field p50_us)"
-    put client_roundtrip_prepared_us_p50 "$(sed -n 2p <<<"$rt" | json_field p50_us)"
     echo "SELECT 1;" >"$work/select1.sql"
-    pgbench_latency() {
-        # pgbench reports the mean latency of its transactions in ms; one client, one thread.
-        "$PG_BIN/pgbench" -n -c 1 -j 1 -T 5 -M "$1" -f "$work/select1.sql" "$url" 2>/dev/null \
-            | awk -F'= ' '/latency average/ {split($2, a, " "); print a[1] * 1000}'
+    pgbench_p50() { # mode: p50 latency (us) from pgbench's per-transaction log
+        rm -f "$work"/rt.*
+        (cd "$work" && "$PG_BIN/pgbench" -n -c 1 -j 1 -t "$rt_iterations" -M "$1" -f select1.sql --log --log-prefix=rt "$url" >/dev/null 2>&1)
+        cat "$work"/rt.* | awk '{print $3}' | p50
+        rm -f "$work"/rt.*
     }
-    put pgbench_roundtrip_us_mean "$(pgbench_latency simple)"
-    put pgbench_roundtrip_prepared_us_mean "$(pgbench_latency prepared)"
+    say "client round trips: $rt_iterations x SELECT 1 each, $repeats rounds"
+    for r in $(seq "$repeats"); do
+        put rt_pgbench_us "$(pgbench_p50 extended)"
+        put rt_pgbench_prepared_us "$(pgbench_p50 prepared)"
+        rt=$("$bin" roundtrip "$url" "$rt_iterations")
+        put rt_swift_us "$(sed -n 1p <<<"$rt" | json_field p50_us)"
+        put rt_swift_prepared_us "$(sed -n 2p <<<"$rt" | json_field p50_us)"
+        if nio_run roundtrip "$url" "$rt_iterations"; then
+            put rt_nio_us "$(nio_field p50_us 1)"
+            put rt_nio_prepared_us "$(nio_field p50_us 2)"
+        fi
+    done
 
-    say "COPY of $rows rows"
-    sql -c "COPY (SELECT g, g % 100000, 'payment ' || g FROM generate_series(1, $rows) g) TO STDOUT" >"$work/rows.tsv"
-    local swift_copy=() psql_copy=() start end
-    for _ in $(seq "$repeats"); do
-        swift_copy+=("$("$bin" copy "$url" "$rows" | json_field rows_per_s)")
+    say "client read: $client_rows generated rows decoded, $repeats rounds"
+    for r in $(seq "$repeats"); do
+        ! nio_run stream "$url" "$client_rows" || put read_nio_rows_per_s "$(nio_field rows_per_s)"
+        put read_swift_stream_rows_per_s "$("$bin" stream "$url" "$client_rows" | json_field rows_per_s)"
+        put read_swift_whole_rows_per_s "$("$bin" query "$url" "$client_rows" | json_field rows_per_s)"
+    done
+
+    say "client COPY of $client_rows rows, $repeats rounds"
+    sql -c "COPY (SELECT g, g % 100000, 'payment ' || g FROM generate_series(1, $client_rows) g) TO STDOUT" >"$work/rows.tsv"
+    local start end
+    for r in $(seq "$repeats"); do
         sql -c "TRUNCATE bench_copy" >/dev/null
         start=$(now)
         sql -c "COPY bench_copy (id, account_id, memo) FROM STDIN" <"$work/rows.tsv" >/dev/null
         end=$(now)
-        psql_copy+=("$(rate "$rows" "$start" "$end")")
+        put copy_psql_rows_per_s "$(rate "$client_rows" "$start" "$end")"
+        put copy_swift_rows_per_s "$("$bin" copy "$url" "$client_rows" | json_field rows_per_s)"
+        ! nio_run copy "$url" "$client_rows" || put copy_nio_rows_per_s "$(nio_field rows_per_s)"
     done
-    put client_copy_rows_per_s "$(printf '%s\n' "${swift_copy[@]}" | median)"
-    put psql_copy_rows_per_s "$(printf '%s\n' "${psql_copy[@]}" | median)"
     sql -c "DROP TABLE bench_copy" >/dev/null
     rm -f "$work/rows.tsv"
 }
+
+# ---------------------------------------------------------------------------------------------
+# The ledger-etl workload.
 
 # The ledger-etl transformation in SQL (sql/bench/ledger-etl-reference.sql).
 TRANSFORM="SELECT id, account_id, a, greatest(25, round(abs(a) * 0.0125))::bigint,
@@ -207,6 +311,16 @@ stop_workers() {
     sql -c "DELETE FROM batch_worker" >/dev/null
 }
 
+# The largest peak RSS (VmHWM, MiB) of the running workers.
+workers_peak_rss_mib() {
+    local pid rss=0 hwm
+    for pid in "${workers[@]}"; do
+        hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+        ((hwm > rss)) && rss=$hwm
+    done
+    awk -v k="$rss" 'BEGIN {print k / 1024}'
+}
+
 launch_timed() { # job params... ; prints seconds; fails loudly
     local start end
     start=$(now)
@@ -217,153 +331,144 @@ launch_timed() { # job params... ; prints seconds; fails loudly
     awk -v s="$start" -v e="$end" 'BEGIN {print e - s}'
 }
 
-# Seeds the ledger and measures its two peers; defines `check`, which compares bench_txn_out
-# with the reference aggregates.
-ledger_peers() {
+# Seeds the ledger with N rows and takes its reference aggregates; defines `check`, which
+# compares bench_txn_out with them.
+seed_ledger() { # rows
+    local n=$1
     DATABASE_URL="$url" "$swiftbatch" migrate >/dev/null
     sql -c "DELETE FROM batch_worker" >/dev/null
-    say "seeding $rows ledger rows"
-    DATABASE_URL="$url" "$swiftbatch" launch ledger-seed rows="$rows" --next >/dev/null 2>&1
-
-    local insert_select=() pipe=() start end got
-    for _ in $(seq "$repeats"); do
-        sql -c "TRUNCATE bench_txn_out" >/dev/null
-        start=$(now)
-        sql -c "INSERT INTO bench_txn_out $TRANSFORM" >/dev/null
-        end=$(now)
-        insert_select+=("$(rate "$rows" "$start" "$end")")
-    done
+    say "seeding $n ledger rows"
+    DATABASE_URL="$url" "$swiftbatch" launch ledger-seed rows="$n" --next >/dev/null 2>&1
+    sql -c "INSERT INTO bench_txn_out $TRANSFORM" >/dev/null
     reference="$(sql -c "$AGGREGATES")"
     say "reference aggregates: $reference"
-    check() { # what
-        got="$(sql -c "$AGGREGATES")"
-        [[ "$got" == "$reference" ]] || { say "error: $1 produced $got, the reference is $reference"; exit 1; }
-    }
-    for _ in $(seq "$repeats"); do
-        sql -c "TRUNCATE bench_txn_out" >/dev/null
-        start=$(now)
-        sql -c "COPY ($TRANSFORM) TO STDOUT" | sql -c "COPY bench_txn_out FROM STDIN" >/dev/null
-        end=$(now)
-        check "the COPY pipe"
-        pipe+=("$(rate "$rows" "$start" "$end")")
+    sql -c "TRUNCATE bench_txn_out" -c "VACUUM ANALYZE bench_txn_out" -c "CHECKPOINT" >/dev/null
+}
+check() { # what
+    local got
+    got="$(sql -c "$AGGREGATES")"
+    [[ "$got" == "$reference" ]] || { say "error: $1 produced $got, the reference is $reference"; exit 1; }
+}
+
+# The two peers once each, recorded under the size's names.
+ledger_peer_round() { # rows
+    local n=$1 start end
+    sql -c "TRUNCATE bench_txn_out" >/dev/null
+    start=$(now)
+    sql -c "COPY ($TRANSFORM) TO STDOUT" | sql -c "COPY bench_txn_out FROM STDIN" >/dev/null
+    end=$(now)
+    check "the COPY pipe"
+    put "pipe_${n}_rows_per_s" "$(rate "$n" "$start" "$end")"
+    sql -c "TRUNCATE bench_txn_out" >/dev/null
+    start=$(now)
+    sql -c "INSERT INTO bench_txn_out $TRANSFORM" >/dev/null
+    end=$(now)
+    put "insert_${n}_rows_per_s" "$(rate "$n" "$start" "$end")"
+}
+
+# One timed launch with the workers already running, checked; prints rows/s.
+ledger_run() { # rows what job params...
+    local n=$1 what=$2 seconds
+    shift 2
+    sql -c "TRUNCATE bench_txn_out" >/dev/null
+    seconds=$(launch_timed "$@")
+    check "$what"
+    awk -v n="$n" -v s="$seconds" 'BEGIN {print n / s}'
+}
+
+ledger_bench() {
+    local n w r
+    for n in "${sizes[@]}"; do
+        seed_ledger "$n"
+        for r in $(seq "$repeats"); do
+            say "ledger $n rows, round $r of $repeats: the peers, ledger-etl with ${worker_counts} worker process(es)$([[ $n == "$main_rows" ]] && echo ", ledger-etl-remote with 1 and 2")"
+            ledger_peer_round "$n"
+            for w in "${wcounts[@]}"; do
+                start_workers "$w"
+                put "etl_${n}_w${w}_rows_per_s" "$(ledger_run "$n" "ledger-etl ($w workers)" ledger-etl grid=8 chunk=1000)"
+                put "etl_${n}_w${w}_rss_mib" "$(workers_peak_rss_mib)"
+                stop_workers
+            done
+            [[ $n == "$main_rows" ]] || continue
+            for w in 1 2; do
+                start_workers "$w"
+                put "remote_${n}_w${w}_rows_per_s" "$(ledger_run "$n" "ledger-etl-remote ($w workers)" ledger-etl-remote chunk=1000 in-flight=8)"
+                stop_workers
+            done
+        done
     done
-    put insert_select_rows_per_s "$(printf '%s\n' "${insert_select[@]}" | median)"
-    put copy_pipe_rows_per_s "$(printf '%s\n' "${pipe[@]}" | median)"
 }
 
 # ledger-etl-mt in the launcher, by threads; the step's own time would flatter it, so as for
 # ledger-etl it is the wall time of the whole launch (its clear step included).
 mt_bench() {
-    ledger_peers
-    local n runs seconds
-    for n in 1 2 4; do
-        say "ledger-etl-mt threads=$n"
-        runs=()
-        for _ in $(seq "$repeats"); do
-            seconds=$(launch_timed ledger-etl-mt threads="$n" chunk=1000)
-            check "ledger-etl-mt threads=$n"
-            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+    local n=$main_rows t r
+    seed_ledger "$n"
+    for r in $(seq "$repeats"); do
+        say "multi-threaded, round $r of $repeats: the peers, ledger-etl-mt threads=1, 2, 4, ledger-etl --local-workers 4"
+        ledger_peer_round "$n"
+        for t in 1 2 4; do
+            put "mt_${n}_t${t}_rows_per_s" "$(ledger_run "$n" "ledger-etl-mt threads=$t" ledger-etl-mt threads="$t" chunk=1000)"
         done
-        put "ledger_etl_mt_${n}_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
+        put "local4_${n}_rows_per_s" "$(ledger_run "$n" "ledger-etl --local-workers 4" ledger-etl grid=8 chunk=1000 --local-workers 4)"
     done
-    # The partitioned step with as many threads, in the same run, for comparison.
-    say "ledger-etl --local-workers 4"
-    runs=()
-    for _ in $(seq "$repeats"); do
-        sql -c "TRUNCATE bench_txn_out" >/dev/null
-        seconds=$(launch_timed ledger-etl grid=8 chunk=1000 --local-workers 4)
-        check "ledger-etl --local-workers 4"
-        runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
-    done
-    put ledger_etl_local_4_rows_per_s "$(printf '%s\n' "${runs[@]}" | median)"
 }
 
-ledger_bench() {
-    ledger_peers
-    local n runs seconds start end
-    for n in 1 2; do
-        say "ledger-etl with $n worker process(es), concurrency $worker_concurrency"
-        start_workers "$n"
-        runs=()
-        for _ in $(seq "$repeats"); do
-            sql -c "TRUNCATE bench_txn_out" >/dev/null
-            seconds=$(launch_timed ledger-etl grid=8 chunk=1000)
-            check "ledger-etl ($n workers)"
-            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
-        done
-        if [[ $n == 2 ]]; then
-            local pid rss=0 hwm
-            for pid in "${workers[@]}"; do
-                hwm=$(awk '/^VmHWM:/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-                ((hwm > rss)) && rss=$hwm
-            done
-            put worker_peak_rss_mib "$(awk -v k="$rss" 'BEGIN {print k / 1024}')"
-        fi
-        stop_workers
-        put "ledger_etl_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
-    done
+# ---------------------------------------------------------------------------------------------
+# Coordination: the cost of partitions that do nothing, awaiting, claiming, launching.
 
-    for n in 1 2; do
-        say "ledger-etl-remote with $n worker process(es), concurrency $worker_concurrency"
-        start_workers "$n"
-        runs=()
-        for _ in $(seq "$repeats"); do
-            seconds=$(launch_timed ledger-etl-remote chunk=1000 in-flight=8)
-            check "ledger-etl-remote ($n workers)"
-            runs+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
-        done
-        stop_workers
-        put "ledger_etl_remote_${n}_worker_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
-    done
-    [[ "$only" != remote ]] || return 0
-
-    local partitions=$([[ $quick == 1 ]] && echo 2000 || echo 10000)
-    # The ledger runs above wrote gigabytes of WAL and millions of rows: without a vacuum of
+coordination_bench() {
+    local r w mode seconds
+    DATABASE_URL="$url" "$swiftbatch" migrate >/dev/null
+    sql -c "DELETE FROM batch_worker" >/dev/null
+    # The ledger runs before wrote gigabytes of WAL and millions of rows: without a vacuum of
     # their tables and a checkpoint here, the autovacuum and checkpoint they leave pending would
-    # land in the middle of this measurement.
-    sql -c "VACUUM ANALYZE bench_txn, bench_txn_out, batch_partition, batch_step_execution, batch_step_execution_context, batch_remote_chunk" \
-        -c "CHECKPOINT" >/dev/null
-    say "noop-partitions partitions=$partitions with 2 workers, then 2 with --synchronous-commit"
-    local mode
-    for mode in default synchronous; do
-        if [[ $mode == default ]]; then start_workers 2; else start_workers 2 --synchronous-commit; fi
-        runs=()
-        for _ in $(seq "$repeats"); do
+    # land in the middle of these measurements.
+    sql -c "VACUUM ANALYZE" -c "CHECKPOINT" >/dev/null
+    for r in $(seq "$repeats"); do
+        say "noop-partitions partitions=$partitions, round $r of $repeats: ${worker_counts} workers, then 2 with --synchronous-commit"
+        for w in "${wcounts[@]}"; do
+            start_workers "$w"
             seconds=$(launch_timed noop-partitions partitions="$partitions")
-            runs+=("$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')")
+            put "noop_w${w}_partitions_per_s" "$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')"
+            stop_workers
         done
+        start_workers 2 --synchronous-commit
+        seconds=$(launch_timed noop-partitions partitions="$partitions")
+        put noop_sync_w2_partitions_per_s "$(awk -v n="$partitions" -v s="$seconds" 'BEGIN {print n / s}')"
         stop_workers
-        if [[ $mode == default ]]; then
-            put noop_partitions_per_s "$(printf '%s\n' "${runs[@]}" | median)"
-        else
-            put noop_partitions_synchronous_commit_per_s "$(printf '%s\n' "${runs[@]}" | median)"
-        fi
     done
     put noop_partitions "$partitions"
-    start_workers 2
 
-    # Await latency: from the last partition's completion to the job's end, over small jobs.
-    local jobs=$([[ $quick == 1 ]] && echo 20 || echo 40) first
-    say "await latency over $jobs jobs of 4 partitions"
-    first=$(sql -c "SELECT coalesce(max(job_execution_id), 0) FROM batch_job_execution")
-    for _ in $(seq "$jobs"); do launch_timed noop-partitions partitions=4 >/dev/null; done
-    sql -c "SELECT extract(epoch FROM e.end_time - max(s.end_time)) * 1000
-            FROM batch_job_execution e JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id
-            WHERE e.job_execution_id > $first AND strpos(s.step_name, ':') > 0
-            GROUP BY e.job_execution_id, e.end_time" >"$work/await.txt"
-    put await_latency_ms_p50 "$(sort -g "$work/await.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
-    put await_latency_ms_p99 "$(sort -g "$work/await.txt" | awk '{a[NR]=$1} END {i=int(NR*0.99+0.999); if (i>NR) i=NR; print a[i]}')"
+    # Await latency: from the last partition's completion to the job's end, over small jobs;
+    # p50 and p99 of each round's jobs.
+    start_workers 2
+    local first
+    for r in $(seq "$repeats"); do
+        say "await latency, round $r of $repeats: $await_jobs jobs of 4 partitions"
+        first=$(sql -c "SELECT coalesce(max(job_execution_id), 0) FROM batch_job_execution")
+        for _ in $(seq "$await_jobs"); do launch_timed noop-partitions partitions=4 >/dev/null; done
+        sql -c "SELECT extract(epoch FROM e.end_time - max(s.end_time)) * 1000
+                FROM batch_job_execution e JOIN batch_step_execution s ON s.job_execution_id = e.job_execution_id
+                WHERE e.job_execution_id > $first AND strpos(s.step_name, ':') > 0
+                GROUP BY e.job_execution_id, e.end_time" >"$work/await.txt"
+        put await_p50_ms "$(p50 <"$work/await.txt")"
+        put await_p99_ms "$(p99 <"$work/await.txt")"
+    done
     stop_workers
 
-    # Launch overhead: a whole `swiftbatch launch` of a job with one do-nothing tasklet.
-    runs=()
-    for _ in $(seq 10); do runs+=("$(launch_timed noop)"); done
-    put launch_overhead_ms "$(printf '%s\n' "${runs[@]}" | median | awk '{print $1 * 1000}')"
+    # Launch overhead: a whole `swiftbatch launch` of a job with one do-nothing tasklet; the
+    # median of a round's launches.
+    local runs=()
+    for r in $(seq "$repeats"); do
+        runs=()
+        for _ in $(seq "$launches"); do runs+=("$(launch_timed noop)"); done
+        put launch_ms "$(printf '%s\n' "${runs[@]}" | p50 | awk '{print $1 * 1000}')"
+    done
 
-    # Claim latency with a million finished partitions in the history tables: the workers'
+    # Claim latency with many finished partitions in the history tables: the workers'
     # claim statement (prepared, as they run it), rolled back so every try finds the same row.
-    local history=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
-    say "claim latency with $history finished partitions in history"
+    say "claim latency with $history finished partitions in history, $repeats rounds of ${claim_seconds}s"
     sql >/dev/null <<SQL
 WITH e AS (SELECT max(job_execution_id) AS id FROM batch_job_execution),
      m AS (SELECT max(step_execution_id) AS id FROM batch_step_execution),
@@ -406,18 +511,22 @@ RETURNING p.partition_id, p.step_execution_id, p.job_execution_id, p.job_name, p
           p.attempt, p.max_attempts, (SELECT e.status FROM batch_job_execution e WHERE e.job_execution_id = p.job_execution_id);
 ROLLBACK;
 SQL
-    (cd "$work" && "$PG_BIN/pgbench" -n -c 1 -j 1 -T 5 -M prepared -f claim.sql --log --log-prefix=claim "$url" >/dev/null 2>&1)
-    # pgbench's log: one line per transaction, latency in microseconds in the third column.
     put claim_history "$history"
-    put claim_latency_ms_p50 "$(cat "$work"/claim.* | awk '{print $3 / 1000}' | median)"
+    for r in $(seq "$repeats"); do
+        rm -f "$work"/claim.[0-9]*
+        (cd "$work" && "$PG_BIN/pgbench" -n -c 1 -j 1 -T "$claim_seconds" -M prepared -f claim.sql --log --log-prefix=claim "$url" >/dev/null 2>&1)
+        # pgbench's log: one line per transaction, latency in microseconds in the third column.
+        put claim_p50_ms "$(cat "$work"/claim.[0-9]* | awk '{print $3 / 1000}' | p50)"
+    done
     sql -c "DELETE FROM batch_partition WHERE job_name IN ('history', 'claim')" \
         -c "DELETE FROM batch_step_execution WHERE step_name LIKE 'history:%' OR step_name = 'claim:p0'" >/dev/null
 }
 
+# ---------------------------------------------------------------------------------------------
 # ledger-etl on a network test bed: the launcher and the workers on hosts of their own, over
 # TCP, straight to the server and then through each host's delay proxy at each delay.
 latency_bench() {
-    local tb=(bash "$ROOT/scripts/testbed.sh") hosts=() host i mode runs seconds start end bed_url ref got
+    local tb=(bash "$ROOT/scripts/testbed.sh") hosts=() host i mode start end bed_url ref got rows=$main_rows
     export TESTBED_DIR="$work/testbed"
     TESTBED_NAME="sbtb-bench-$(printf '%s' "$ROOT" | md5sum | cut -c1-6)-$$"
     export TESTBED_NAME
@@ -474,7 +583,6 @@ latency_bench() {
             # Workers started after the proxies connect through them; a delay change applies at once.
             ((${#workers[@]} > 0)) || bed_workers
         fi
-        runs=()
         for _ in $(seq "$repeats"); do
             bsql -c "TRUNCATE bench_txn_out" >/dev/null
             start=$(now)
@@ -484,10 +592,9 @@ latency_bench() {
             end=$(now)
             got="$(bsql -c "$AGGREGATES")"
             [[ "$got" == "$ref" ]] || { say "error: ledger-etl on the bed ($mode) produced $got, the reference is $ref"; exit 1; }
-            runs+=("$(rate "$rows" "$start" "$end")")
+            put "latency_${mode//./_}_rows_per_s" "$(rate "$rows" "$start" "$end")"
         done
         [[ "$mode" == direct ]] && bed_stop_workers
-        put "latency_${mode//./_}_rows_per_s" "$(printf '%s\n' "${runs[@]}" | median)"
     done
     bed_stop_workers
     touch "$work/stop-sampler"
@@ -500,74 +607,18 @@ latency_bench() {
     bed_up=0
 }
 
-if [[ "$only" == mt ]]; then
-    mt_bench
-elif [[ "$only" != latency ]]; then
-    [[ "$only" == ledger || "$only" == remote ]] || client_bench
-    [[ "$only" == client ]] || ledger_bench
-fi
+[[ $do_client == 0 ]] || client_bench
+[[ $do_ledger == 0 ]] || ledger_bench
+[[ $do_coord == 0 ]] || coordination_bench
+[[ $do_mt == 0 ]] || mt_bench
 [[ "$latency" == 0 ]] || latency_bench
 
 mkdir -p bench-results
 out="$ROOT/bench-results/bench-$(date -u +%Y%m%dT%H%M%SZ).json"
-python3 - "$out" "$results" "$rows" "$repeats" "$worker_concurrency" <<'PY'
-import json, sys
-out, results, rows, repeats, conc = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-r = {"rows": rows, "repeats": repeats, "worker_concurrency": conc}
-for line in open(results):
-    k, v = line.strip().split("=", 1)
-    r[k] = float(v)
-if "client_copy_rows_per_s" in r:
-    r["client_copy_ratio_to_psql"] = r["client_copy_rows_per_s"] / r["psql_copy_rows_per_s"]
-if "ledger_etl_1_worker_rows_per_s" in r:
-    for n, key in ((1, "ledger_etl_1_worker"), (2, "ledger_etl_2_workers"),
-                   (1, "ledger_etl_remote_1_worker"), (2, "ledger_etl_remote_2_workers")):
-        kind = "ledger_etl_remote" if "remote" in key else "ledger_etl"
-        r[key + "_rows_per_s"] = r.pop(f"{kind}_{n}_worker_rows_per_s")
-        r[key + "_ratio_to_copy_pipe"] = r[key + "_rows_per_s"] / r["copy_pipe_rows_per_s"]
-        r[key + "_ratio_to_insert_select"] = r[key + "_rows_per_s"] / r["insert_select_rows_per_s"]
-json.dump(r, open(out, "w"), indent=2)
-print("| figure | SwiftBatch | peer (same run) | ratio |")
-print("|---|---|---|---|")
-if "client_roundtrip_us_p50" in r:
-    print(f"| round trip, SELECT 1 (us) | {r['client_roundtrip_us_p50']:.1f} (p50) | pgbench -M simple {r['pgbench_roundtrip_us_mean']:.1f} (mean) | {r['client_roundtrip_us_p50']/r['pgbench_roundtrip_us_mean']:.2f}x |")
-    print(f"| round trip, prepared (us) | {r['client_roundtrip_prepared_us_p50']:.1f} (p50) | pgbench -M prepared {r['pgbench_roundtrip_prepared_us_mean']:.1f} (mean) | {r['client_roundtrip_prepared_us_p50']/r['pgbench_roundtrip_prepared_us_mean']:.2f}x |")
-    print(f"| COPY {rows:,} narrow rows (rows/s) | {r['client_copy_rows_per_s']:,.0f} | psql COPY FROM STDIN {r['psql_copy_rows_per_s']:,.0f} | {r['client_copy_ratio_to_psql']:.2f}x |")
-if "copy_pipe_rows_per_s" in r:
-    pipe, ins = r["copy_pipe_rows_per_s"], r["insert_select_rows_per_s"]
-    print(f"| ledger-etl peer: COPY pipe (rows/s) | - | {pipe:,.0f} | 1.00x |")
-    print(f"| ledger-etl peer: INSERT ... SELECT (rows/s) | - | {ins:,.0f} | {ins/pipe:.2f}x of the pipe |")
-    for n in (1, 2, 4):
-        if f"ledger_etl_mt_{n}_rows_per_s" in r:
-            v = r[f"ledger_etl_mt_{n}_rows_per_s"]
-            print(f"| ledger-etl-mt {rows:,} rows, threads={n} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
-    if "ledger_etl_local_4_rows_per_s" in r:
-        v = r["ledger_etl_local_4_rows_per_s"]
-        print(f"| ledger-etl {rows:,} rows, --local-workers 4 (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
-if "latency_0_rows_per_s" in r:
-    base, hosts, grid = r["latency_0_rows_per_s"], int(r["latency_hosts"]), int(r["latency_grid"])
-    delays = sorted(float(k[len("latency_"):-len("_rows_per_s")].replace("_", ".")) for k in r
-                    if k.startswith("latency_") and k.endswith("_rows_per_s") and k != "latency_direct_rows_per_s")
-    for d in delays:
-        v = r["latency_" + f"{d:g}".replace(".", "_") + "_rows_per_s"]
-        print(f"| ledger-etl {rows:,} rows on the test bed, {hosts} worker hosts x concurrency {conc}, grid {grid}, proxy at {d:g} ms one way (rows/s) | {v:,.0f} | proxy at 0 ms {base:,.0f} | {v/base:.2f}x |")
-    v = r["latency_direct_rows_per_s"]
-    print(f"| the same, straight to the server, no proxy (rows/s) | {v:,.0f} | proxy at 0 ms {base:,.0f} | {v/base:.2f}x |")
-    print(f"| peak server connections during those runs (pg_stat_activity) | {int(r['latency_peak_connections'])} | - | - |")
-if "ledger_etl_1_worker_rows_per_s" in r:
-    for label, key in (("1 worker", "ledger_etl_1_worker"), ("2 workers", "ledger_etl_2_workers")):
-        v = r[key + "_rows_per_s"]
-        print(f"| ledger-etl {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
-    for label, key in (("1 worker", "ledger_etl_remote_1_worker"), ("2 workers", "ledger_etl_remote_2_workers")):
-        v = r[key + "_rows_per_s"]
-        print(f"| ledger-etl-remote {rows:,} rows, {label} x concurrency {conc} (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
-    if "noop_partitions" not in r:
-        sys.exit(0)
-    print(f"| noop-partitions partitions={int(r['noop_partitions'])}, 2 workers (partitions/s) | {r['noop_partitions_per_s']:,.0f} | target 1,500 | {r['noop_partitions_per_s']/1500:.2f}x |")
-    print(f"| the same, workers with --synchronous-commit (partitions/s) | {r['noop_partitions_synchronous_commit_per_s']:,.0f} | target 1,500 | {r['noop_partitions_synchronous_commit_per_s']/1500:.2f}x |")
-    print(f"| await latency, last partition to job end (ms) | p50 {r['await_latency_ms_p50']:.1f}, p99 {r['await_latency_ms_p99']:.1f} | target p50 20, p99 100 | - |")
-    print(f"| claim with {int(r['claim_history']):,} finished partitions in history (ms) | p50 {r['claim_latency_ms_p50']:.3f} | target 2 | - |")
-    print(f"| launch overhead, a one-tasklet job (ms, whole process) | {r['launch_overhead_ms']:.0f} | - | - |")
-    print(f"| worker peak RSS at chunk 1000 (MiB) | {r['worker_peak_rss_mib']:.1f} | target 64 | - |")
-PY
+python3 "$ROOT/scripts/lib/bench-report.py" "$out" "$results" \
+    --sizes "$rows" --workers "$worker_counts" --repeats "$repeats" --quick "$quick" \
+    --worker-concurrency "$worker_concurrency" --client-rows "$client_rows" \
+    --rt-iterations "$rt_iterations" --nio-skipped "$nio_skipped" \
+    --build-seconds "$build_seconds" --total-seconds "$((SECONDS - bench_start))" \
+    --latency-hosts "$latency_hosts" --latency-grid "$latency_grid"
 echo "$out"

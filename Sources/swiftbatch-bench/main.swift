@@ -1,7 +1,13 @@
 // Micro-benchmarks of the PostgreSQL client, printed as JSON lines for scripts/bench.sh.
 //
 //   swiftbatch-bench roundtrip <url> <iterations>   trivial query, unprepared and prepared
+//   swiftbatch-bench stream <url> <rows>            a generated result of narrow rows, decoded row by
+//                                                   row as it arrives (single-row mode)
+//   swiftbatch-bench query <url> <rows>             the same result fetched whole, then decoded
 //   swiftbatch-bench copy <url> <rows>              COPY FROM STDIN of narrow rows into bench_copy
+//
+// scripts/bench.sh runs the same commands of the postgres-nio peer (bench/peers/postgres-nio)
+// beside these, on the same server and the same queries.
 
 import Foundation
 import PostgresClient
@@ -39,6 +45,35 @@ func roundTrip(_ url: String, iterations: Int) throws {
     }
 }
 
+/// The query both readers run (and the postgres-nio peer's `stream`): N narrow rows made by the
+/// server, so the figure is the client's cost of receiving and decoding them.
+func narrowRows(_ rows: Int) -> PostgresQuery {
+    PostgresQuery(unsafeSQL: "SELECT g, g % 100000, 'payment ' || g FROM generate_series(1::bigint, \(rows)) g")
+}
+
+func streamRows(_ url: String, rows: Int, whole: Bool) throws {
+    let db = try PostgresConnection(connectionString: url)
+    defer { db.close() }
+    var count = 0
+    var checksum: Int64 = 0
+    func consume(_ row: PostgresRow) throws {
+        let (id, account, memo) = try row.decode((Int64, Int64, String).self)
+        checksum &+= id &+ account &+ Int64(memo.utf8.count)
+        count += 1
+    }
+    let seconds = try elapsed {
+        if whole {
+            let result = try db.query(narrowRows(rows))
+            for index in 0..<result.count { try consume(result[index]) }
+        } else {
+            try db.stream(narrowRows(rows), consume)
+        }
+    }
+    print(
+        #"{"bench":"\#(whole ? "query" : "stream")","rows":\#(count),"checksum":\#(checksum),"seconds":\#(seconds),"rows_per_s":\#(Double(count) / seconds)}"#
+    )
+}
+
 func copyRows(_ url: String, rows: Int) throws {
     let db = try PostgresConnection(connectionString: url)
     defer { db.close() }
@@ -58,13 +93,15 @@ func copyRows(_ url: String, rows: Int) throws {
 }
 
 let arguments = CommandLine.arguments
-guard arguments.count == 4, let count = Int(arguments[3]) else {
-    FileHandle.standardError.write(Data("usage: swiftbatch-bench roundtrip|copy <url> <count>\n".utf8))
+guard arguments.count == 4, let count = Int(arguments[3]), count > 0 else {
+    FileHandle.standardError.write(Data("usage: swiftbatch-bench roundtrip|stream|query|copy <url> <count>\n".utf8))
     exit(2)
 }
 do {
     switch arguments[1] {
     case "roundtrip": try roundTrip(arguments[2], iterations: count)
+    case "stream": try streamRows(arguments[2], rows: count, whole: false)
+    case "query": try streamRows(arguments[2], rows: count, whole: true)
     case "copy": try copyRows(arguments[2], rows: count)
     default:
         FileHandle.standardError.write(Data("unknown benchmark \(arguments[1])\n".utf8))

@@ -78,7 +78,7 @@ struct ExamplePackageTests {
     /// processor awaits a 2-second call to a (fake) remote service per chunk, on workers of the
     /// application's own binary with a 1-second lease, one of them SIGKILLed mid-run: every order
     /// is priced exactly once. An order the service can never price fails its partition, naming it.
-    @Test func anAsyncProcessorSlowerThanTheLeaseRunsExactlyOnceAcrossAKilledWorker() async throws {
+    @Test(.timeLimit(.minutes(3))) func anAsyncProcessorSlowerThanTheLeaseRunsExactlyOnceAcrossAKilledWorker() async throws {
         let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
         try await TestDatabase.withFreshDatabase { url in
             let env: [String: String?] = ["DATABASE_URL": url]
@@ -88,12 +88,15 @@ struct ExamplePackageTests {
             }
             let launch = try billing.start(
                 ["launch", "price-orders", "from=2026-03-01", "to=2026-03-06", "demo-orders=100", "quote-ms=2000"], environment: env)
-            // Kill a worker once one of its partitions has committed a chunk (2 s of awaiting each).
-            let owner = try await waitFor("a partition to commit its first chunk", timeout: .seconds(60)) {
+            // Once a chunk has committed (2 s of awaiting each), kill a worker that holds a partition.
+            let owner = try await waitFor("a chunk to commit while a partition is held", timeout: .seconds(75)) {
                 try await TestDatabase.query(url) { db in
                     try db.query("""
-                        SELECT p.owner FROM batch_partition p JOIN batch_step_execution s USING (step_execution_id)
-                        WHERE p.state = 'CLAIMED' AND s.commit_count > 0 LIMIT 1
+                        SELECT p.owner FROM batch_partition p
+                        WHERE p.state = 'CLAIMED' AND EXISTS (
+                            SELECT 1 FROM batch_partition q JOIN batch_step_execution s USING (step_execution_id)
+                            WHERE s.commit_count > 0)
+                        ORDER BY p.partition_id LIMIT 1
                         """).first?.decode(String.self, column: 0)
                 }
             }

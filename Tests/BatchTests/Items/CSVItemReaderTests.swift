@@ -179,12 +179,13 @@ extension CSVItemReaderTests {
 }
 
 extension CSVItemReaderTests {
-    /// A 4 MB quoted field made of escaped quotes: 2 million doubled quotes. Un-escaping that
-    /// copied the value so far at each one would copy terabytes; linear work takes milliseconds.
+    /// A 1 MB quoted field made of escaped quotes: 500,000 doubled quotes. Un-escaping that
+    /// copied the value so far at each one would copy over 100 GB and run past the time limit;
+    /// linear work takes a fraction of it. (No clock is read: the time limit is the check.)
     @Test(.timeLimit(.minutes(1))) func unescapingALongFieldOfDoubledQuotesIsLinear() throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/quotes.csv"
-            let quotes = 2_000_000
+            let quotes = 500_000
             var bytes = Array("id,text\n1,\"".utf8)
             bytes.reserveCapacity(bytes.count + quotes * 2 + 16)
             for index in 0..<quotes { bytes += index % 1000 == 999 ? [0x61, 0x22, 0x22] : [0x22, 0x22] }
@@ -192,16 +193,12 @@ extension CSVItemReaderTests {
             try writeFile(path, bytes: bytes)
             let reader = CSVItemReader(path: path) { ($0["id"]!, $0["text"]!) }
             try reader.open([:])
-            let started = ContinuousClock.now
             let rows = try ChunkHarness.readAll(reader)
-            let elapsed = ContinuousClock.now - started
             #expect(rows.count == 2)
             let text = rows[0].1
             #expect(text.utf8.count == quotes + quotes / 1000)
             #expect(text.utf8.allSatisfy { $0 == 0x22 || $0 == 0x61 })
             #expect(rows[1].0 == "2" && rows[1].1 == "after")
-            // Linear parsing of 4 MB takes well under a second even in a debug build.
-            #expect(elapsed < .seconds(10), "parsing took \(elapsed)")
         }
     }
 
