@@ -7,7 +7,7 @@ import Testing
 /// gets the whole command line from `SwiftBatchCLI.main(jobs:)`. scripts/test.sh builds it and
 /// sets SWIFTBATCH_EXAMPLE_BIN; a plain `swift test` skips this suite.
 @Suite(
-    "The example application (Examples/billing)", .timeLimit(.minutes(2)),
+    "The example application (Examples/billing)", .timeLimit(.minutes(3)),
     .enabled(if: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"] != nil, "run by scripts/test.sh"))
 struct ExamplePackageTests {
     @Test func anOutsideJobGetsTheWholeCommandLine() async throws {
@@ -78,7 +78,7 @@ struct ExamplePackageTests {
     /// processor awaits a 2-second call to a (fake) remote service per chunk, on workers of the
     /// application's own binary with a 1-second lease, one of them SIGKILLed mid-run: every order
     /// is priced exactly once. An order the service can never price fails its partition, naming it.
-    @Test(.timeLimit(.minutes(3))) func anAsyncProcessorSlowerThanTheLeaseRunsExactlyOnceAcrossAKilledWorker() async throws {
+    @Test func anAsyncProcessorSlowerThanTheLeaseRunsExactlyOnceAcrossAKilledWorker() async throws {
         let billing = try SwiftBatchBinary(path: ProcessInfo.processInfo.environment["SWIFTBATCH_EXAMPLE_BIN"]!)
         try await TestDatabase.withFreshDatabase { url in
             let env: [String: String?] = ["DATABASE_URL": url]
