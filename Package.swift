@@ -13,12 +13,23 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
-        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
+        // The library: jobs, the PostgreSQL repository, the cluster (workers as ServiceLifecycle services).
+        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster"]),
+        // The command line (`SwiftBatchCLI.main(jobs:)`) with its ArgumentParser and HTTP dependencies.
+        .library(name: "SwiftBatchCLI", targets: ["BatchCLI"]),
+        // The metrics and health HTTP endpoint (Hummingbird, Prometheus), for an application's own ServiceGroup.
+        .library(name: "SwiftBatchHTTP", targets: ["BatchHTTP"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // `swift package generate-documentation` builds the DocC catalogs; a plugin, not linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -43,7 +54,12 @@ let package = Package(
         // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
         .target(
             name: "Batch",
-            dependencies: ["BatchSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BatchSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL job repository: its schema migrations, the launch, step and job SQL, the
@@ -63,6 +79,24 @@ let package = Package(
             dependencies: [
                 "Batch", "BatchPostgres", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The metrics and health endpoint: Prometheus text at /metrics, /health and /ready, served
+        // by Hummingbird as a ServiceLifecycle service. Knows nothing of batch: it is given a
+        // readiness probe. Kept apart so the library targets above need no HTTP server.
+        .target(
+            name: "BatchHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -70,7 +104,9 @@ let package = Package(
         .target(
             name: "BatchCLI",
             dependencies: [
-                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient",
+                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient", "BatchHTTP",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -104,7 +140,11 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchTests",
-            dependencies: ["Batch", "BatchTestSupport"],
+            dependencies: [
+                "Batch", "BatchTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         // Unit tests of the cluster protocol's decisions: no database needed.
@@ -121,7 +161,10 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchPostgresTests",
-            dependencies: ["BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport"],
+            dependencies: [
+                "BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

@@ -65,7 +65,10 @@ public struct PartitionStep: Step {
         let key = Self.workerStepKey(job: scope.jobExecution.jobName, step: name)
         let count = try coordinator.preparePartitions(
             manager: execution, jobExecution: scope.jobExecution, workerStep: key, maxAttempts: maxAttempts
-        ) { each in try partitioner.forEachPartition(gridSize: grid, in: scope, each) }
+        ) { each in
+            // Each partition carries this step's trace, so the workers' spans join it.
+            try partitioner.forEachPartition(gridSize: grid, in: scope) { try each($0.traced(in: scope.observation)) }
+        }
         scope.logger.info("partitions ready", metadata: ["batch.partition.count": "\(count)", "batch.partition.step": "\(key)"])
 
         var warnedAboutWorkers = false
@@ -80,6 +83,7 @@ public struct PartitionStep: Step {
             } else if progress.liveWorkers > 0 {
                 warnedAboutWorkers = false
             }
+            ClusterGauges.awaited(progress)
             scope.logger.info(
                 "partitions",
                 metadata: [
