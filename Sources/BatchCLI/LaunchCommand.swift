@@ -1,6 +1,7 @@
 import ArgumentParser
 import Batch
 import BatchCluster
+import BatchHTTP
 import BatchPostgres
 import PostgresClient
 import Dispatch
@@ -89,6 +90,7 @@ struct LaunchCommand: AsyncParsableCommand {
         _ job: Job, _ given: JobParameters, next: Bool, options: LaunchOptions, database: DatabaseOptions
     ) async throws {
         let localWorkers = options.localWorkers
+        options.metrics.bootstrapIfAsked()
         do {
             _ = try job.resolveParameters(given)
         } catch let error as JobLaunchError {
@@ -116,6 +118,13 @@ struct LaunchCommand: AsyncParsableCommand {
                 try await worker.run()
             }, done)
         }
+        let localWorker = local?.worker
+        let lease = Duration.seconds(options.leaseSeconds)
+        let endpoint = options.metrics.endpoint(logger: CLILogging.logger) {
+            LaunchReadiness.now(localWorker: localWorker?.health, lease: lease)
+        }
+        let endpointTask = endpoint.map { endpoint in Task { try await endpoint.runUntilCancelled() } }
+        defer { endpointTask?.cancel() }
         let mode = options.progress.resolved
         let monitor = mode == .off ? nil : ProgressMonitor(connectionString: database.resolvedURL, mode: mode)
         let detacher = LaunchDetacher(
@@ -187,6 +196,8 @@ struct LaunchOptions: ParsableArguments {
     var synchronousCommit = false
 
     @OptionGroup var progress: ProgressOptions
+
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }
