@@ -139,7 +139,7 @@ struct MetricsEndpointTests {
             #expect(try await HTTPProbe.get(port: worker.port, "/health").status == 200, "alive though not ready")
             #expect(try await worker.ready().body.contains("\"connected\":\"false\""))
             // The database comes back: the worker reconnects, registers, and is ready again.
-            try await TestDatabase.query(server) { db in
+            _ = try await TestDatabase.query(server) { db in
                 try db.execute("ALTER DATABASE \(identifier: database) ALLOW_CONNECTIONS true")
             }
             try await waitFor("worker ready again", timeout: .seconds(30), poll: .milliseconds(100)) {
