@@ -162,8 +162,10 @@ let package = Package(
         .testTarget(
             name: "BatchPostgresTests",
             dependencies: [
-                "BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport",
+                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
         ),
