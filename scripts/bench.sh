@@ -4,7 +4,7 @@ set -euo pipefail
 
 usage() {
     cat <<'TXT'
-Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote|latency] [--worker-concurrency C]
+Usage: scripts/bench.sh [--rows N] [--quick] [--only client|ledger|mt|remote|latency|metrics] [--worker-concurrency C]
                         [--latency] [--latency-hosts H] [--latency-grid G] [--latency-delays MS,MS...]
 
 Builds in release mode, starts (or reuses) the private PostgreSQL, makes a fresh database
@@ -28,6 +28,11 @@ swiftbatch_bench on it (dropped and made again each run), and measures in ONE ru
                       with --quick) finished partitions in history; launch overhead
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
+  metrics             (only with --only metrics, instead of all the above) the cost of metrics:
+                      ledger-etl with 2 worker processes, chunk 1000 and then chunk 100, the
+                      workers started without and then with --metrics-port 0 (Prometheus
+                      registry installed, every metric recorded), alternately, each run
+                      checked against the reference; reports rows/s and the ratio on/off
   latency             (with --latency, or alone with --only latency; root only) ledger-etl on a
                       network test bed (scripts/testbed.sh): PostgreSQL, the launcher and H
                       worker hosts (default 2, concurrency C each) in network namespaces, all over
@@ -78,7 +83,7 @@ done
 [[ -n "$rows" ]] || rows=$([[ $quick == 1 ]] && echo 200000 || echo 1000000)
 [[ "$rows" =~ ^[0-9]+$ ]] || { echo "bench.sh: --rows takes a whole number" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote || "$only" == latency ]] || { echo "bench.sh: --only takes client, ledger, mt, remote or latency" >&2; exit 2; }
+[[ -z "$only" || "$only" == client || "$only" == ledger || "$only" == mt || "$only" == remote || "$only" == latency || "$only" == metrics ]] || { echo "bench.sh: --only takes client, ledger, mt, remote, latency or metrics" >&2; exit 2; }
 [[ "$only" != latency ]] || latency=1
 if ! [[ "$latency_hosts" =~ ^[1-9][0-9]*$ ]] || ((latency_hosts > 32)); then echo "bench.sh: --latency-hosts takes 1 to 32" >&2; exit 2; fi
 [[ "$latency_grid" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --latency-grid takes a positive number" >&2; exit 2; }
@@ -500,8 +505,34 @@ latency_bench() {
     bed_up=0
 }
 
+# The cost of metrics: the same ledger-etl runs with the workers' metrics off and on,
+# alternating so that drift in the machine's speed falls on both alike.
+metrics_bench() {
+    ledger_peers
+    local chunk mode runs_off runs_on seconds
+    for chunk in 1000 100; do
+        runs_off=() runs_on=()
+        for _ in $(seq "$repeats"); do
+            for mode in off on; do
+                say "ledger-etl chunk=$chunk, 2 workers, metrics $mode"
+                if [[ $mode == on ]]; then start_workers 2 --metrics-port 0; else start_workers 2; fi
+                sql -c "TRUNCATE bench_txn_out" >/dev/null
+                seconds=$(launch_timed ledger-etl grid=8 chunk="$chunk")
+                check "ledger-etl chunk=$chunk metrics $mode"
+                stop_workers
+                if [[ $mode == on ]]; then runs_on+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')")
+                else runs_off+=("$(awk -v n="$rows" -v s="$seconds" 'BEGIN {print n / s}')"); fi
+            done
+        done
+        put "metrics_off_chunk_${chunk}_rows_per_s" "$(printf '%s\n' "${runs_off[@]}" | median)"
+        put "metrics_on_chunk_${chunk}_rows_per_s" "$(printf '%s\n' "${runs_on[@]}" | median)"
+    done
+}
+
 if [[ "$only" == mt ]]; then
     mt_bench
+elif [[ "$only" == metrics ]]; then
+    metrics_bench
 elif [[ "$only" != latency ]]; then
     [[ "$only" == ledger || "$only" == remote ]] || client_bench
     [[ "$only" == client ]] || ledger_bench
@@ -544,6 +575,10 @@ if "copy_pipe_rows_per_s" in r:
     if "ledger_etl_local_4_rows_per_s" in r:
         v = r["ledger_etl_local_4_rows_per_s"]
         print(f"| ledger-etl {rows:,} rows, --local-workers 4 (rows/s) | {v:,.0f} | COPY pipe {pipe:,.0f} | {v/pipe:.2f}x (INSERT ... SELECT: {v/ins:.2f}x) |")
+for chunk in (1000, 100):
+    if f"metrics_off_chunk_{chunk}_rows_per_s" in r:
+        off, on = r[f"metrics_off_chunk_{chunk}_rows_per_s"], r[f"metrics_on_chunk_{chunk}_rows_per_s"]
+        print(f"| ledger-etl {rows:,} rows, 2 workers, chunk {chunk}, metrics on (rows/s) | {on:,.0f} | metrics off {off:,.0f} | {on/off:.3f}x |")
 if "latency_0_rows_per_s" in r:
     base, hosts, grid = r["latency_0_rows_per_s"], int(r["latency_hosts"]), int(r["latency_grid"])
     delays = sorted(float(k[len("latency_"):-len("_rows_per_s")].replace("_", ".")) for k in r
