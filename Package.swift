@@ -143,6 +143,7 @@ let package = Package(
             dependencies: [
                 "Batch", "BatchTestSupport",
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ],
             swiftSettings: strictSettings
