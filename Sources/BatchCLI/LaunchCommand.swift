@@ -51,6 +51,10 @@ struct LaunchCommand: AsyncParsableCommand {
             execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
             caught: the launcher dies as with kill -9 (see above).
 
+            --metrics-port PORT serves this launcher's Prometheus metrics (spring_batch_job, \
+            spring_batch_step, and the chunks of steps it runs itself), /health and /ready (200 \
+            while its heartbeat renews; see docs/OPERATIONS.md).
+
             Examples:
               swiftbatch launch ledger-seed rows=100000
               swiftbatch launch ledger-etl grid=8 chunk=1000 --local-workers 2
