@@ -41,8 +41,8 @@ struct TraceAcrossProcessesTests {
             try await running.value
             #expect(execution.status == .completed)
 
-            // Loops rather than filter closures: Swift 6.3's optimizer-free build mis-filtered
-            // (and then crashed on) closures over these records here.
+            // Plain loops: with Swift 6.3.1, `filter` closures over these records here returned
+            // the wrong elements in a debug build, and an explicitly typed one crashed the compiler.
             var jobs: [TinyTracer.Recorded] = [], steps: [TinyTracer.Recorded] = []
             var partitions: [TinyTracer.Recorded] = [], chunks: [TinyTracer.Recorded] = []
             for span in tracer.spans {
