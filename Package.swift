@@ -13,16 +13,26 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "swiftbatch", targets: ["swiftbatch"]),
-        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster", "BatchCLI"]),
+        // The library: jobs, the PostgreSQL repository, the cluster (workers as ServiceLifecycle services).
+        .library(name: "SwiftBatch", targets: ["BatchSupport", "Batch", "BatchPostgres", "BatchCluster"]),
+        // The command line (`SwiftBatchCLI.main(jobs:)`) with its ArgumentParser and HTTP dependencies.
+        .library(name: "SwiftBatchCLI", targets: ["BatchCLI"]),
+        // The metrics and health HTTP endpoint (Hummingbird, Prometheus), for an application's own ServiceGroup.
+        .library(name: "SwiftBatchHTTP", targets: ["BatchHTTP"]),
+        // The web dashboard as a library, for an application's own ServiceGroup.
         .library(name: "BatchDashboard", targets: ["BatchDashboard"]),
         .library(name: "PostgresClient", targets: ["PostgresClient"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.1.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
         // `swift package generate-documentation` builds the DocC catalogs; a plugin, not linked.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
@@ -47,7 +57,12 @@ let package = Package(
         // The batch model: jobs, steps, parameters, statuses, contexts. No SQL in here.
         .target(
             name: "Batch",
-            dependencies: ["BatchSupport", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "BatchSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         // The PostgreSQL job repository: its schema migrations, the launch, step and job SQL, the
@@ -67,6 +82,24 @@ let package = Package(
             dependencies: [
                 "Batch", "BatchPostgres", "PostgresClient",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        // The metrics and health endpoint: Prometheus text at /metrics, /health and /ready, served
+        // by Hummingbird as a ServiceLifecycle service. Knows nothing of batch: it is given a
+        // readiness probe. Kept apart so the library targets above need no HTTP server.
+        .target(
+            name: "BatchHTTP",
+            dependencies: [
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strictSettings
         ),
@@ -87,7 +120,8 @@ let package = Package(
         .target(
             name: "BatchCLI",
             dependencies: [
-                "Batch", "BatchPostgres", "BatchCluster", "BatchDashboard", "PostgresClient",
+                "Batch", "BatchPostgres", "BatchCluster", "BatchDashboard", "PostgresClient", "BatchHTTP",
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
@@ -123,7 +157,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchTests",
-            dependencies: ["Batch", "BatchTestSupport"],
+            dependencies: [
+                "Batch", "BatchTestSupport",
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
         // Unit tests of the cluster protocol's decisions: no database needed.
@@ -150,7 +189,12 @@ let package = Package(
         ),
         .testTarget(
             name: "BatchPostgresTests",
-            dependencies: ["BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport"],
+            dependencies: [
+                "Batch", "BatchPostgres", "BatchCluster", "PostgresClient", "BatchTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+            ],
             swiftSettings: strictSettings
         ),
     ],

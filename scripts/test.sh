@@ -12,7 +12,7 @@ Builds the package with its tests and runs `swift test` against a real PostgreSQ
      when it is set and reachable, otherwise the project's private server in .pg/
      (started if needed, reused if already running);
   3. exports DATABASE_URL, runs `swift build --build-tests`, builds the example package
-     Examples/billing (its binary is run by a test), then `swift test "$@"`;
+     Examples/billing and Examples/embedded-worker (their binaries are run by tests), then `swift test "$@"`;
   4. without arguments, a short fault campaign: scripts/chaos.sh --rounds 4.
   5. without arguments, two failover rounds on a primary and a streaming standby
      (scripts/chaos.sh --failover sync, then async: a standby promoted mid-run and the old
@@ -118,17 +118,24 @@ fi
 
 # The example package (Examples/billing) uses SwiftBatch as an outside application would; a
 # test runs its binary, so a change that breaks the library's public face fails here.
-say "swift build --package-path Examples/billing"
-# SwiftPM can miss source files added to a path dependency since its last build of the
-# example (a stale build description); a second build sees them. A fresh clone never needs it.
-if ! swift build --package-path Examples/billing; then
-    say "building Examples/billing again (SwiftPM may have missed new source files of the package)"
-    if ! swift build --package-path Examples/billing; then
-        say "building Examples/billing from clean (its build description still lacks new files)"
-        rm -rf Examples/billing/.build
-        swift build --package-path Examples/billing || { build_rc=$?; say "FAILED: building Examples/billing exited with $build_rc"; exit "$build_rc"; }
+build_example() {
+    local example="$1"
+    say "swift build --package-path Examples/$example"
+    # SwiftPM can miss source files added to a path dependency since its last build of the
+    # example (a stale build description); a second build sees them. A fresh clone never needs it.
+    if ! swift build --package-path "Examples/$example"; then
+        say "building Examples/$example again (SwiftPM may have missed new source files of the package)"
+        if ! swift build --package-path "Examples/$example"; then
+            say "building Examples/$example from clean (its build description still lacks new files)"
+            rm -rf "Examples/$example/.build"
+            swift build --package-path "Examples/$example" || { build_rc=$?; say "FAILED: building Examples/$example exited with $build_rc"; exit "$build_rc"; }
+        fi
     fi
-fi
+}
+build_example billing
+# Examples/embedded-worker runs a worker in an application's own ServiceGroup; a test sends it SIGTERM.
+build_example embedded-worker
+export SWIFTBATCH_EMBEDDED_BIN="$ROOT/Examples/embedded-worker/.build/debug/embedded-worker"
 export SWIFTBATCH_EXAMPLE_BIN="$ROOT/Examples/billing/.build/debug/billing"
 
 say "swift test${*:+ $*}"

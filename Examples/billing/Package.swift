@@ -13,7 +13,10 @@ let package = Package(
     targets: [
         .executableTarget(
             name: "billing",
-            dependencies: [.product(name: "SwiftBatch", package: "swiftbatch")]
+            dependencies: [
+                .product(name: "SwiftBatch", package: "swiftbatch"),      // jobs, repository, cluster
+                .product(name: "SwiftBatchCLI", package: "swiftbatch"),   // SwiftBatchCLI.main(jobs:)
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

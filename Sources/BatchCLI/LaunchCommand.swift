@@ -1,6 +1,7 @@
 import ArgumentParser
 import Batch
 import BatchCluster
+import BatchHTTP
 import BatchPostgres
 import Dispatch
 import Foundation
@@ -51,6 +52,10 @@ struct LaunchCommand: AsyncParsableCommand {
                 execution had ended meanwhile, the launch exits with its code as usual. SIGTERM is not \
                 caught: the launcher dies as with kill -9 (see above).
 
+                --metrics-port PORT serves this launcher's Prometheus metrics (spring_batch_job, \
+                spring_batch_step, and the chunks of steps it runs itself), /health and /ready (200 \
+                while its heartbeat renews; see docs/OPERATIONS.md).
+
                 Examples:
                 \(HelpExamples.launch)
 
@@ -88,6 +93,7 @@ struct LaunchCommand: AsyncParsableCommand {
         _ job: Job, _ given: JobParameters, next: Bool, options: LaunchOptions, database: DatabaseOptions
     ) async throws {
         let localWorkers = options.localWorkers
+        options.metrics.bootstrapIfAsked()
         do {
             _ = try job.resolveParameters(given)
         } catch let error as JobLaunchError {
@@ -115,6 +121,13 @@ struct LaunchCommand: AsyncParsableCommand {
                 try await worker.run()
             }, done)
         }
+        let localWorker = local?.worker
+        let lease = Duration.seconds(options.leaseSeconds)
+        let endpoint = options.metrics.endpoint(logger: CLILogging.logger) {
+            LaunchReadiness.now(localWorker: localWorker?.health, lease: lease)
+        }
+        let endpointTask = endpoint.map { endpoint in Task { try await endpoint.runUntilCancelled() } }
+        defer { endpointTask?.cancel() }
         let mode = options.progress.resolved
         let monitor = mode == .off ? nil : ProgressMonitor(connectionString: database.resolvedURL, mode: mode)
         let detacher = LaunchDetacher(
@@ -186,6 +199,8 @@ struct LaunchOptions: ParsableArguments {
     var synchronousCommit = false
 
     @OptionGroup var progress: ProgressOptions
+
+    @OptionGroup var metrics: MetricsOptions
 
     func validate() throws {
         guard (0...256).contains(localWorkers) else { throw ValidationError("--local-workers must be between 0 and 256") }

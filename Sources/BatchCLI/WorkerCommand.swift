@@ -1,9 +1,11 @@
 import ArgumentParser
 import Batch
 import BatchCluster
+import BatchHTTP
 import Dispatch
 import Foundation
 import PostgresClient
+import ServiceLifecycle
 import Synchronization
 
 #if canImport(Glibc)
@@ -32,9 +34,16 @@ struct WorkerCommand: AsyncParsableCommand {
                 SIGTERM or SIGINT: stop claiming, finish the chunk in hand, hand the partitions back \
                 (their checkpoints kept) and exit 0. A second signal exits at once.
 
-                A chunk's transaction must not sit idle longer than twice the lease: the server then \
-                ends the worker's session (idle_in_transaction_session_timeout), so a paused worker \
-                cannot keep a partition locked.
+                --metrics-port PORT serves Prometheus metrics at /metrics (Spring Batch's \
+                spring_batch_* names, and swiftbatch_* for claims, slots, leases and fencing), \
+                liveness at /health, and readiness at /ready: 200 while the worker is connected, \
+                registered and its heartbeat is within a lease, 503 otherwise (database gone, \
+                shutting down). See docs/OPERATIONS.md.
+
+                A chunk's transaction is open only from its first write to its commit (reading and \
+                processing happen before it); it must not sit idle longer than twice the lease: the \
+                server then ends the worker's session (idle_in_transaction_session_timeout), so a \
+                paused worker cannot keep a partition locked.
 
                 Commits: a worker's commits return before the server has flushed them to disk \
                 (synchronous_commit = off for its own sessions only). A server crash can then lose \
@@ -48,6 +57,7 @@ struct WorkerCommand: AsyncParsableCommand {
                 Examples:
                   \(ApplicationName.current) worker
                   \(ApplicationName.current) worker --concurrency 4 --steps \(HelpExamples.job) --lease-seconds 30
+                  \(ApplicationName.current) worker --metrics-port 9464 --metrics-listen 0.0.0.0
                 """)
     }
 
@@ -67,6 +77,8 @@ struct WorkerCommand: AsyncParsableCommand {
         help: "Make every partition and chunk commit wait for its fsync (default: the server flushes it within a few hundred ms; see Commits above).")
     var synchronousCommit = false
 
+    @OptionGroup var metrics: MetricsOptions
+
     func validate() throws {
         guard (1...256).contains(concurrency) else { throw ValidationError("--concurrency must be between 1 and 256") }
         guard leaseSeconds >= 1, leaseSeconds <= 3600 else {
@@ -75,6 +87,7 @@ struct WorkerCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        metrics.bootstrapIfAsked()
         try await database.connectChecked(name: "worker").close()
         let configuration = WorkerConfiguration(
             connectionString: database.resolvedURL, concurrency: concurrency,
@@ -86,9 +99,20 @@ struct WorkerCommand: AsyncParsableCommand {
         } catch let error as WorkerError {
             throw CommandFailure(error.message, exitCode: ExitCodes.usage)
         }
-        let signals = SignalHandler { worker.shutdown() }
+        let endpoint = metrics.endpoint(logger: CLILogging.logger) {
+            let health = worker.health
+            return Readiness(isReady: health.isReady, checks: health.checks)
+        }
+        // The worker and its endpoint are services of one group: the worker's end (after a
+        // signal) shuts the endpoint down; the endpoint failing to start stops the worker.
+        var services = [ServiceGroupConfiguration.ServiceConfiguration(service: worker, successTerminationBehavior: .gracefullyShutdownGroup)]
+        if let endpoint { services.append(.init(service: endpoint)) }
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, logger: CLILogging.logger))
+        // Signals stay this command's own: the first shuts the group down gracefully (the
+        // worker hands its partitions back), the second exits at once.
+        let signals = SignalHandler { Task { await group.triggerGracefulShutdown() } }
         defer { signals.cancel() }
-        try await worker.run()
+        try await group.run()
     }
 }
 

@@ -44,6 +44,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, Sendable {
                     WHERE job_execution_id = \(executionID) AND owner = \(launcher.owner)
                     RETURNING 1
                     """, prepared: true).first != nil
+                LauncherHealth.shared.beat(ok: renewed)
                 if !renewed {
                     logger.error(
                         "another launch took this execution over while this process was unresponsive; its result here may be refused",
@@ -51,6 +52,7 @@ final class PostgresLauncherHeartbeat: LauncherHeartbeat, Sendable {
                     return
                 }
             } catch {
+                LauncherHealth.shared.beat(ok: false)
                 logger.warning(
                     "launcher heartbeat failed; retrying", metadata: ["batch.error": "\(error)", "batch.job.execution_id": "\(executionID)"])
                 connection?.close()

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Tracing
 
 /// Runs one job execution, step after step (or as its flow says), on the calling thread (which
 /// blocks); a flow's splits run their flows on threads of their own.
@@ -15,7 +16,19 @@ struct JobRunner {
     /// - Parameter attached: the execution was started by a launcher that died; steps it
     ///   completed are skipped and the step it was awaiting is resumed, not created again.
     func run(_ execution: inout JobExecution, attached: Bool = false) throws {
-        var logger = logger
+        let observed = RunObservation.job(job.name, executionID: execution.id, parent: ServiceContext.current ?? .topLevel)
+        do {
+            // The job's span is the parent of its steps' (read back on this thread by runStep).
+            try ServiceContext.withValue(observed.serviceContext) { try run(&execution, attached: attached, observed.serviceContext) }
+            observed.end(status: execution.status.rawValue, success: execution.status == .completed)
+        } catch {
+            observed.end(status: BatchStatus.failed.rawValue, success: false, error: error)
+            throw error
+        }
+    }
+
+    private func run(_ execution: inout JobExecution, attached: Bool, _ serviceContext: ServiceContext) throws {
+        var logger = TraceCarrier.logger(logger, in: serviceContext)
         logger[metadataKey: "batch.job.name"] = "\(job.name)"
         logger[metadataKey: "batch.job.execution_id"] = "\(execution.id)"
         if !attached {
@@ -121,7 +134,9 @@ struct JobRunner {
         _ step: any Step, _ stepExecution: inout StepExecution, _ jobExecution: JobExecution,
         session: any JobRepositorySession, logger: Logger, resuming: Bool = false
     ) throws {
-        var logger = logger
+        let observed = RunObservation.step(
+            step.name, job: jobExecution.jobName, executionID: stepExecution.id, parent: ServiceContext.current ?? .topLevel)
+        var logger = TraceCarrier.logger(logger, in: observed.serviceContext)
         logger[metadataKey: "batch.step.name"] = "\(step.name)"
         logger[metadataKey: "batch.step.execution_id"] = "\(stepExecution.id)"
         if !resuming {
@@ -130,7 +145,8 @@ struct JobRunner {
             try session.update(&stepExecution)
         }
         let scope = StepScope(
-            session: session, jobExecution: jobExecution, logger: logger, stepContext: stepExecution.context)
+            session: session, jobExecution: jobExecution, logger: logger, stepContext: stepExecution.context,
+            observation: StepObservation(jobName: jobExecution.jobName, stepName: step.name, serviceContext: observed.serviceContext))
         for listener in step.listeners { listener.beforeStep(stepExecution) }
         do {
             try step.run(&stepExecution, in: scope)
@@ -146,6 +162,7 @@ struct JobRunner {
         }
         stepExecution.endTime = Date()
         try session.update(&stepExecution)
+        observed.end(status: stepExecution.status.rawValue, success: stepExecution.status == .completed)
         logger.info(
             "step ended",
             metadata: [

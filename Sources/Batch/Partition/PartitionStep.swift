@@ -71,7 +71,10 @@ public struct PartitionStep: Step {
         for preparation in 1...3 {
             let count = try coordinator.preparePartitions(
                 manager: execution, jobExecution: scope.jobExecution, workerStep: key, maxAttempts: maxAttempts
-            ) { each in try partitioner.forEachPartition(gridSize: grid, in: scope, each) }
+            ) { each in
+                // Each partition carries this step's trace, so the workers' spans join it.
+                try partitioner.forEachPartition(gridSize: grid, in: scope) { try each($0.traced(in: scope.observation)) }
+            }
             scope.logger.info("partitions ready", metadata: ["batch.partition.count": "\(count)", "batch.partition.step": "\(key)"])
             do {
                 progress = try coordinator.awaitPartitions(
@@ -86,6 +89,7 @@ public struct PartitionStep: Step {
                     } else if progress.liveWorkers > 0 {
                         warnedAboutWorkers = false
                     }
+                    ClusterGauges.awaited(progress)
                     scope.logger.info(
                         "partitions",
                         metadata: [

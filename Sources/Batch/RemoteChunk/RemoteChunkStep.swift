@@ -164,7 +164,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
                 // One transaction: read the chunk, insert it, save the reader's position after it.
                 // The reader moves on in memory, so a chunk whose transaction failed is never
                 // retried as it is: the reader is reopened at the last committed checkpoint.
-                let jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                let jobStatus = try scope.inChunkTransaction(&execution) { transaction, working in
                     items.removeAll(keepingCapacity: true)
                     let context = ChunkContext(
                         transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
@@ -238,7 +238,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         let reader = try makeReader(scope)
         try reader.open(failed.startContext)
         defer { try? reader.close() }
-        _ = try scope.session.inChunkTransaction(&execution) { transaction, working in
+        _ = try scope.inChunkTransaction(&execution) { transaction, working in
             let context = ChunkContext(
                 transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
                 stepContext: failed.startContext)

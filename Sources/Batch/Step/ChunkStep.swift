@@ -94,7 +94,7 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
             while true {
                 attempt += 1
                 do {
-                    jobStatus = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                    jobStatus = try scope.inChunkTransaction(&execution) { transaction, working in
                         try runChunk(
                             &chunk, commitInterval, skipPolicy, transaction, &working, reader, processor, writer,
                             writerIsReader, scope)

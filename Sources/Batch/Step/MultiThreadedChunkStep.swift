@@ -157,7 +157,7 @@ where
             throw error
         }
         let group = DispatchGroup()
-        let (jobExecution, stepContext) = (scope.jobExecution, scope.stepContext)
+        let (jobExecution, stepContext, observation) = (scope.jobExecution, scope.stepContext, scope.observation)
         for (index, handoff) in sessions.enumerated() {
             var logger = scope.logger
             logger[metadataKey: "batch.step.thread"] = "\(index + 1)"
@@ -168,7 +168,8 @@ where
                 guard let session = handoff.take() else { return }
                 defer { session.close() }
                 let threadScope = StepScope(
-                    session: session, jobExecution: jobExecution, logger: threadLogger, stepContext: stepContext)
+                    session: session, jobExecution: jobExecution, logger: threadLogger, stepContext: stepContext,
+                    observation: observation)
                 work(threadScope, shared, source, settings)
             }
             thread.name = "\(name)-\(index + 1)"
@@ -218,7 +219,7 @@ where
             var saved = shared.execution
             var holdsCommitTurn = false
             do {
-                let (checkpoint, jobStatus) = try scope.session.inChunkTransaction(&saved) { transaction, working in
+                let (checkpoint, jobStatus) = try scope.inChunkTransaction(&saved) { transaction, working in
                     let context = ChunkContext(
                         transaction: transaction, stepName: working.stepName, parameters: scope.parameters,
                         stepContext: working.context)

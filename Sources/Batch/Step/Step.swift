@@ -32,6 +32,8 @@ public final class StepScope {
     public let logger: Logger
     /// The step's context as the step starts: a partition's range, or a restart's checkpoint.
     public let stepContext: ExecutionContext
+    /// The step's metrics and trace: ``inChunkTransaction(_:_:)`` records each chunk in it.
+    public let observation: StepObservation
     let interruption: (@Sendable () -> Bool)?
 
     /// - Parameters:
@@ -45,10 +47,14 @@ public final class StepScope {
     ///     range, or the checkpoint a restart resumes from.
     ///   - interruption: asked after every commit; when it says true the step ends
     ///     STOPPED at once, its checkpoint saved (a worker shutting down hands its partition back).
+    ///   - observation: the step's metrics and trace, shared by every thread of the step
+    ///     (default: metrics tagged with the job's name and no step name, no parent span).
     public init(
         session: any JobRepositorySession, jobExecution: JobExecution, logger: Logger,
-        stepContext: ExecutionContext = ExecutionContext(), interruption: (@Sendable () -> Bool)? = nil
+        stepContext: ExecutionContext = ExecutionContext(), observation: StepObservation? = nil,
+        interruption: (@Sendable () -> Bool)? = nil
     ) {
+        self.observation = observation ?? StepObservation(jobName: jobExecution.jobName, stepName: "")
         self.session = session
         self.stepContext = stepContext
         self.jobExecution = jobExecution

@@ -65,7 +65,7 @@ public struct TaskletStep: Step {
         while true {
             let outcome: ((RepeatStatus, ExitStatus?), jobStatus: BatchStatus)
             do {
-                outcome = try scope.session.inChunkTransaction(&execution) { transaction, working in
+                outcome = try scope.inChunkTransaction(&execution) { transaction, working in
                 let chunk = ChunkContext(
                     transaction: transaction, stepName: working.stepName,
                     parameters: scope.parameters, stepContext: working.context)

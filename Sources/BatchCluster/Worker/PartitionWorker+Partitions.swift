@@ -4,6 +4,7 @@ import Foundation
 import Logging
 import PostgresClient
 import Synchronization
+import Tracing
 
 /// A slot running partitions, on the slot's own thread and session.
 extension PartitionWorker {
@@ -24,10 +25,12 @@ extension PartitionWorker {
                 break
             }
             if let claimedWithFinish {
+                observation.claimed([claimedWithFinish.partition], took: nil)
                 next = (claimedWithFinish.partition, claimedWithFinish.at)
             } else {
                 let started = ContinuousClock.now
                 guard let claimed = claimNext(slot: slot) else { break }
+                observation.claimed([claimed], took: started.duration(to: .now))
                 next = (claimed, started)
             }
         }
@@ -114,6 +117,8 @@ extension PartitionWorker {
                 if lost { sessions.replace(slot, with: nil) }
                 switch lost ? .leaseLost : PartitionFailure(error, shuttingDown: isShuttingDown) {
                 case .leaseLost:
+                    observation.lost(1)
+                    if error is PartitionLeaseLost { observation.fencedCommit() }
                     logger.warning("partition dropped", metadata: ["batch.error": "\(error)"])
                     return nil
                 case .leaveToLease:
@@ -195,21 +200,26 @@ extension PartitionWorker {
         // STARTED is saved by the first chunk commit (fenced like every other): no round trip of its own.
         execution.status = .started
         if execution.startTime == nil { execution.startTime = Date() }
+        let observed = PartitionObservation(claimed, context: execution.context)
+        let logger = observed.logger(logger)
         logger.info("partition started")
         let trust = session.trust
-        let scope = StepScope(session: session, jobExecution: job, logger: logger, stepContext: execution.context) {
-            [self] in isShuttingDown || trust.isLost()
-        }
+        let scope = StepScope(
+            session: session, jobExecution: job, logger: logger, stepContext: execution.context, observation: observed.step
+        ) { [self] in isShuttingDown || trust.isLost() }
         do {
             try step.workerStep.run(&execution, in: scope)
             if let ended = session.ended {
                 // A tasklet's last commit saved it COMPLETED and ended the partition with it.
+                observed.end("completed", success: true)
                 logger.info("partition ended", metadata: ["batch.partition.outcome": "completed", "batch.step.read": "\(execution.counts.read)"])
                 return ended.outcome.next.map { ($0, ended.at) }
             }
         } catch let lost as PartitionLeaseLost {
+            observed.end("lease lost", success: false, error: lost)
             throw lost
         } catch let error as PostgresError where error.isConnectionLost {
+            observed.end("connection lost", success: false, error: error)
             throw error
         } catch {
             execution.status = .failed
@@ -221,7 +231,15 @@ extension PartitionWorker {
             status: execution.status, exitDescription: execution.exitStatus.exitDescription,
             workerShuttingDown: isShuttingDown, jobStopping: jobStopping)
         if outcome != .handedBack { execution.endTime = Date() }
-        let next = try finish(outcome)
+        let next: (partition: ClaimedPartition, at: ContinuousClock.Instant)?
+        do {
+            next = try finish(outcome)
+        } catch {
+            observed.end(outcome.metricStatus, success: false, error: error)
+            throw error
+        }
+        observed.end(outcome.metricStatus, success: outcome == .completed)
+        if case .failed = outcome { observation.failed(claimed) }
         logger.info("partition ended", metadata: ["batch.partition.outcome": "\(outcome)", "batch.step.read": "\(execution.counts.read)"])
         return next
     }

@@ -25,6 +25,8 @@ public final class PartitionWorker: Sendable {
     /// the job's context does not while one step's partitions run, and the status comes with
     /// each claim; so each is loaded once per step rather than once per partition.
     private let jobExecutions = Mutex<[String: JobExecution]>([:])
+    /// Metrics of claims, slots and leases, and what ``health`` reports.
+    let observation: WorkerObservation
 
     /// - Throws: ``WorkerError`` when `configuration.steps` names a step the jobs do not have,
     ///   or the configuration is out of range.
@@ -37,7 +39,11 @@ public final class PartitionWorker: Sendable {
         self.logger = logger
         self.sessions = SlotSessions(count: configuration.concurrency)
         self.slots = Mutex(WorkerSlots(count: configuration.concurrency))
+        self.observation = WorkerObservation(lease: configuration.lease, concurrency: configuration.concurrency)
     }
+
+    /// Whether the worker is connected, registered and heartbeating (for a readiness probe).
+    public var health: WorkerHealth { observation.health(shuttingDown: isShuttingDown) }
 
     /// The worker-step keys this worker serves (partitioned and remote chunk steps).
     public var servedSteps: [String] { steps.all }
@@ -52,7 +58,7 @@ public final class PartitionWorker: Sendable {
     public var isShuttingDown: Bool { slots.withLock { $0.shuttingDown } }
 
     /// Runs until ``shutdown()``; survives lost connections (reconnecting with backoff).
-    public func run() async throws {
+    func runUntilShutdown() async throws {
         let control = DedicatedThread(name: "worker-control")
         defer { control.shutdown() }
         try await control.run { [self] in try controlLoop() }
@@ -79,13 +85,16 @@ public final class PartitionWorker: Sendable {
                 // made again, and every write under a claim is fenced. One fsync per claim fewer.
                 let session = try connect(synchronousCommit: false, control: true)
                 defer { session.close() }
+                observation.connected()
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps, leaseSeconds: configuration.leaseSeconds)
                 try session.connection.listen(ClusterChannels.work)
+                observation.registered()
                 backoff.reset()
                 try claimLoop(session, threads)
             } catch {
+                observation.disconnected()
                 if isShuttingDown { break }
                 let wait = backoff.next()
                 logger.warning("repository unreachable; retrying", metadata: ["batch.error": "\(error)", "batch.backoff": "\(wait)"])
@@ -119,6 +128,7 @@ public final class PartitionWorker: Sendable {
             let claimed = try session.claimPartitions(
                 workerID: configuration.workerID, steps: steps.partitionedKeys, limit: free.count,
                 leaseSeconds: configuration.leaseSeconds)
+            observation.claimed(claimed, took: claimStarted.duration(to: clock.now))
             for (partition, slot) in zip(claimed, free) {
                 slots.withLock { $0.assign(fence(for: partition), to: slot, renewedAt: claimStarted, lease: configuration.lease) }
                 threads[slot].submit { [self] in
@@ -141,6 +151,7 @@ public final class PartitionWorker: Sendable {
                     release(slot)
                 }
             }
+            observation.slots(busy: configuration.concurrency - free.count + claimed.count + chunks.count, free: free.count - claimed.count - chunks.count)
             if claimed.count + chunks.count < free.count {
                 // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
                 // sliced so a shutdown is seen within 200 ms without any extra query.
@@ -183,6 +194,7 @@ public final class PartitionWorker: Sendable {
         } catch let error as PostgresError where error.sqlState == .lockNotAvailable {
             // A row to sweep is locked (by its late holder's last commit): the next beat sweeps it.
         }
+        observation.heartbeat(liveWorkers: try? session.liveWorkerCount())
     }
 
     /// The watchdog's loop (its own thread): a claim not renewed for a lease may belong to
@@ -215,7 +227,11 @@ public final class PartitionWorker: Sendable {
     }
 
     private func release(_ slot: Int) {
-        slots.withLock { $0.release(slot) }
+        let free = slots.withLock { slots in
+            slots.release(slot)
+            return slots.free.count
+        }
+        observation.slots(busy: configuration.concurrency - free, free: free)
         signalSlotFreed()
     }
 
