@@ -201,8 +201,8 @@ where
                 if scope.isInterrupted { shared.stop() }
             }
         } catch {
-            scope.logger.error("page failed; the other threads finish their pages and stop", metadata: ["batch.error": "\(error)"])
             shared.fail(error)
+            scope.logger.error("page failed; the other threads finish their pages and stop", metadata: ["batch.error": "\(error)"])
         }
     }
 

@@ -1,6 +1,7 @@
 import Batch
 import BatchTestSupport
 import Foundation
+import Logging
 import Testing
 
 /// CheckingProcessor, and the first item of each of the first `meetAt.count` pages waits there
@@ -40,9 +41,25 @@ struct HoldingProcessor: ItemProcessor {
     let holdAbove: Int64
 
     func process(_ item: Int64) throws -> Int64? {
-        if base.poison.isPoisoned(item) { poisoned.open() }
         if item > holdAbove { poisoned.wait(timeout: 30) }
         return try base.process(item)
+    }
+}
+
+/// Opens `gate` when the step logs that a page failed: by then the step has recorded the
+/// failure, so a thread let through can only finish the page in hand.
+struct FailureGateLogHandler: LogHandler {
+    let gate: Gate
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    func log(event: LogEvent) {
+        if event.message.description.hasPrefix("page failed") { gate.open() }
     }
 }
 
@@ -119,12 +136,14 @@ struct MultiThreadedChunkStepTests {
     @Test func aFailureInOneThreadStopsTheOthersAndARestartWritesEveryItemOnce() async throws {
         do {
             let engine = Engine()
-            let launcher = engine.launcher
             let poison = PoisonSwitch()
             poison.poison(5_555)
-            // Pages after 7000 wait until the poison has failed its page: the threads that hold
-            // them must then stop after the page in hand, and take no more.
+            // Pages after 7000 wait until the poison has failed its page (the step has recorded
+            // the failure): the threads that hold them must then stop after the page in hand,
+            // and take no more.
             let failedPoison = Gate()
+            let launcher = JobLauncher(
+                repository: engine.repository, logger: Logger(label: "test") { _ in FailureGateLogHandler(gate: failedPoison) })
             let job = Self.job(engine.output, threads: 4, poison: poison) { _ in
                 (HoldingProcessor(base: CheckingProcessor(poison: poison), poisoned: failedPoison, holdAbove: 7_000),
                  NumberWriter(engine.output))
