@@ -6,7 +6,7 @@ set -euo pipefail
 usage() {
     cat <<'TXT'
 Usage: scripts/bench.sh [--quick] [--repeats N] [--rows N[,N...]] [--workers N[,N...]]
-                        [--only client|ledger|remote|coordination|mt|latency] [--no-nio]
+                        [--only client|ledger|remote|coordination|mt|latency|metrics] [--no-nio]
                         [--worker-concurrency C] [--latency] [--latency-hosts H]
                         [--latency-grid G] [--latency-delays MS,MS...]
 
@@ -39,6 +39,9 @@ so every ratio is taken between two measurements made a few seconds apart.
                       finished partitions in history; launch overhead (a one-tasklet job)
   multi-threaded      (only with --only mt, instead of all the above) ledger-etl-mt threads=1, 2
                       and 4, chunk 1000, and ledger-etl --local-workers 4, against the same peers
+  metrics             (only with --only metrics) ledger-etl on 2 workers with their Prometheus
+                      endpoint off, then on (--metrics-port 0), at chunk 1000 and 100 in each
+                      round: rows/s and the ratio on/off (the cost of metrics on the hot path)
   latency             (with --latency, or alone with --only latency; root only) ledger-etl on a
                       network test bed (scripts/testbed.sh): PostgreSQL, the launcher and H
                       worker hosts (default 2, concurrency C each) in network namespaces, all over
@@ -106,7 +109,7 @@ done
 [[ "$repeats" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --repeats takes a positive whole number, not '$repeats'" >&2; exit 2; }
 [[ "$worker_counts" =~ ^[1-9][0-9]*(,[1-9][0-9]*)*$ ]] || { echo "bench.sh: --workers takes positive process counts, comma-separated (e.g. 1,2,4), not '$worker_counts'" >&2; exit 2; }
 [[ "$worker_concurrency" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --worker-concurrency takes a positive number" >&2; exit 2; }
-case "$only" in ""|client|ledger|remote|coordination|mt|latency) ;; *) echo "bench.sh: --only takes client, ledger, remote, coordination, mt or latency, not '$only'" >&2; exit 2 ;; esac
+case "$only" in ""|client|ledger|remote|coordination|mt|latency|metrics) ;; *) echo "bench.sh: --only takes client, ledger, remote, coordination, mt, latency or metrics, not '$only'" >&2; exit 2 ;; esac
 [[ "$only" != latency ]] || latency=1
 if ! [[ "$latency_hosts" =~ ^[1-9][0-9]*$ ]] || ((latency_hosts > 32)); then echo "bench.sh: --latency-hosts takes 1 to 32" >&2; exit 2; fi
 [[ "$latency_grid" =~ ^[1-9][0-9]*$ ]] || { echo "bench.sh: --latency-grid takes a positive number" >&2; exit 2; }
@@ -115,7 +118,7 @@ if [[ "$latency" == 1 && $EUID -ne 0 ]]; then echo "bench.sh: --latency needs ro
 IFS=, read -r -a sizes <<<"$rows"
 IFS=, read -r -a wcounts <<<"$worker_counts"
 main_rows=${sizes[0]}
-do_client=0; do_ledger=0; do_coord=0; do_mt=0
+do_client=0; do_ledger=0; do_coord=0; do_mt=0; do_metrics=0
 case "$only" in
     "") do_client=1; do_ledger=1; do_coord=1 ;;
     client) do_client=1 ;;
@@ -123,6 +126,7 @@ case "$only" in
     remote) do_ledger=1 ;;
     coordination) do_coord=1 ;;
     mt) do_mt=1 ;;
+    metrics) do_metrics=1 ;;
 esac
 # Sizes that depend on --quick.
 if [[ $quick == 1 ]]; then
@@ -414,6 +418,23 @@ mt_bench() {
     done
 }
 
+# The cost of metrics: ledger-etl on 2 workers with their Prometheus endpoint off, then on
+# (--metrics-port 0), in each round, at chunk 1000 and 100, so drift falls on both alike.
+metrics_bench() {
+    local n=$main_rows r chunk mode
+    seed_ledger "$n"
+    for r in $(seq "$repeats"); do
+        for chunk in 1000 100; do
+            say "metrics, round $r of $repeats, chunk $chunk: ledger-etl on 2 workers, metrics off then on"
+            for mode in off on; do
+                if [[ $mode == on ]]; then start_workers 2 --metrics-port 0; else start_workers 2; fi
+                put "metrics_${mode}_${chunk}_rows_per_s" "$(ledger_run "$n" "ledger-etl chunk=$chunk metrics $mode" ledger-etl grid=8 chunk="$chunk")"
+                stop_workers
+            done
+        done
+    done
+}
+
 # ---------------------------------------------------------------------------------------------
 # Coordination: the cost of partitions that do nothing, awaiting, claiming, launching.
 
@@ -611,6 +632,7 @@ latency_bench() {
 [[ $do_ledger == 0 ]] || ledger_bench
 [[ $do_coord == 0 ]] || coordination_bench
 [[ $do_mt == 0 ]] || mt_bench
+[[ $do_metrics == 0 ]] || metrics_bench
 [[ "$latency" == 0 ]] || latency_bench
 
 mkdir -p bench-results

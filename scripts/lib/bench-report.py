@@ -181,6 +181,12 @@ def main():
             w = rss.split("_w")[1].split("_")[0]
             out(f"| worker peak RSS, ledger-etl chunk 1000, largest of {w} workers (MiB) | {r.cell(rss, MIB)} | target 64 | {r.target_ratio(rss, 64)} |")
 
+    # The cost of metrics (--only metrics).
+    for chunk in (1000, 100):
+        on, off = f"metrics_on_{chunk}_rows_per_s", f"metrics_off_{chunk}_rows_per_s"
+        if r.has(on, off):
+            out(f"| ledger-etl {main_rows:,} rows, 2 workers, chunk {chunk}, metrics on (rows/s) | {r.cell(on, RATE)} | metrics off {r.cell(off, RATE)} | {r.ratio(on, off)} |")
+
     # Coordination.
     if r.has("noop_partitions"):
         p = int(s["noop_partitions"][0])
