@@ -108,7 +108,6 @@ public struct PartitionCommitGuard: StepCommitGuard {
                 RETURNING \(unsafeRaw: PartitionClaimSQL.claimColumns)
             )
             SELECT \(unsafeRaw: StepSaveSQL.jobStatusColumn),
-                   (SELECT count(*) FROM lease),
                    -- A NOTIFY wakes every listening session of the database (all workers too),
                    -- so one is sent only when the manager needs it at once: for a partition that
                    -- did not complete, or once fewer than 10 partitions of its step wait after
@@ -140,12 +139,8 @@ public struct PartitionCommitGuard: StepCommitGuard {
         } catch let error as PostgresError where error.sqlState == StepSaveSQL.staleState {
             throw StepSaveSQL.staleVersion(execution)
         }
-        // The claim is checked first: losing it is what a stale version means under a claim.
-        if try row.decode(Int64.self, column: 1) == 0 {
-            throw PartitionLeaseLost(fence: fence)
-        }
         let jobStatus = try StepSaveSQL.saved(&execution, jobStatus: row.decode(String?.self, column: 0), now: now)
-        let next = try row.decode(Int64?.self, column: 4) == nil ? nil : try PartitionClaimSQL.claimedPartition(from: row, at: 4)
+        let next = try row.decode(Int64?.self, column: 3) == nil ? nil : try PartitionClaimSQL.claimedPartition(from: row, at: 3)
         return (jobStatus, Outcome(ended: finish != nil, next: next))
     }
 }
