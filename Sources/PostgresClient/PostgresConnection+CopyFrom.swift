@@ -20,7 +20,7 @@ extension PostgresConnection {
         let start: OpaquePointer?
         if !queued.isEmpty, query.bindings.count == 0, queued.allSatisfy({ $0.query.bindings.count == 0 }) {
             // A queued BEGIN goes out with the COPY, in one simple-protocol query.
-            start = try startCopy(after: queued.map(\.query.sql), query.sql, on: handle)
+            start = try startCopy(after: queued, query.sql, on: handle)
         } else {
             try flushQueued()
             start = waitingForServer {
@@ -61,17 +61,18 @@ extension PostgresConnection {
 
     /// Sends `statements` and the COPY as one simple-protocol query (one round trip) and returns
     /// the COPY's first result; throws the first statement's error if one fails.
-    private func startCopy(after statements: [String], _ copy: String, on handle: OpaquePointer) throws -> OpaquePointer? {
+    private func startCopy(after statements: [PipelinedStatement], _ copy: String, on handle: OpaquePointer) throws -> OpaquePointer? {
         queued.removeAll()
-        let text = (statements + [copy]).joined(separator: "; ")
+        let text = (statements.map(\.query.sql) + [copy]).joined(separator: "; ")
         guard PQsendQuery(handle, text) == 1 else { throw connectionError(query: copy) }
         for statement in statements {
-            guard let result = waitingForServer({ PQgetResult(handle) }) else { throw connectionError(query: statement) }
+            let sql = statement.query.sql
+            guard let result = waitingForServer({ PQgetResult(handle) }) else { throw connectionError(query: sql) }
             guard PQresultStatus(result) == PGRES_COMMAND_OK else {
-                let error = serverError(from: result, query: statement)
+                let error = serverError(from: result, query: sql)
                 PQclear(result)
                 _ = drainResults(handle)
-                if statement.hasPrefix("BEGIN") { throw PostgresTransactionError(phase: .begin, underlying: error) }
+                if statement.opensTransaction { throw PostgresTransactionError(phase: .begin, underlying: error) }
                 throw error
             }
             PQclear(result)

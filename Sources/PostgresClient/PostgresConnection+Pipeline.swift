@@ -6,6 +6,8 @@ public struct PipelinedStatement: Sendable {
     public var query: PostgresQuery
     /// Prepare the statement once per session and reuse it (see ``PostgresConnection/query(_:prepared:)``).
     public var prepared: Bool
+    /// Whether this is a transaction's queued BEGIN (its failure is the transaction's).
+    var opensTransaction = false
 
     public init(_ query: PostgresQuery, prepared: Bool = false) {
         self.query = query
@@ -96,7 +98,7 @@ extension PostgresConnection {
 
     /// The error of a queued statement: a failed BEGIN is the transaction's.
     private static func queuedError(_ failure: PipelineFailure, of statements: [PipelinedStatement]) -> any Error {
-        if statements[failure.index].query.sql.hasPrefix("BEGIN") {
+        if statements[failure.index].opensTransaction {
             return PostgresTransactionError(phase: .begin, underlying: failure.error)
         }
         return failure.error

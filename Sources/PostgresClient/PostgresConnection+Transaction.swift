@@ -101,12 +101,14 @@ extension PostgresConnection {
     /// Opens a transaction. BEGIN costs no round trip of its own: it is queued and goes out
     /// with the transaction's first statement (or its COMMIT), in one pipeline.
     func beginTransaction(_ begin: PostgresQuery = "BEGIN") {
-        enqueue(PipelinedStatement(begin, prepared: true))
+        var statement = PipelinedStatement(begin, prepared: true)
+        statement.opensTransaction = true
+        enqueue(statement)
     }
 
     /// Whether the transaction's BEGIN is still queued: nothing of it has reached the server.
     private var transactionUnsent: Bool {
-        queued.count == 1 && queued[0].query.sql.hasPrefix("BEGIN")
+        queued.count == 1 && queued[0].opensTransaction
     }
 
     private func rollbackTransaction(after error: any Error) throws {
