@@ -12,6 +12,14 @@
 -- (whoever ran `swiftbatch migrate`) can drop or alter the tables, or prune history. Business
 -- tables that jobs read and write are not covered: grant those per job.
 --
+-- Row-level security (migration 13 and the end of this script) narrows a worker to its own
+-- rows: it changes only the partitions and remote chunks whose claim is held by a worker its
+-- login registered (and their step executions), and reads parameters and contexts only of the
+-- job executions it holds a claim in. Give each worker host a login of its own for isolation
+-- between hosts; docs/OPERATIONS.md says what a shared login still guarantees. Launchers and
+-- dashboards see every row. The owner, superusers and BYPASSRLS roles are not filtered; any
+-- other role sees no row of these tables unless it is a member of one of the three roles.
+--
 -- Run it as the repository's owner (or a superuser), in the repository's database, after
 -- `swiftbatch migrate` and again after every upgrade. The first run on a server needs CREATEROLE
 -- (a superuser, or the owner with CREATEROLE) to create the roles; later runs need only the
@@ -53,6 +61,11 @@ REVOKE ALL ON SEQUENCE
     batch_skipped_item_skipped_item_id_seq, batch_partition_partition_id_seq, batch_remote_chunk_chunk_id_seq,
     batch_operator_action_action_id_seq
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
+REVOKE ALL ON FUNCTION
+    batch_rls_holds_job(bigint, name), batch_rls_holds_step(bigint, name), batch_rls_holds_chunk_of(bigint, name),
+    batch_rls_may_read_step(bigint, name), batch_rls_job_has_open_work(bigint),
+    batch_fail_expired_partitions(bigint), batch_fail_expired_remote_chunks(bigint)
+FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 
 -- The schema holding the repository must be usable (PostgreSQL grants USAGE on `public` to
 -- everyone; another schema needs it granted).
@@ -75,19 +88,33 @@ $$;
 -- Workers. Every command checks the schema version first. A worker reads the job execution,
 -- its parameters and context and the partition's step execution; it saves that step execution
 -- (counts, status, context) with the partition's lease in one statement, claims partitions
--- (FOR UPDATE needs UPDATE), fails partitions whose lease expired on their last attempt, and
--- registers and heartbeats its batch_worker row. Remote chunks likewise: claimed, renewed,
--- marked DONE or FAILED (never inserted: the manager does that).
+-- (FOR UPDATE needs UPDATE), has the repository fail partitions whose lease expired on their
+-- last attempt (an owner's function), and registers and heartbeats its batch_worker row. Remote
+-- chunks likewise: claimed, renewed, marked DONE or FAILED (never inserted: the manager does
+-- that). Updates are of the columns a worker writes only: never the ids that tie a row to its
+-- job, step or worker's login (a claim could otherwise be pointed at another job's step).
 GRANT SELECT ON TABLE
     swiftbatch_schema_version,
     batch_job_instance, batch_job_execution, batch_job_execution_params, batch_job_execution_context,
     batch_step_execution, batch_step_execution_context, batch_partition, batch_worker, batch_remote_chunk
 TO swiftbatch_worker;
-GRANT UPDATE ON TABLE batch_step_execution, batch_step_execution_context, batch_partition, batch_worker,
-    batch_remote_chunk
-TO swiftbatch_worker;
+GRANT UPDATE (version, status, start_time, end_time, commit_count, read_count, filter_count, write_count,
+    read_skip_count, write_skip_count, process_skip_count, rollback_count, exit_code, exit_message, last_updated)
+ON TABLE batch_step_execution TO swiftbatch_worker;
+GRANT UPDATE (short_context, serialized_context) ON TABLE batch_step_execution_context TO swiftbatch_worker;
+GRANT UPDATE (state, owner, attempt, lease_expires_at, updated_at, last_error) ON TABLE batch_partition TO swiftbatch_worker;
+GRANT UPDATE (state, owner, attempt, lease_expires_at, updated_at, last_error, items, write_count, filter_count,
+    process_skip_count, write_skip_count)
+ON TABLE batch_remote_chunk TO swiftbatch_worker;
+GRANT UPDATE (host, pid, concurrency, steps, state, heartbeat_at, lease_seconds, db_role)
+ON TABLE batch_worker TO swiftbatch_worker;
 GRANT INSERT ON TABLE batch_worker, batch_skipped_item TO swiftbatch_worker;
 GRANT USAGE ON SEQUENCE batch_skipped_item_skipped_item_id_seq TO swiftbatch_worker;
+GRANT EXECUTE ON FUNCTION
+    batch_rls_holds_job(bigint, name), batch_rls_holds_step(bigint, name), batch_rls_holds_chunk_of(bigint, name),
+    batch_rls_may_read_step(bigint, name), batch_rls_job_has_open_work(bigint),
+    batch_fail_expired_partitions(bigint), batch_fail_expired_remote_chunks(bigint)
+TO swiftbatch_worker;
 
 -- Launchers and operators: everything a worker may do (a launch with --local-workers is a
 -- worker too, and a launch runs unpartitioned steps itself), plus creating instances,
@@ -110,6 +137,10 @@ GRANT INSERT ON TABLE
 TO swiftbatch_launcher;
 GRANT UPDATE (version) ON TABLE batch_job_instance TO swiftbatch_launcher;
 GRANT UPDATE ON TABLE batch_job_execution, batch_job_execution_context, batch_job_launcher TO swiftbatch_launcher;
+-- A manager writes its steps and partitions whole (a restart moves partitions and remote chunks
+-- to its new step execution; a recovery fails them).
+GRANT UPDATE ON TABLE batch_step_execution, batch_step_execution_context, batch_partition, batch_remote_chunk
+TO swiftbatch_launcher;
 GRANT USAGE ON SEQUENCE batch_job_seq, batch_job_execution_seq, batch_step_execution_seq, batch_partition_partition_id_seq,
     batch_remote_chunk_chunk_id_seq
 TO swiftbatch_launcher;
@@ -133,5 +164,98 @@ TO swiftbatch_dashboard;
 GRANT SELECT (chunk_id, step_execution_id, job_execution_id, seq, worker_step, item_count, state, owner,
     attempt, max_attempts, lease_expires_at, write_count, filter_count, last_error, created_at, updated_at)
 ON TABLE batch_remote_chunk TO swiftbatch_dashboard;
+
+-- Row-level security. Policies are permissive (a row passes if any policy of the user's roles
+-- lets it), so a launcher, a member of swiftbatch_worker, sees all by its own. Each run drops
+-- every policy on these tables and creates them anew.
+DO $$
+DECLARE
+    table_name text;
+    policy record;
+BEGIN
+    FOREACH table_name IN ARRAY ARRAY['batch_job_execution', 'batch_job_execution_params', 'batch_job_execution_context',
+        'batch_step_execution', 'batch_step_execution_context', 'batch_skipped_item', 'batch_partition', 'batch_worker',
+        'batch_remote_chunk'] LOOP
+        FOR policy IN SELECT policyname FROM pg_policies
+                      WHERE schemaname = (SELECT relnamespace::regnamespace::name FROM pg_class WHERE oid = table_name::regclass)
+                        AND tablename = table_name LOOP
+            EXECUTE format('DROP POLICY %I ON %I', policy.policyname, table_name);
+        END LOOP;
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', table_name);
+        -- Launchers and operators: every row (they create the jobs workers run).
+        EXECUTE format('CREATE POLICY launcher_all ON %I TO swiftbatch_launcher USING (true) WITH CHECK (true)', table_name);
+        -- Dashboards: every row of what they may read at all.
+        IF table_name NOT IN ('batch_job_execution_params', 'batch_job_execution_context', 'batch_step_execution_context') THEN
+            EXECUTE format('CREATE POLICY dashboard_read ON %I FOR SELECT TO swiftbatch_dashboard USING (true)', table_name);
+        END IF;
+    END LOOP;
+END
+$$;
+
+-- Workers: a worker row is its registering login's; a worker may see all of them (liveness).
+CREATE POLICY worker_read ON batch_worker FOR SELECT TO swiftbatch_worker USING (true);
+CREATE POLICY worker_register ON batch_worker FOR INSERT TO swiftbatch_worker WITH CHECK (db_role = current_user);
+-- An id registered by another login cannot be re-registered (42501), nor a row handed to one.
+CREATE POLICY worker_heartbeat ON batch_worker FOR UPDATE TO swiftbatch_worker
+    USING (db_role = current_user) WITH CHECK (db_role = current_user);
+
+-- Partitions: a worker sees the claimable ones, its own claims, and those of a job it holds a
+-- claim in; it changes only claimable ones (claiming them) and its own, and every row it leaves
+-- is its own or handed back (READY, no owner): a claim cannot be given to another login.
+CREATE POLICY worker_read ON batch_partition FOR SELECT TO swiftbatch_worker USING (
+    state = 'READY'
+    OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts)
+    OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
+    OR batch_rls_holds_job(job_execution_id, current_user));
+CREATE POLICY worker_claim ON batch_partition FOR UPDATE TO swiftbatch_worker
+    USING (
+        state = 'READY'
+        OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
+        OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
+    WITH CHECK (
+        EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
+        OR (state = 'READY' AND owner IS NULL));
+
+-- Remote chunks: the same, by the chunk's claim.
+CREATE POLICY worker_read ON batch_remote_chunk FOR SELECT TO swiftbatch_worker USING (
+    state = 'READY'
+    OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts)
+    OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user)
+    OR batch_rls_holds_job(job_execution_id, current_user));
+CREATE POLICY worker_claim ON batch_remote_chunk FOR UPDATE TO swiftbatch_worker
+    USING (
+        state = 'READY'
+        OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user)
+        OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
+    WITH CHECK (
+        EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user));
+
+-- Step executions and their contexts: a worker reads those of claimable partitions and of the
+-- jobs it holds a claim in, and saves only the step execution of a partition it holds.
+CREATE POLICY worker_read ON batch_step_execution FOR SELECT TO swiftbatch_worker
+    USING (batch_rls_may_read_step(step_execution_id, current_user));
+CREATE POLICY worker_save ON batch_step_execution FOR UPDATE TO swiftbatch_worker
+    USING (batch_rls_holds_step(step_execution_id, current_user));
+CREATE POLICY worker_read ON batch_step_execution_context FOR SELECT TO swiftbatch_worker
+    USING (batch_rls_may_read_step(step_execution_id, current_user));
+CREATE POLICY worker_save ON batch_step_execution_context FOR UPDATE TO swiftbatch_worker
+    USING (batch_rls_holds_step(step_execution_id, current_user));
+
+-- Skipped items: recorded only under a step whose partition, or one of whose remote chunks, the
+-- worker holds, and only for that step's own job execution.
+CREATE POLICY worker_record ON batch_skipped_item FOR INSERT TO swiftbatch_worker WITH CHECK (
+    (batch_rls_holds_step(step_execution_id, current_user) OR batch_rls_holds_chunk_of(step_execution_id, current_user))
+    AND job_execution_id = (SELECT s.job_execution_id FROM batch_step_execution s
+                            WHERE s.step_execution_id = batch_skipped_item.step_execution_id));
+
+-- Job executions: a worker reads the row of a job with partitions or remote chunks open (a claim
+-- reads whether the job is stopping), and its parameters and context only while it holds a
+-- claim in it.
+CREATE POLICY worker_read ON batch_job_execution FOR SELECT TO swiftbatch_worker
+    USING (batch_rls_job_has_open_work(job_execution_id));
+CREATE POLICY worker_read ON batch_job_execution_params FOR SELECT TO swiftbatch_worker
+    USING (batch_rls_holds_job(job_execution_id, current_user));
+CREATE POLICY worker_read ON batch_job_execution_context FOR SELECT TO swiftbatch_worker
+    USING (batch_rls_holds_job(job_execution_id, current_user));
 
 COMMIT;

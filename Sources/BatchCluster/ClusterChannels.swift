@@ -1,5 +1,6 @@
 /// The LISTEN/NOTIFY channels of the cluster protocol. A notice only wakes a process sooner:
 /// every waiter also polls, so a lost notice (a pooler, a reconnect) costs latency, never work.
+/// The sweep functions of migration 13 notify `partitionDone` and `remoteChunkDone` by name too.
 public enum ClusterChannels {
     /// Workers listen for new work: partitions prepared or handed back, remote chunks sent.
     public static let work = "swiftbatch_work"

@@ -158,33 +158,11 @@ extension PostgresJobRepositorySession {
 
     /// Partitions whose lease ran out on their last allowed attempt are FAILED, saying why.
     /// Both managers (their own partitions) and workers (all) sweep, so nothing waits on a
-    /// worker that died for good. Each form is its own statement so each uses its index.
+    /// worker that died for good. The sweep is a function of the repository's owner (migration
+    /// 13): a worker login under row-level security (sql/roles.sql) may not write another
+    /// login's rows, but may have the repository fail what ran out.
     func failExpiredPartitions(manager: Int64? = nil) throws {
-        let expired: String
-        var bindings = PostgresBindings()
-        if let manager {
-            bindings.append(manager)
-            expired = "manager_step_execution_id = $1 AND state = 'CLAIMED'"
-        } else {
-            expired = "state IN ('READY', 'CLAIMED') AND state = 'CLAIMED'"
-        }
-        try connection.execute(PostgresQuery(
-            unsafeSQL: """
-                WITH expired AS (
-                    UPDATE batch_partition SET state = 'FAILED', updated_at = now(),
-                        last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
-                                     || attempt || ' of ' || max_attempts
-                                     || coalesce('; it last reported: ' || last_error, '')
-                    WHERE \(expired) AND lease_expires_at < now() AND attempt >= max_attempts
-                    RETURNING step_execution_id, last_error
-                ), steps AS (
-                    UPDATE batch_step_execution s SET status = 'FAILED', exit_code = 'FAILED',
-                        exit_message = expired.last_error, end_time = now() AT TIME ZONE 'UTC', version = s.version + 1
-                    FROM expired WHERE s.step_execution_id = expired.step_execution_id
-                )
-                SELECT pg_notify('\(ClusterChannels.partitionDone)', '') FROM expired LIMIT 1
-                """,
-            bindings: bindings), prepared: true)
+        try connection.execute("SELECT batch_fail_expired_partitions(\(manager))", prepared: true)
     }
 
     /// Fails the manager's partitions that no worker has claimed, with their step executions.

@@ -184,18 +184,9 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
     }
 
     /// Chunks whose lease ran out on their last allowed attempt are FAILED, saying why. The
-    /// manager sweeps its own; workers sweep all.
+    /// manager sweeps its own; workers sweep all, through the owner's function (migration 13), as
+    /// for partitions.
     func failExpiredRemoteChunks(manager: Int64?) throws {
-        try connection.execute("""
-            WITH expired AS (
-                UPDATE batch_remote_chunk SET state = 'FAILED', updated_at = now(),
-                    last_error = 'its worker (' || coalesce(owner, '?') || ') stopped renewing the lease on attempt '
-                                 || attempt || ' of ' || max_attempts
-                WHERE state IN ('READY', 'CLAIMED') AND state = 'CLAIMED' AND lease_expires_at < now()
-                  AND attempt >= max_attempts AND (\(manager)::bigint IS NULL OR step_execution_id = \(manager))
-                RETURNING worker_step
-            )
-            SELECT pg_notify(\(ClusterChannels.remoteChunkDone), worker_step) FROM expired LIMIT 1
-            """, prepared: true)
+        try connection.execute("SELECT batch_fail_expired_remote_chunks(\(manager))", prepared: true)
     }
 }

@@ -28,6 +28,10 @@ extension PostgresJobRepositorySession {
     /// the rows of workers silent for longer than a day, so `batch_worker` does not grow with
     /// every start. A role that may not delete (the least-privilege `swiftbatch_worker` of
     /// `sql/roles.sql`) registers all the same and leaves the old rows to the repository's owner.
+    ///
+    /// The row records the database role that registered it (`db_role`, migration 13): under
+    /// the row-level security of `sql/roles.sql` the worker's claims are that login's, and an
+    /// id registered by another worker login is refused with SQLSTATE 42501.
     public func registerWorker(
         id: String, host: String, pid: Int32, concurrency: Int, steps: [String], leaseSeconds: Double
     ) throws {
@@ -44,7 +48,7 @@ extension PostgresJobRepositorySession {
                     \(leaseSeconds))
             ON CONFLICT (worker_id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid,
                 concurrency = EXCLUDED.concurrency, steps = EXCLUDED.steps, state = 'RUNNING',
-                lease_seconds = EXCLUDED.lease_seconds, heartbeat_at = now()
+                lease_seconds = EXCLUDED.lease_seconds, heartbeat_at = now(), db_role = EXCLUDED.db_role
             """)
     }
 
