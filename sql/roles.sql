@@ -62,9 +62,8 @@ REVOKE ALL ON SEQUENCE
     batch_operator_action_action_id_seq
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 REVOKE ALL ON FUNCTION
-    batch_rls_holds_job(bigint, name), batch_rls_holds_step(bigint, name), batch_rls_holds_chunk_of(bigint, name),
-    batch_rls_may_read_step(bigint, name), batch_rls_job_has_open_work(bigint),
-    batch_fail_expired_partitions(bigint), batch_fail_expired_remote_chunks(bigint)
+    batch_rls_holds_job(bigint, name), batch_rls_holds_chunk_of(bigint, name),
+    batch_fail_expired_partitions(bigint), batch_fail_expired_remote_chunks(bigint), batch_claim_owner_role()
 FROM PUBLIC, swiftbatch_worker, swiftbatch_launcher, swiftbatch_dashboard;
 
 -- The schema holding the repository must be usable (PostgreSQL grants USAGE on `public` to
@@ -111,8 +110,7 @@ ON TABLE batch_worker TO swiftbatch_worker;
 GRANT INSERT ON TABLE batch_worker, batch_skipped_item TO swiftbatch_worker;
 GRANT USAGE ON SEQUENCE batch_skipped_item_skipped_item_id_seq TO swiftbatch_worker;
 GRANT EXECUTE ON FUNCTION
-    batch_rls_holds_job(bigint, name), batch_rls_holds_step(bigint, name), batch_rls_holds_chunk_of(bigint, name),
-    batch_rls_may_read_step(bigint, name), batch_rls_job_has_open_work(bigint),
+    batch_rls_holds_job(bigint, name), batch_rls_holds_chunk_of(bigint, name),
     batch_fail_expired_partitions(bigint), batch_fail_expired_remote_chunks(bigint)
 TO swiftbatch_worker;
 
@@ -201,58 +199,75 @@ CREATE POLICY worker_heartbeat ON batch_worker FOR UPDATE TO swiftbatch_worker
 
 -- Partitions: a worker sees the claimable ones, its own claims, and those of a job it holds a
 -- claim in; it changes only claimable ones (claiming them) and its own, and every row it leaves
--- is its own or handed back (READY, no owner): a claim cannot be given to another login.
+-- is its own or handed back (READY, no owner): a claim cannot be given to another login. A
+-- claim's owner_role is its worker's registering role (migration 13's trigger), so the test of
+-- a save (its own claim) is a column comparison.
 CREATE POLICY worker_read ON batch_partition FOR SELECT TO swiftbatch_worker USING (
     state = 'READY'
+    OR owner_role = current_user
     OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts)
-    OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
     OR batch_rls_holds_job(job_execution_id, current_user));
 CREATE POLICY worker_claim ON batch_partition FOR UPDATE TO swiftbatch_worker
     USING (
         state = 'READY'
-        OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
+        OR owner_role = current_user
         OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
-    WITH CHECK (
-        EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_partition.owner AND w.db_role = current_user)
-        OR (state = 'READY' AND owner IS NULL));
+    WITH CHECK (owner_role = current_user OR (state = 'READY' AND owner IS NULL));
 
 -- Remote chunks: the same, by the chunk's claim.
 CREATE POLICY worker_read ON batch_remote_chunk FOR SELECT TO swiftbatch_worker USING (
     state = 'READY'
+    OR owner_role = current_user
     OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts)
-    OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user)
     OR batch_rls_holds_job(job_execution_id, current_user));
 CREATE POLICY worker_claim ON batch_remote_chunk FOR UPDATE TO swiftbatch_worker
     USING (
         state = 'READY'
-        OR EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user)
+        OR owner_role = current_user
         OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
-    WITH CHECK (
-        EXISTS (SELECT 1 FROM batch_worker w WHERE w.worker_id = batch_remote_chunk.owner AND w.db_role = current_user));
+    WITH CHECK (owner_role = current_user);
 
--- Step executions and their contexts: a worker reads those of claimable partitions and of the
--- jobs it holds a claim in, and saves only the step execution of a partition it holds.
-CREATE POLICY worker_read ON batch_step_execution FOR SELECT TO swiftbatch_worker
-    USING (batch_rls_may_read_step(step_execution_id, current_user));
+-- Step executions and their contexts: a worker reads those of the partitions it may see (above:
+-- a claim returns the step execution with its checkpoint; a partition's skip limit adds up its
+-- siblings' skips), and saves only the step execution of a partition it holds. The row it saves
+-- stays that step execution (a worker may not update step_execution_id, above), so the new row
+-- needs no second check: WITH CHECK (true). Every EXISTS of a policy ends in OFFSET 0, which
+-- keeps it a probe by index for the row at hand: without it the planner may turn it into a
+-- hashed subplan that reads every row the subquery could match (every open partition of every
+-- job) on each save.
+CREATE POLICY worker_read ON batch_step_execution FOR SELECT TO swiftbatch_worker USING (
+    EXISTS (SELECT 1 FROM batch_partition p WHERE p.step_execution_id = batch_step_execution.step_execution_id OFFSET 0));
 CREATE POLICY worker_save ON batch_step_execution FOR UPDATE TO swiftbatch_worker
-    USING (batch_rls_holds_step(step_execution_id, current_user));
-CREATE POLICY worker_read ON batch_step_execution_context FOR SELECT TO swiftbatch_worker
-    USING (batch_rls_may_read_step(step_execution_id, current_user));
+    USING (EXISTS (SELECT 1 FROM batch_partition p
+                   WHERE p.step_execution_id = batch_step_execution.step_execution_id
+                     AND p.state = 'CLAIMED' AND p.owner_role = current_user OFFSET 0))
+    WITH CHECK (true);
+CREATE POLICY worker_read ON batch_step_execution_context FOR SELECT TO swiftbatch_worker USING (
+    EXISTS (SELECT 1 FROM batch_partition p WHERE p.step_execution_id = batch_step_execution_context.step_execution_id OFFSET 0));
 CREATE POLICY worker_save ON batch_step_execution_context FOR UPDATE TO swiftbatch_worker
-    USING (batch_rls_holds_step(step_execution_id, current_user));
+    USING (EXISTS (SELECT 1 FROM batch_partition p
+                   WHERE p.step_execution_id = batch_step_execution_context.step_execution_id
+                     AND p.state = 'CLAIMED' AND p.owner_role = current_user OFFSET 0))
+    WITH CHECK (true);
 
 -- Skipped items: recorded only under a step whose partition, or one of whose remote chunks, the
 -- worker holds, and only for that step's own job execution.
 CREATE POLICY worker_record ON batch_skipped_item FOR INSERT TO swiftbatch_worker WITH CHECK (
-    (batch_rls_holds_step(step_execution_id, current_user) OR batch_rls_holds_chunk_of(step_execution_id, current_user))
+    (EXISTS (SELECT 1 FROM batch_partition p
+             WHERE p.step_execution_id = batch_skipped_item.step_execution_id
+               AND p.state = 'CLAIMED' AND p.owner_role = current_user OFFSET 0)
+     OR batch_rls_holds_chunk_of(step_execution_id, current_user))
     AND job_execution_id = (SELECT s.job_execution_id FROM batch_step_execution s
                             WHERE s.step_execution_id = batch_skipped_item.step_execution_id));
 
--- Job executions: a worker reads the row of a job with partitions or remote chunks open (a claim
--- reads whether the job is stopping), and its parameters and context only while it holds a
--- claim in it.
-CREATE POLICY worker_read ON batch_job_execution FOR SELECT TO swiftbatch_worker
-    USING (batch_rls_job_has_open_work(job_execution_id));
+-- Job executions: a worker reads the row of a job with partitions or remote chunks it may see
+-- open (a claim reads whether the job is stopping), and its parameters and context only while
+-- it holds a claim in it.
+CREATE POLICY worker_read ON batch_job_execution FOR SELECT TO swiftbatch_worker USING (
+    EXISTS (SELECT 1 FROM batch_partition p
+            WHERE p.job_execution_id = batch_job_execution.job_execution_id AND p.state IN ('READY', 'CLAIMED') OFFSET 0)
+    OR EXISTS (SELECT 1 FROM batch_remote_chunk r
+               WHERE r.job_execution_id = batch_job_execution.job_execution_id AND r.state IN ('READY', 'CLAIMED') OFFSET 0));
 CREATE POLICY worker_read ON batch_job_execution_params FOR SELECT TO swiftbatch_worker
     USING (batch_rls_holds_job(job_execution_id, current_user));
 CREATE POLICY worker_read ON batch_job_execution_context FOR SELECT TO swiftbatch_worker

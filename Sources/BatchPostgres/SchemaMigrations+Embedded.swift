@@ -709,10 +709,36 @@ extension SchemaMigrations {
             -- SwiftBatch migration 13: what row-level security needs to tell one worker login's rows from
             -- another's (sql/roles.sql turns the policies on; without it nothing here changes behaviour).
             --
-            -- Each worker row records the database role that registered it. A claim's owner is a worker id,
-            -- so "this claim is held by the current login" is: the owner's worker row has db_role =
-            -- current_user. Existing rows (registered before this migration) are the migrating role's.
+            -- Each worker row records the database role that registered it, and each claimed partition and
+            -- remote chunk the role of its owner's worker (`owner_role`, set by the trigger below whenever
+            -- the owner changes; NULL for an owner no worker row names). So "this claim is held by the
+            -- current login" is a comparison of a column, owner_role = current_user, which costs a
+            -- policy nothing on every chunk's save. Rows from before this migration: worker rows are the
+            -- migrating role's, claims take their worker's role.
             ALTER TABLE batch_worker ADD COLUMN IF NOT EXISTS db_role name NOT NULL DEFAULT current_user;
+            ALTER TABLE batch_partition ADD COLUMN IF NOT EXISTS owner_role name;
+            ALTER TABLE batch_remote_chunk ADD COLUMN IF NOT EXISTS owner_role name;
+            UPDATE batch_partition p SET owner_role = w.db_role FROM batch_worker w
+            WHERE w.worker_id = p.owner AND p.owner_role IS DISTINCT FROM w.db_role;
+            UPDATE batch_remote_chunk r SET owner_role = w.db_role FROM batch_worker w
+            WHERE w.worker_id = r.owner AND r.owner_role IS DISTINCT FROM w.db_role;
+
+            -- A claim's owner_role is its worker's registering role, whoever writes the owner: a worker
+            -- cannot claim in the name of another login's worker (its policy then refuses the row), and a
+            -- save that leaves the owner as it is fires nothing.
+            CREATE OR REPLACE FUNCTION batch_claim_owner_role() RETURNS trigger
+            LANGUAGE plpgsql SECURITY DEFINER AS $$
+            BEGIN
+                NEW.owner_role := (SELECT w.db_role FROM batch_worker w WHERE w.worker_id = NEW.owner);
+                RETURN NEW;
+            END
+            $$;
+            DROP TRIGGER IF EXISTS batch_partition_owner_role ON batch_partition;
+            CREATE TRIGGER batch_partition_owner_role BEFORE UPDATE OF owner ON batch_partition
+                FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
+            DROP TRIGGER IF EXISTS batch_remote_chunk_owner_role ON batch_remote_chunk;
+            CREATE TRIGGER batch_remote_chunk_owner_role BEFORE UPDATE OF owner ON batch_remote_chunk
+                FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
 
             -- The open partitions and remote chunks of a job execution, by state: which job executions a
             -- login holds a claim in (CLAIMED) and which have work left (READY or CLAIMED), each one index
@@ -722,33 +748,22 @@ extension SchemaMigrations {
             CREATE INDEX IF NOT EXISTS batch_remote_chunk_open_job_idx
                 ON batch_remote_chunk (job_execution_id, state) WHERE state IN ('READY', 'CLAIMED');
 
-            -- The questions the worker policies of sql/roles.sql ask. SECURITY DEFINER: they run as the
-            -- repository's owner, which row-level security does not filter, so a policy on one table may
-            -- look at another table whose own policy looks back (which PostgreSQL refuses as recursion when
-            -- written inline). Each takes the asking role (the policies pass current_user) and only answers
-            -- yes or no. Their search_path is pinned below to the repository's schema.
+            -- The questions the worker policies of sql/roles.sql ask that a policy cannot ask inline: a
+            -- policy on batch_partition that reads batch_partition (or a table whose policy reads it back)
+            -- is refused as recursion. SECURITY DEFINER: they run as the repository's owner, which
+            -- row-level security does not filter. Each takes the asking role (the policies pass
+            -- current_user) and only answers yes or no. Their search_path is pinned below to the
+            -- repository's schema.
 
-            -- `role` holds a claim (a CLAIMED partition or remote chunk owned by a worker it registered) in
-            -- job execution `job`: it may read the job's parameters and contexts and its steps.
+            -- `role` holds a claim (a CLAIMED partition or remote chunk of one of its workers) in job
+            -- execution `job`: it may read the job's parameters and contexts and its partitions' steps.
             CREATE OR REPLACE FUNCTION batch_rls_holds_job(job bigint, role name) RETURNS boolean
             LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
             BEGIN
-                RETURN EXISTS (
-                        SELECT 1 FROM batch_partition p JOIN batch_worker w ON w.worker_id = p.owner
-                        WHERE p.job_execution_id = job AND p.state = 'CLAIMED' AND w.db_role = role)
-                    OR EXISTS (
-                        SELECT 1 FROM batch_remote_chunk r JOIN batch_worker w ON w.worker_id = r.owner
-                        WHERE r.job_execution_id = job AND r.state = 'CLAIMED' AND w.db_role = role);
-            END
-            $$;
-
-            -- `role` holds the partition whose step execution is `step`: it may save that step execution.
-            CREATE OR REPLACE FUNCTION batch_rls_holds_step(step bigint, role name) RETURNS boolean
-            LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
-            BEGIN
-                RETURN EXISTS (
-                    SELECT 1 FROM batch_partition p JOIN batch_worker w ON w.worker_id = p.owner
-                    WHERE p.step_execution_id = step AND p.state = 'CLAIMED' AND w.db_role = role);
+                RETURN EXISTS (SELECT 1 FROM batch_partition p
+                               WHERE p.job_execution_id = job AND p.state = 'CLAIMED' AND p.owner_role = role)
+                    OR EXISTS (SELECT 1 FROM batch_remote_chunk r
+                               WHERE r.job_execution_id = job AND r.state = 'CLAIMED' AND r.owner_role = role);
             END
             $$;
 
@@ -757,35 +772,8 @@ extension SchemaMigrations {
             CREATE OR REPLACE FUNCTION batch_rls_holds_chunk_of(step bigint, role name) RETURNS boolean
             LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
             BEGIN
-                RETURN EXISTS (
-                    SELECT 1 FROM batch_remote_chunk r JOIN batch_worker w ON w.worker_id = r.owner
-                    WHERE r.step_execution_id = step AND r.state = 'CLAIMED' AND w.db_role = role);
-            END
-            $$;
-
-            -- `role` may read step execution `step` (and its context): its partition is `role`'s, or
-            -- claimable by anyone (a claim returns the step execution with its checkpoint), or `role` holds
-            -- a claim in its job (a partition's skip limit adds up its siblings' skips).
-            CREATE OR REPLACE FUNCTION batch_rls_may_read_step(step bigint, role name) RETURNS boolean
-            LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
-            BEGIN
-                RETURN EXISTS (
-                        SELECT 1 FROM batch_partition p LEFT JOIN batch_worker w ON w.worker_id = p.owner
-                        WHERE p.step_execution_id = step
-                          AND (p.state = 'READY'
-                               OR (p.state = 'CLAIMED'
-                                   AND (w.db_role = role OR (p.lease_expires_at < now() AND p.attempt < p.max_attempts)))))
-                    OR batch_rls_holds_job((SELECT s.job_execution_id FROM batch_step_execution s WHERE s.step_execution_id = step), role);
-            END
-            $$;
-
-            -- Job execution `job` has cluster work open (a READY or CLAIMED partition or remote chunk): a
-            -- worker may read its row (its status: a claim reads whether the job is stopping).
-            CREATE OR REPLACE FUNCTION batch_rls_job_has_open_work(job bigint) RETURNS boolean
-            LANGUAGE plpgsql STABLE SECURITY DEFINER AS $$
-            BEGIN
-                RETURN EXISTS (SELECT 1 FROM batch_partition p WHERE p.job_execution_id = job AND p.state IN ('READY', 'CLAIMED'))
-                    OR EXISTS (SELECT 1 FROM batch_remote_chunk r WHERE r.job_execution_id = job AND r.state IN ('READY', 'CLAIMED'));
+                RETURN EXISTS (SELECT 1 FROM batch_remote_chunk r
+                               WHERE r.step_execution_id = step AND r.state = 'CLAIMED' AND r.owner_role = role);
             END
             $$;
 
@@ -868,9 +856,7 @@ extension SchemaMigrations {
                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
                 WHERE c.oid = 'batch_partition'::regclass;
                 FOREACH function_signature IN ARRAY ARRAY[
-                    'batch_rls_holds_job(bigint, name)', 'batch_rls_holds_step(bigint, name)',
-                    'batch_rls_holds_chunk_of(bigint, name)', 'batch_rls_may_read_step(bigint, name)',
-                    'batch_rls_job_has_open_work(bigint)',
+                    'batch_claim_owner_role()', 'batch_rls_holds_job(bigint, name)', 'batch_rls_holds_chunk_of(bigint, name)',
                     'batch_fail_expired_partitions(bigint)', 'batch_fail_expired_remote_chunks(bigint)'
                 ] LOOP
                     EXECUTE format('ALTER FUNCTION %s SET search_path = %I, pg_temp', function_signature, repository_schema);

@@ -183,6 +183,8 @@ struct WorkerRowSecurityTests {
                     (bDB, "UPDATE batch_partition SET state = 'CLAIMED', owner = 'worker-a', attempt = attempt + 1 WHERE partition_id = \(waiting)"),
                     (bDB, "UPDATE batch_partition SET owner = 'worker-a' WHERE partition_id = \(heldByB.partitionID)"),
                     (bDB, "UPDATE batch_partition SET step_execution_id = \(held.stepExecutionID) WHERE partition_id = \(heldByB.partitionID)"),
+                    (bDB, "UPDATE batch_partition SET owner_role = '\(logins.workerA)' WHERE partition_id = \(heldByB.partitionID)"),
+                    (bDB, "UPDATE batch_remote_chunk SET owner_role = current_user WHERE chunk_id = \(chunk.chunkID)"),
                     // A worker registered as another login, or A's worker id taken over.
                     (bDB, "INSERT INTO batch_worker (worker_id, host, pid, concurrency, steps, db_role) VALUES ('worker-x', 'h', 3, 1, '*', '\(logins.workerA)')"),
                     (bDB, "INSERT INTO batch_worker (worker_id, host, pid, concurrency, steps) VALUES ('worker-a', 'h', 3, 1, '*') ON CONFLICT (worker_id) DO UPDATE SET pid = 3"),
