@@ -40,13 +40,11 @@ extension PostgresJobRepositorySession {
         guard open.0 == 1 else {
             throw JobRepositoryError(message: "job execution \(execution.id) is no longer in the job repository after a reconnect (it failed over to a standby that had not received it?): launch the job again")
         }
-        guard open.1 == 0 else {
-            throw JobRepositoryError(message: "after a reconnect the job repository holds \(open.1) step executions of job execution \(execution.id) still running (it failed over to a standby that had not received their end): the execution stays running; launch the same instance again to attach to it and finish it")
-        }
+        guard open.1 == 0 else { throw StepEndsLost(executionID: execution.id, running: open.1) }
     }
 
     /// A lost session, whether a statement or the COMMIT itself met it.
-    private static func isConnectionLost(_ error: any Error) -> Bool {
+    static func isConnectionLost(_ error: any Error) -> Bool {
         (error as? PostgresError)?.isConnectionLost == true || (error as? PostgresTransactionError)?.isConnectionLost == true
     }
 

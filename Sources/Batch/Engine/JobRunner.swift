@@ -27,10 +27,39 @@ struct JobRunner {
         }
     }
 
+    /// How many times one run reads its execution back and awaits its unfinished steps again
+    /// after the repository lost its latest writes (see ``JobRepositorySession/reconnectForResume(after:)``).
+    static let resumesAfterLostWrites = 3
+
     private func run(_ execution: inout JobExecution, attached: Bool, _ serviceContext: ServiceContext) throws {
         var logger = TraceCarrier.logger(logger, in: serviceContext)
         logger[metadataKey: "batch.job.name"] = "\(job.name)"
         logger[metadataKey: "batch.job.execution_id"] = "\(execution.id)"
+        var attached = attached
+        var resumes = 0
+        while true {
+            do {
+                return try runOnce(&execution, attached: attached, logger: logger)
+            } catch {
+                // A failover to a standby that lacks the latest writes (a step's end, the job's,
+                // partitions) ends the run with a lost connection, or with a job end the new
+                // primary refuses: the execution is read back and its steps visited again as
+                // by a launch that attaches (ended ones skipped, running ones awaited again,
+                // lost ones run or prepared again), rather than leaving it to a relaunch.
+                guard resumes < Self.resumesAfterLostWrites, session.reconnectForResume(after: error),
+                    let reloaded = try? session.jobExecution(id: execution.id), reloaded.status.isRunning
+                else { throw error }
+                resumes += 1
+                logger.warning(
+                    "the job repository lost this execution's latest writes (a failover?); awaiting its unfinished steps again",
+                    metadata: ["batch.error": "\(error)", "batch.job.resume": "\(resumes)"])
+                execution = reloaded
+                attached = true
+            }
+        }
+    }
+
+    private func runOnce(_ execution: inout JobExecution, attached: Bool, logger: Logger) throws {
         if !attached {
             execution.status = .started
             execution.startTime = Date()

@@ -111,8 +111,17 @@ public protocol JobRepositorySession: AnyObject {
     /// holds for the whole step, whatever runs it. Asked only when an item is about to be
     /// skipped. Zero for a step that runs in one piece.
     func skipsElsewhereInStep(of execution: StepExecution) throws -> Int64
+
+    /// Called when `error` ended a job's run: whether it means the repository may have lost the
+    /// execution's latest writes (the session's connection was lost, as in a failover to a
+    /// standby that had not received them) and this session is connected again (it tries,
+    /// within a bound), so the runner may read the execution back and await its unfinished
+    /// steps again. False leaves `error` as the run's; the default is false.
+    func reconnectForResume(after error: any Error) -> Bool
 }
 
 extension JobRepositorySession {
     public func skipsElsewhereInStep(of execution: StepExecution) throws -> Int64 { 0 }
+
+    public func reconnectForResume(after error: any Error) -> Bool { false }
 }
