@@ -6,7 +6,11 @@ extension PostgresJobRepositorySession {
     // MARK: - Jobs
 
     public func update(_ execution: inout JobExecution) throws {
-        guard execution.status.isRunning == false else { return try write(&execution) }
+        guard execution.status.isRunning == false else {
+            try write(&execution)
+            standbysToConfirm = max(standbysToConfirm, streamingStandbys())
+            return
+        }
         // A job's end that meets a lost connection (its COMMIT waiting for a synchronous standby
         // when the primary went away, say) is not trusted to have landed, nor what it counted
         // to be there: once reconnected (to whichever server the URL finds), it is written only
@@ -18,8 +22,17 @@ extension PostgresJobRepositorySession {
         var reconnected = false
         while true {
             do {
-                if reconnected { try checkEndedOnServer(execution) }
-                return try write(&execution)
+                if reconnected {
+                    // Another server now, maybe without standbys: wait for its own.
+                    standbysToConfirm = streamingStandbys()
+                    try checkEndedOnServer(execution)
+                }
+                if standbysToConfirm == 0 { standbysToConfirm = streamingStandbys() }
+                try write(&execution)
+                // With asynchronous standbys, an end the primary acknowledged may still be lost
+                // to a failover: it is reported only once they have it (or the wait's bound ran
+                // out); a connection lost meanwhile is a failover, checked as above.
+                return try confirmOnStandbys(expected: standbysToConfirm)
             } catch let error where Self.isConnectionLost(error) && clock.now + backoff < giveUp {
                 Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
                 backoff = min(backoff * 2, .seconds(5))

@@ -9,7 +9,7 @@ struct StepEndsLost: Error, CustomStringConvertible {
     var running: Int64
 
     var description: String {
-        "after a reconnect the job repository holds \(running) step executions of job execution \(executionID) still running (it failed over to a standby that had not received their end): the execution stays running; launch the same instance again to attach to it and finish it"
+        "after a reconnect the job repository holds \(running) step executions of job execution \(executionID) still running (it failed over to a standby that had not received their end): the execution stays running; a launch of the same instance attaches to it and finishes it"
     }
 }
 
@@ -22,7 +22,10 @@ extension PostgresJobRepositorySession {
     /// a server lacking its steps' ends may resume: reconnects with backoff (within
     /// ``resumeReconnectLimit``), restoring the session's commit setting.
     public func reconnectForResume(after error: any Error) -> Bool {
-        if error is StepEndsLost, connection.isConnected { return true }
+        if error is StepEndsLost, connection.isConnected {
+            standbysToConfirm = streamingStandbys()
+            return true
+        }
         guard Self.isConnectionLost(error) else { return false }
         let clock = ContinuousClock()
         let giveUp = clock.now + Self.resumeReconnectLimit
@@ -31,6 +34,8 @@ extension PostgresJobRepositorySession {
             do {
                 try connection.reconnect()
                 if commitsAsynchronously { try connection.execute("SET synchronous_commit = off") }
+                // Another server now, maybe without standbys: a job end waits for its own.
+                standbysToConfirm = streamingStandbys()
                 return true
             } catch {
                 guard Self.isConnectionLost(error), clock.now + backoff < giveUp else { return false }

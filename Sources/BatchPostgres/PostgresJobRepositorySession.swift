@@ -18,6 +18,11 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// ``PostgresJobRepository/synchronousCommit``); the job execution's updates always wait.
     public private(set) var commitsAsynchronously = false
 
+    /// How many streaming standbys must have flushed a job's end before it is reported (see
+    /// `PostgresJobRepositorySession+StandbyConfirmation.swift`): those streaming from the
+    /// server when the job started, or when this session last reconnected.
+    var standbysToConfirm = 0
+
     public init(connection: PostgresConnection, coordination: (any PostgresCoordination)? = nil) {
         self.connection = connection
         self.coordination = coordination
