@@ -30,6 +30,19 @@
 
 BEGIN;
 
+-- The row-level security below needs migration 13.
+DO $$
+DECLARE
+    installed integer;
+BEGIN
+    SELECT max(version) INTO installed FROM swiftbatch_schema_version;
+    IF coalesce(installed, 0) < 13 THEN
+        RAISE EXCEPTION 'sql/roles.sql needs the SwiftBatch schema at version 13 or later, and this database has version %', coalesce(installed, 0)
+            USING HINT = 'run `swiftbatch migrate` on this database first, then this script again';
+    END IF;
+END
+$$;
+
 DO $$
 DECLARE
     role_name text;
@@ -190,6 +203,22 @@ BEGIN
 END
 $$;
 
+-- A claim's owner_role follows its owner (migration 13's function), for every role, the owner
+-- included: a claim taken over from another login's worker is no longer that login's. Claims
+-- made before are brought up to date.
+DROP TRIGGER IF EXISTS batch_partition_owner_role ON batch_partition;
+CREATE TRIGGER batch_partition_owner_role BEFORE UPDATE OF owner ON batch_partition
+    FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
+DROP TRIGGER IF EXISTS batch_remote_chunk_owner_role ON batch_remote_chunk;
+CREATE TRIGGER batch_remote_chunk_owner_role BEFORE UPDATE OF owner ON batch_remote_chunk
+    FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
+UPDATE batch_partition p SET owner_role = (SELECT w.db_role FROM batch_worker w WHERE w.worker_id = p.owner)
+WHERE p.state = 'CLAIMED'
+  AND p.owner_role IS DISTINCT FROM (SELECT w.db_role FROM batch_worker w WHERE w.worker_id = p.owner);
+UPDATE batch_remote_chunk r SET owner_role = (SELECT w.db_role FROM batch_worker w WHERE w.worker_id = r.owner)
+WHERE r.state = 'CLAIMED'
+  AND r.owner_role IS DISTINCT FROM (SELECT w.db_role FROM batch_worker w WHERE w.worker_id = r.owner);
+
 -- Workers: a worker row is its registering login's; a worker may see all of them (liveness).
 CREATE POLICY worker_read ON batch_worker FOR SELECT TO swiftbatch_worker USING (true);
 CREATE POLICY worker_register ON batch_worker FOR INSERT TO swiftbatch_worker WITH CHECK (db_role = current_user);
@@ -198,10 +227,10 @@ CREATE POLICY worker_heartbeat ON batch_worker FOR UPDATE TO swiftbatch_worker
     USING (db_role = current_user) WITH CHECK (db_role = current_user);
 
 -- Partitions: a worker sees the claimable ones, its own claims, and those of a job it holds a
--- claim in; it changes only claimable ones (claiming them) and its own, and every row it leaves
--- is its own or handed back (READY, no owner): a claim cannot be given to another login. A
--- claim's owner_role is its worker's registering role (migration 13's trigger), so the test of
--- a save (its own claim) is a column comparison.
+-- claim in; it changes only claimable ones (claiming them) and the claims it holds (not its
+-- finished ones), and every row it leaves is its own or handed back (READY, no owner): a claim
+-- cannot be given to another login. A claim's owner_role is its worker's registering role (the
+-- trigger above), so the test of a save (its own claim) is a column comparison.
 CREATE POLICY worker_read ON batch_partition FOR SELECT TO swiftbatch_worker USING (
     state = 'READY'
     OR owner_role = current_user
@@ -210,8 +239,8 @@ CREATE POLICY worker_read ON batch_partition FOR SELECT TO swiftbatch_worker USI
 CREATE POLICY worker_claim ON batch_partition FOR UPDATE TO swiftbatch_worker
     USING (
         state = 'READY'
-        OR owner_role = current_user
-        OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
+        OR (state = 'CLAIMED'
+            AND (owner_role = current_user OR (lease_expires_at < now() AND attempt < max_attempts))))
     WITH CHECK (owner_role = current_user OR (state = 'READY' AND owner IS NULL));
 
 -- Remote chunks: the same, by the chunk's claim.
@@ -223,8 +252,8 @@ CREATE POLICY worker_read ON batch_remote_chunk FOR SELECT TO swiftbatch_worker 
 CREATE POLICY worker_claim ON batch_remote_chunk FOR UPDATE TO swiftbatch_worker
     USING (
         state = 'READY'
-        OR owner_role = current_user
-        OR (state = 'CLAIMED' AND lease_expires_at < now() AND attempt < max_attempts))
+        OR (state = 'CLAIMED'
+            AND (owner_role = current_user OR (lease_expires_at < now() AND attempt < max_attempts))))
     WITH CHECK (owner_role = current_user);
 
 -- Step executions and their contexts: a worker reads those of the partitions it may see (above:

@@ -2,22 +2,18 @@
 -- another's (sql/roles.sql turns the policies on; without it nothing here changes behaviour).
 --
 -- Each worker row records the database role that registered it, and each claimed partition and
--- remote chunk the role of its owner's worker (`owner_role`, set by the trigger below whenever
--- the owner changes; NULL for an owner no worker row names). So "this claim is held by the
--- current login" is a comparison of a column, owner_role = current_user, which costs a
--- policy nothing on every chunk's save. Rows from before this migration: worker rows are the
--- migrating role's, claims take their worker's role.
+-- remote chunk the role of its owner's worker (`owner_role`, NULL for an owner no worker row
+-- names). So "this claim is held by the current login" is a comparison of a column,
+-- owner_role = current_user, which costs a policy nothing on every chunk's save. Worker rows
+-- from before this migration are the migrating role's.
 ALTER TABLE batch_worker ADD COLUMN IF NOT EXISTS db_role name NOT NULL DEFAULT current_user;
 ALTER TABLE batch_partition ADD COLUMN IF NOT EXISTS owner_role name;
 ALTER TABLE batch_remote_chunk ADD COLUMN IF NOT EXISTS owner_role name;
-UPDATE batch_partition p SET owner_role = w.db_role FROM batch_worker w
-WHERE w.worker_id = p.owner AND p.owner_role IS DISTINCT FROM w.db_role;
-UPDATE batch_remote_chunk r SET owner_role = w.db_role FROM batch_worker w
-WHERE w.worker_id = r.owner AND r.owner_role IS DISTINCT FROM w.db_role;
 
--- A claim's owner_role is its worker's registering role, whoever writes the owner: a worker
--- cannot claim in the name of another login's worker (its policy then refuses the row), and a
--- save that leaves the owner as it is fires nothing.
+-- Keeps a claim's owner_role its worker's registering role whoever writes the owner, so a
+-- worker cannot claim in the name of another login's worker (its policy then refuses the row).
+-- sql/roles.sql makes it a trigger on both tables, firing only when the owner changes (a claim,
+-- a hand-back): without row-level security in use, no claim pays for it.
 CREATE OR REPLACE FUNCTION batch_claim_owner_role() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
@@ -25,12 +21,6 @@ BEGIN
     RETURN NEW;
 END
 $$;
-DROP TRIGGER IF EXISTS batch_partition_owner_role ON batch_partition;
-CREATE TRIGGER batch_partition_owner_role BEFORE UPDATE OF owner ON batch_partition
-    FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
-DROP TRIGGER IF EXISTS batch_remote_chunk_owner_role ON batch_remote_chunk;
-CREATE TRIGGER batch_remote_chunk_owner_role BEFORE UPDATE OF owner ON batch_remote_chunk
-    FOR EACH ROW WHEN (NEW.owner IS DISTINCT FROM OLD.owner) EXECUTE FUNCTION batch_claim_owner_role();
 
 -- The open partitions and remote chunks of a job execution, by state: which job executions a
 -- login holds a claim in (CLAIMED) and which have work left (READY or CLAIMED), each one index

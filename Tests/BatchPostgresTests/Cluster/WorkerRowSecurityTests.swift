@@ -249,6 +249,8 @@ struct WorkerRowSecurityTests {
                 #expect(after.0 == "COMPLETED" && after.1 == "worker-a" && after.2 == "COMPLETED" && after.3 == 0)
                 #expect(after.4 == held.execution.version + 1)
                 #expect(after.5 == "FAILED:worker-a" && after.6 == "RUNNING")
+                // A finished claim is no longer held: not even A may reopen it.
+                #expect(try changed(aDB, "UPDATE batch_partition SET state = 'READY', owner = NULL WHERE partition_id = \(held.partitionID)") == 0)
                 // No longer holding anything of job one, A reads its parameters no more.
                 #expect(try rows(aDB, "SELECT * FROM batch_job_execution_params WHERE job_execution_id = \(one.id)") == 0)
 
