@@ -32,6 +32,11 @@ public final class PostgresConnection: @unchecked Sendable {
     var queued: [PipelinedStatement] = []
     /// Whether the next statement is followed by COMMIT in the same round trip.
     var commitsAfterNextStatement = false
+    /// Queries sent ahead of need, after the next pipeline that ends outside a transaction; see
+    /// PostgresConnection+Prefetch.swift.
+    var pendingPrefetches: [PrefetchedQuery] = []
+    /// The shortest call so far (nanoseconds): about one network round trip.
+    private var fastestCall: UInt64 = .max
     private let cancelLock = Mutex<CancelHandle>(CancelHandle())
     /// When the call in progress began (monotonic nanoseconds), or 0 between calls.
     private let callStartedAt = Atomic<UInt64>(0)
@@ -71,6 +76,8 @@ public final class PostgresConnection: @unchecked Sendable {
         preparedStatements.removeAll()
         queued.removeAll()
         commitsAfterNextStatement = false
+        dropPrefetches()
+        fastestCall = .max
     }
 
     /// True while libpq believes the session is usable. A dead server is only noticed on the
@@ -134,9 +141,22 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Runs `body`, a call that waits for the server, marked as in progress for
     /// ``currentCallDuration``.
     func waitingForServer<Result>(_ body: () throws -> Result) rethrows -> Result {
-        callStartedAt.store(Self.monotonicNanoseconds(), ordering: .relaxed)
-        defer { callStartedAt.store(0, ordering: .relaxed) }
+        let started = Self.monotonicNanoseconds()
+        callStartedAt.store(started, ordering: .relaxed)
+        defer {
+            let elapsed = Self.monotonicNanoseconds() - started
+            if elapsed < fastestCall { fastestCall = elapsed }
+            callStartedAt.store(0, ordering: .relaxed)
+        }
         return try body()
+    }
+
+    /// The shortest wait for the server of any call in this session so far: a measure of the
+    /// network round trip to the server (plus the least work a statement costs it), or nil
+    /// before the first call. Writers use it to choose between a COPY (round trips of its own)
+    /// and a statement pipelined with the commit (see `PostgresCopyItemWriter`).
+    public var fastestRoundTrip: Duration? {
+        fastestCall == .max ? nil : .nanoseconds(Int64(fastestCall))
     }
 
     private static func monotonicNanoseconds() -> UInt64 {
@@ -156,7 +176,7 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
         try query.bindings.validate(sql: query.sql)
-        if !queued.isEmpty || commitsAfterNextStatement {
+        if !queued.isEmpty || commitsAfterNextStatement || !pendingPrefetches.isEmpty {
             return try sendWithQueued(PipelinedStatement(query, prepared: prepared))
         }
         let handle = try liveHandle()

@@ -10,11 +10,14 @@ struct PostgresItemWriterTests {
         try db.query("SELECT count(*) FROM \(identifier: table)").single().decode(Int64.self, column: 0)
     }
 
-    @Test func copyWritesEveryValueAndARollbackKeepsNothing() async throws {
+    /// Both ways of the COPY writer (a COPY, or an INSERT queued with the chunk's commit) store
+    /// the same rows, keep nothing of a failed chunk, and fail on the same bad row.
+    @Test(arguments: [PostgresBulkWriteMode.copy, .pipelinedInsert])
+    func copyWritesEveryValueAndARollbackKeepsNothing(mode: PostgresBulkWriteMode) async throws {
         try await TestDatabase.withConnection { db, _ in
             try db.execute("CREATE SCHEMA out")
             try db.execute("CREATE TABLE out.\"Payments\" (id bigint PRIMARY KEY, memo text, amount numeric, created timestamptz DEFAULT now())")
-            let writer = PostgresCopyItemWriter<Row>(table: "Payments", schema: "out", columns: ["id", "memo", "amount"]) { row, copy in
+            let writer = PostgresCopyItemWriter<Row>(table: "Payments", schema: "out", columns: ["id", "memo", "amount"], mode: mode) { row, copy in
                 copy.appendField(row.id)
                 copy.appendField(row.name)
                 copy.appendField(row.id * 100)
@@ -39,7 +42,19 @@ struct PostgresItemWriterTests {
                 try ChunkHarness.onPostgres(db).run(ArrayReader([Row(id: 1, name: nil)]), writer, commitInterval: 10) { $0 }
             }
             #expect(duplicate?.sqlState == .uniqueViolation)
+
+            // With a skip policy the chunk is written again item by item: only the bad row is
+            // skipped, whichever way rows go.
+            let skipping = try ChunkHarness.onPostgres(db)
+            let batch = [Row(id: 3000, name: "a"), Row(id: 5, name: "dup"), Row(id: 3001, name: "b")]
+            #expect(try skipping.run(ArrayReader(batch), writer, commitInterval: 10, skipPolicy: SkipPolicy(limit: 5) { ($0 as? PostgresError)?.sqlState == .uniqueViolation }) { $0 })
+            #expect(try skipping.lastExecution?.counts.writeSkip == 1)
+            #expect(try Self.count(db, "Payments", schema: "out") == 2502)
         }
+    }
+
+    static func count(_ db: PostgresConnection, _ table: String, schema: String) throws -> Int64 {
+        try db.query("SELECT count(*) FROM \(identifier: schema).\(identifier: table)").single().decode(Int64.self, column: 0)
     }
 
     @Test func insertSplitsLargeChunksAndARollbackKeepsNothing() async throws {
