@@ -192,7 +192,7 @@ extension PostgresConnection {
         var results: [PostgresResult] = []
         results.reserveCapacity(statements.count)
         var failure: PipelineFailure?
-        return try waitingForServer {
+        return try waitingForServer(roundTrip: true) {
             for (index, statement) in statements.enumerated() {
                 var result: PostgresResult?
                 // Each statement's results end with a NULL; a dead session gives NULL at once.

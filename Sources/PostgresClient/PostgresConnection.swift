@@ -140,12 +140,17 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body`, a call that waits for the server, marked as in progress for
     /// ``currentCallDuration``.
-    func waitingForServer<Result>(_ body: () throws -> Result) rethrows -> Result {
+    /// - Parameter roundTrip: whether `body` is one whole round trip (a request sent and its
+    ///   answer awaited), to be counted in ``fastestRoundTrip``; results already buffered, or
+    ///   rows streamed one by one, are not.
+    func waitingForServer<Result>(roundTrip: Bool = false, _ body: () throws -> Result) rethrows -> Result {
         let started = Self.monotonicNanoseconds()
         callStartedAt.store(started, ordering: .relaxed)
         defer {
-            let elapsed = Self.monotonicNanoseconds() - started
-            if elapsed < fastestCall { fastestCall = elapsed }
+            if roundTrip {
+                let elapsed = Self.monotonicNanoseconds() - started
+                if elapsed < fastestCall { fastestCall = elapsed }
+            }
             callStartedAt.store(0, ordering: .relaxed)
         }
         return try body()
@@ -182,7 +187,7 @@ public final class PostgresConnection: @unchecked Sendable {
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
         let statementName = prepared ? try prepare(query, on: handle) : nil
-        let result = waitingForServer {
+        let result = waitingForServer(roundTrip: true) {
             query.bindings.withCArrays { types, values in
                 if let statementName {
                     return PQexecPrepared(handle, statementName, count, values, nil, nil, 0)
@@ -212,7 +217,7 @@ public final class PostgresConnection: @unchecked Sendable {
     func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
         if let name = preparedStatements[query.sql] { return name }
         let name = "swiftbatch_\(preparedStatements.count + 1)"
-        let result = waitingForServer {
+        let result = waitingForServer(roundTrip: true) {
             query.bindings.withCArrays { types, _ in
                 PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
             }
