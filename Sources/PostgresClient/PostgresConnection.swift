@@ -35,8 +35,12 @@ public final class PostgresConnection: @unchecked Sendable {
     /// Queries sent ahead of need, after the next pipeline that ends outside a transaction; see
     /// PostgresConnection+Prefetch.swift.
     var pendingPrefetches: [PrefetchedQuery] = []
-    /// The shortest call so far (nanoseconds): about one network round trip.
-    private var fastestCall: UInt64 = .max
+    /// The shortest round trip (nanoseconds) of the current window of calls, of the window
+    /// before it, and how many calls the current window has seen: see ``fastestRoundTrip``.
+    private var fastestInWindow: UInt64 = .max
+    private var fastestInLastWindow: UInt64 = .max
+    private var callsInWindow = 0
+    private static let roundTripWindow = 32
     private let cancelLock = Mutex<CancelHandle>(CancelHandle())
     /// When the call in progress began (monotonic nanoseconds), or 0 between calls.
     private let callStartedAt = Atomic<UInt64>(0)
@@ -77,7 +81,9 @@ public final class PostgresConnection: @unchecked Sendable {
         queued.removeAll()
         commitsAfterNextStatement = false
         dropPrefetches()
-        fastestCall = .max
+        fastestInWindow = .max
+        fastestInLastWindow = .max
+        callsInWindow = 0
     }
 
     /// True while libpq believes the session is usable. A dead server is only noticed on the
@@ -147,21 +153,30 @@ public final class PostgresConnection: @unchecked Sendable {
         let started = Self.monotonicNanoseconds()
         callStartedAt.store(started, ordering: .relaxed)
         defer {
-            if roundTrip {
-                let elapsed = Self.monotonicNanoseconds() - started
-                if elapsed < fastestCall { fastestCall = elapsed }
-            }
+            if roundTrip { countRoundTrip(Self.monotonicNanoseconds() - started) }
             callStartedAt.store(0, ordering: .relaxed)
         }
         return try body()
     }
 
-    /// The shortest wait for the server of any call in this session so far: a measure of the
-    /// network round trip to the server (plus the least work a statement costs it), or nil
-    /// before the first call. Writers use it to choose between a COPY (round trips of its own)
-    /// and a statement pipelined with the commit (see `PostgresCopyItemWriter`).
+    /// The shortest round trip among this session's recent calls (the last 32 to 64): a
+    /// measure of the network's round trip to the server (plus the least work a statement
+    /// costs it) that follows a change of path within a few dozen calls; nil before the first
+    /// call. Writers use it to choose between a COPY (round trips of its own) and a statement
+    /// pipelined with the commit (see `PostgresCopyItemWriter`).
     public var fastestRoundTrip: Duration? {
-        fastestCall == .max ? nil : .nanoseconds(Int64(fastestCall))
+        let fastest = min(fastestInWindow, fastestInLastWindow)
+        return fastest == .max ? nil : .nanoseconds(Int64(fastest))
+    }
+
+    private func countRoundTrip(_ nanoseconds: UInt64) {
+        if callsInWindow == Self.roundTripWindow {
+            fastestInLastWindow = fastestInWindow
+            fastestInWindow = .max
+            callsInWindow = 0
+        }
+        callsInWindow += 1
+        fastestInWindow = min(fastestInWindow, nanoseconds)
     }
 
     private static func monotonicNanoseconds() -> UInt64 {
