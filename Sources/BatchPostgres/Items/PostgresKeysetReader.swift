@@ -252,6 +252,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
         if let page, position < page.count {
             let row = page[position]
             position += 1
+            if position == page.count { try prefetchNextPage(in: chunk) }
             return try map(row)
         }
         guard isOpen else {
