@@ -61,6 +61,8 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     /// The next page's query, sent ahead through the step's connection once `page` is used up,
     /// and the lower key it starts at.
     private var prefetched: (query: PrefetchedQuery, lower: Int64, connection: PostgresConnection)?
+    /// The same for a key of any kind: the next page's query and the key it follows.
+    private var prefetchedKeyed: (query: PrefetchedQuery, after: RowKey, connection: PostgresConnection)?
 
     /// Creates a reader; nothing is queried until the first ``read(in:)``.
     ///
@@ -287,8 +289,15 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     /// hand is used up: it travels with the chunk's commit, so reading costs no round trip of
     /// its own (bigint keys; the query runs when read if it could not go ahead).
     private func prefetchNextPage(in chunk: ChunkContext) throws {
-        guard pager == nil, connection == nil, !exhausted, let lastKey = try keyHandedOutLast(), lastKey < Int64.max
-        else { return }
+        guard connection == nil, !exhausted else { return }
+        if pager != nil {
+            guard checkedNulls, let after = try rowKeyHandedOutLast() else { return }
+            dropPrefetched()
+            let connection = try chunk.postgresConnection()
+            prefetchedKeyed = (connection.prefetch(pager!.pageQuery(after: after), prepared: true), after, connection)
+            return
+        }
+        guard let lastKey = try keyHandedOutLast(), lastKey < Int64.max else { return }
         dropPrefetched()
         let connection = try chunk.postgresConnection()
         let lower = lastKey + 1
@@ -297,7 +306,9 @@ public final class PostgresKeysetReader<Item>: ItemReader {
 
     private func dropPrefetched() {
         if let prefetched { prefetched.connection.cancel(prefetched.query) }
+        if let prefetchedKeyed { prefetchedKeyed.connection.cancel(prefetchedKeyed.query) }
         prefetched = nil
+        prefetchedKeyed = nil
     }
 
     /// The query of the page starting at key `lower`.
@@ -378,7 +389,15 @@ public final class PostgresKeysetReader<Item>: ItemReader {
             try pager!.checkNoNullKeys(connection)
             checkedNulls = true
         }
-        guard let (result, start, last) = try pager!.page(after: lastRowKey, connection) else {
+        let next: (PostgresResult, start: Int, last: Bool)?
+        if let prefetchedKeyed, let lastRowKey, prefetchedKeyed.after == lastRowKey, prefetchedKeyed.connection === connection {
+            self.prefetchedKeyed = nil
+            next = try pager!.page(after: lastRowKey, from: connection.result(of: prefetchedKeyed.query))
+        } else {
+            dropPrefetched()
+            next = try pager!.page(after: lastRowKey, connection)
+        }
+        guard let (result, start, last) = next else {
             exhausted = true
             return false
         }
