@@ -35,7 +35,8 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// session's setting. For what the process relies on being there after a database crash
     /// and a reconnect, or reports as ended.
     package func commitDurably(_ db: PostgresConnection) throws {
-        if commitsAsynchronously { try db.execute("SET LOCAL synchronous_commit = on", prepared: true) }
+        // Queued: it goes out with the transaction's next statement.
+        if commitsAsynchronously { try db.queue("SET LOCAL synchronous_commit = on", prepared: true) }
     }
 
     public func close() {

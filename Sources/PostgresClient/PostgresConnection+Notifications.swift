@@ -29,7 +29,13 @@ extension PostgresConnection {
     /// Sends a notification; inside a transaction it is delivered at COMMIT, and not at all on
     /// rollback.
     public func notify(_ channel: String, payload: String = "") throws {
-        try execute("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+        // Inside a transaction it is delivered at COMMIT anyway: it goes out with the next
+        // statement (or the COMMIT) instead of a round trip of its own.
+        if isInTransaction {
+            try queue("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+        } else {
+            try execute("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+        }
     }
 
     /// Waits up to `timeout` for a notification on a channel this session listens to.
