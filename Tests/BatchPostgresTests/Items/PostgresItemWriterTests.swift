@@ -53,6 +53,29 @@ struct PostgresItemWriterTests {
         }
     }
 
+    /// The automatic mode COPYs over a connection whose round trip is under its threshold and
+    /// queues the array INSERT over a slower one. A rule tells them apart: COPY fires none.
+    @Test func automaticModeChoosesByTheConnectionsRoundTrip() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            try db.execute("CREATE TABLE via_insert (id bigint)")
+            try db.execute("CREATE RULE seen AS ON INSERT TO t DO ALSO INSERT INTO via_insert VALUES (NEW.id)")
+            func writer(_ threshold: Duration) -> PostgresCopyItemWriter<Int64> {
+                PostgresCopyItemWriter(table: "t", columns: ["id"], mode: .automatic(threshold: threshold)) { id, row in
+                    row.appendField(id)
+                }
+            }
+            // No connection has a round trip of a minute: COPY.
+            #expect(try ChunkHarness.onPostgres(db).run(ArrayReader(Array(Int64(1)...10)), writer(.seconds(60)), commitInterval: 5) { $0 })
+            #expect(try Self.count(db, "t") == 10)
+            #expect(try Self.count(db, "via_insert") == 0)
+            // Every connection has one of at least zero: the INSERT, queued with the commit.
+            #expect(try ChunkHarness.onPostgres(db).run(ArrayReader(Array(Int64(11)...20)), writer(.zero), commitInterval: 5) { $0 })
+            #expect(try Self.count(db, "t") == 20)
+            #expect(try Self.count(db, "via_insert") == 10)
+        }
+    }
+
     static func count(_ db: PostgresConnection, _ table: String, schema: String) throws -> Int64 {
         try db.query("SELECT count(*) FROM \(identifier: schema).\(identifier: table)").single().decode(Int64.self, column: 0)
     }
