@@ -26,7 +26,10 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// From now on this session's commits do not wait for their WAL flush, except the job
     /// execution's updates, which flush everything before them, and the writes a manager goes on
     /// relying on after a reconnect (its partitions, the remote chunks it adopts).
+    /// Through a transaction-mode pooler (``PostgresClient/PostgresPooling``) it does nothing:
+    /// a session setting would not stay, so every commit waits for its flush.
     public func commitAsynchronously() throws {
+        guard connection.pooling == .session else { return }
         try connection.execute("SET synchronous_commit = off")
         commitsAsynchronously = true
     }

@@ -17,12 +17,19 @@ public struct PostgresNotification: Sendable, Hashable {
 extension PostgresConnection {
     /// Subscribes this session to `channel`. Notifications arrive through
     /// ``nextNotification(timeout:)``.
+    ///
+    /// - Throws: ``PostgresError`` (`.usage`) through a transaction-mode pooler, where a
+    ///   subscription would stay on a server session the connection does not keep: poll.
     public func listen(_ channel: String) throws {
+        guard pooling == .session else {
+            throw PostgresError.needsSession("LISTEN", instead: "poll for what the notifications would announce")
+        }
         try execute("LISTEN \(identifier: channel)")
     }
 
     /// Unsubscribes from `channel`.
     public func unlisten(_ channel: String) throws {
+        guard pooling == .session else { return }
         try execute("UNLISTEN \(identifier: channel)")
     }
 

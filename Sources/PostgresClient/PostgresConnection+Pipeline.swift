@@ -166,8 +166,11 @@ extension PostgresConnection {
         // A prefetch that cannot be prepared is dropped: its owner runs it later on its own.
         let prefetched = prefetches.compactMap { prefetch -> (PrefetchedQuery, String?)? in
             guard prefetch.statement.prepared else { return (prefetch, nil) }
-            guard let name = try? prepare(prefetch.statement.query, on: handle) else { return nil }
-            return (prefetch, name)
+            do {
+                return (prefetch, try prepare(prefetch.statement.query, on: handle))
+            } catch {
+                return nil
+            }
         }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: nil) }
         defer { _ = PQexitPipelineMode(handle) }

@@ -37,9 +37,13 @@ extension PostgresConnection {
     ///   - query: A read.
     ///   - prepared: Prepare it once per session (see ``query(_:prepared:)``).
     /// - Returns: A handle to pass to ``result(of:)``.
+    ///
+    /// Through a transaction-mode pooler nothing is sent ahead (the query runs when asked for):
+    /// a pooler before PgBouncer 1.21 hands the server session to another client at the first
+    /// sync point, and the rows of a query sent behind it would reach that client.
     public func prefetch(_ query: PostgresQuery, prepared: Bool = false) -> PrefetchedQuery {
         let prefetch = PrefetchedQuery(PipelinedStatement(query, prepared: prepared))
-        pendingPrefetches.append(prefetch)
+        if pooling == .session { pendingPrefetches.append(prefetch) }
         return prefetch
     }
 

@@ -26,6 +26,9 @@ public final class PostgresConnection: @unchecked Sendable {
     private let connectionString: String?
     /// How this connection notices a server that went silent.
     public let deadPeerDetection: DeadPeerDetection
+    /// Whether the connection has a server session of its own or shares them through a
+    /// transaction-mode pooler (see ``PostgresPooling``).
+    public let pooling: PostgresPooling
     private var preparedStatements: [String: String] = [:]
     /// Statements that go out in the same round trip as the next one (a transaction's BEGIN);
     /// see PostgresConnection+Pipeline.swift.
@@ -52,11 +55,16 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     `PG*` environment variables (and its defaults: local socket, user = login).
     ///   - deadPeerDetection: how long a silent server is waited for before a call fails
     ///     (see ``DeadPeerDetection``).
+    ///   - pooling: `.transaction` behind a transaction-mode pooler such as PgBouncer's (see
+    ///     ``PostgresPooling``); nil takes the process's ``PostgresPooling/default``.
     /// - Throws: ``PostgresError`` of kind `.connectionFailed`, whose text never contains the
     ///   password.
-    public init(connectionString: String? = nil, deadPeerDetection: DeadPeerDetection = .standard) throws {
+    public init(
+        connectionString: String? = nil, deadPeerDetection: DeadPeerDetection = .standard, pooling: PostgresPooling? = nil
+    ) throws {
         self.connectionString = connectionString
         self.deadPeerDetection = deadPeerDetection
+        self.pooling = pooling ?? .default
         try open()
     }
 
@@ -95,7 +103,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens another session with the same parameters, for another thread.
     public func openAnother() throws -> PostgresConnection {
-        try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection)
+        try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection, pooling: pooling)
     }
 
     /// Drops the session, if any, and opens a fresh one with the same parameters. Prepared
@@ -229,7 +237,11 @@ public final class PostgresConnection: @unchecked Sendable {
         _ = try checked(waitingForServer { PQexec(handle, sql) }, query: sql)
     }
 
-    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
+    /// The name of `query`'s prepared statement, preparing it the first time; nil through a
+    /// transaction-mode pooler, where a named statement would not outlive the transaction (the
+    /// statement is then parsed on each use, as an unnamed one).
+    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String? {
+        if pooling == .transaction { return nil }
         if let name = preparedStatements[query.sql] { return name }
         let name = "swiftbatch_\(preparedStatements.count + 1)"
         let result = waitingForServer(roundTrip: true) {
@@ -306,6 +318,13 @@ public final class PostgresConnection: @unchecked Sendable {
     private func open() throws {
         var keys: [String] = ["fallback_application_name", "client_encoding"]
         var values: [String] = ["swiftbatch", "UTF8"]
+        if pooling == .transaction {
+            // No session SET can be trusted to stay: DateStyle and TimeZone go as startup
+            // parameters, which PgBouncer tracks per client and applies to whichever server
+            // session serves it. libpq sends them from these variables.
+            setenv("PGDATESTYLE", "ISO", 1)
+            setenv("PGTZ", "UTC", 1)
+        }
         if Self.environment("PGCONNECT_TIMEOUT") == nil {
             // libpq waits forever by default; a batch process should rather fail and say so.
             keys.append("connect_timeout")
@@ -338,6 +357,14 @@ public final class PostgresConnection: @unchecked Sendable {
                 hint: "check the database URL (--database-url, DATABASE_URL or PG* variables) and that the server is running")
         }
         handle = connection
+        if pooling == .transaction {
+            // client_min_messages cannot be set for the session: NOTICEs (a migration's "already
+            // exists, skipping") are dropped here instead of being printed; warnings still are.
+            PQsetNoticeProcessor(connection, { _, message in
+                guard let message, String(cString: message).hasPrefix("WARNING") else { return }
+                _ = write(2, message, strlen(message))
+            }, nil)
+        }
         let cancel = PQgetCancel(connection)
         let socket = PQsocket(connection)
         cancelLock.withLock {
@@ -349,6 +376,10 @@ public final class PostgresConnection: @unchecked Sendable {
             // (mid-COPY, say, waiting for data that never comes) ends within the same bound,
             // rolling back its transaction and releasing its locks. Ignored over a Unix socket.
             let server = deadPeerDetection.serverSettings
+            // Through a transaction-mode pooler a session SET would go to whichever server
+            // session runs it, and stay there for other clients: none is sent (the pooler's
+            // own keepalives watch the link to its clients).
+            guard pooling == .session else { return }
             try unsafeExecuteScript(
                 "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING; "
                     + server.map { "SET \($0.key) = \($0.value)" }.joined(separator: "; "))

@@ -71,7 +71,7 @@ struct PostgresKeysetReaderTests {
             defer { other.connection.close() }
             let harness = try ChunkHarness.onPostgres(db)
             #expect(try harness.run(Self.reader(), Self.copyWriter(), commitInterval: 7, afterEachCommit: {
-                other.once { try? $0.execute("INSERT INTO \"Source Rows\" VALUES (24, 'late', true)") }
+                other.once { _ = try? $0.execute("INSERT INTO \"Source Rows\" VALUES (24, 'late', true)") }
             }) { $0 })
             #expect(other.done.withLock { $0 })
             let copied = try db.query("SELECT count(*), count(*) FILTER (WHERE id = 24) FROM copied").single().decode((Int64, Int64).self)
