@@ -96,7 +96,6 @@ min_pool_size = 0
 reserve_pool_size = 0
 max_client_conn = 500
 max_db_connections = $pool
-server_reset_query =
 ignore_startup_parameters = extra_float_digits
 idle_transaction_timeout = 120
 logfile = $DIR/pgbouncer.log

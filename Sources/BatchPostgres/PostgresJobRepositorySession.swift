@@ -26,11 +26,15 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// From now on this session's commits do not wait for their WAL flush, except the job
     /// execution's updates, which flush everything before them, and the writes a manager goes on
     /// relying on after a reconnect (its partitions, the remote chunks it adopts).
-    /// Through a transaction-mode pooler (``PostgresClient/PostgresPooling``) it does nothing:
-    /// a session setting would not stay, so every commit waits for its flush.
+    /// Through a transaction-mode pooler (``PostgresClient/PostgresPooling``), where a session
+    /// setting would not stay, it goes with each transaction as `SET LOCAL` (queued after BEGIN,
+    /// no round trip of its own); a statement outside a transaction then waits for its flush.
     public func commitAsynchronously() throws {
-        guard connection.pooling == .session else { return }
-        try connection.execute("SET synchronous_commit = off")
+        if connection.pooling == .session {
+            try connection.execute("SET synchronous_commit = off")
+        } else {
+            connection.transactionSettings.append("SET LOCAL synchronous_commit = off")
+        }
         commitsAsynchronously = true
     }
 

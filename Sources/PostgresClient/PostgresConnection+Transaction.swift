@@ -104,6 +104,11 @@ extension PostgresConnection {
         var statement = PipelinedStatement(begin, prepared: true)
         statement.opensTransaction = true
         enqueue(statement)
+        for setting in transactionSettings {
+            var local = PipelinedStatement(PostgresQuery(unsafeSQL: setting), prepared: true)
+            local.opensTransaction = true
+            enqueue(local)
+        }
     }
 
     /// Whether the transaction's BEGIN is still queued: nothing of it has reached the server.
@@ -127,7 +132,7 @@ extension PostgresConnection {
 
     private func commitTransaction() throws {
         commitsAfterNextStatement = false
-        if queued.count == 1 && queued[0].opensTransaction {
+        if !queued.isEmpty && queued.allSatisfy(\.opensTransaction) {
             // Nothing ran in it: there is nothing to commit.
             discardQueued()
             return

@@ -35,6 +35,10 @@ public final class PostgresConnection: @unchecked Sendable {
     var queued: [PipelinedStatement] = []
     /// Whether the next statement is followed by COMMIT in the same round trip.
     var commitsAfterNextStatement = false
+    /// `SET LOCAL` statements queued after every BEGIN: the session settings of a connection
+    /// that cannot keep session state (a transaction-mode pooler), applied per transaction at
+    /// no round trip of their own.
+    public var transactionSettings: [String] = []
     /// Queries sent ahead of need, after the next pipeline that ends outside a transaction; see
     /// PostgresConnection+Prefetch.swift.
     var pendingPrefetches: [PrefetchedQuery] = []

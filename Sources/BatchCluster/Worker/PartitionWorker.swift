@@ -313,8 +313,10 @@ public final class PartitionWorker: Sendable {
             // shows whose it is; PostgreSQL keeps the first 63 bytes.
             // Through a transaction-mode pooler no session setting would stay: the pooler's own
             // idle_transaction_timeout bounds a stalled transaction, SKIP LOCKED keeps the
-            // heartbeat from waiting on the slots, and every commit waits for its flush.
+            // heartbeat from waiting on the slots, and synchronous_commit goes with each
+            // transaction (SET LOCAL, queued after BEGIN).
             guard connection.pooling == .session else {
+                if !synchronousCommit { connection.transactionSettings.append("SET LOCAL synchronous_commit = off") }
                 return PostgresJobRepositorySession(connection: connection, coordination: ClusterCoordination())
             }
             let milliseconds = Int64(configuration.idleInTransactionTimeout.inSeconds * 1000)
