@@ -25,7 +25,7 @@ public struct DatabaseOptions: ParsableArguments {
         name: .customLong("pooler"),
         help: ArgumentHelp(
             "What is between this process and PostgreSQL: session (PostgreSQL itself, or a pooler in session mode) or transaction (PgBouncer in pool_mode = transaction).",
-            discussion: "Default: $SWIFTBATCH_POOLER, else session. With transaction, no session state is kept: statements are prepared unnamed, no session SET is sent, commits wait for their flush, workers and launchers poll instead of LISTEN, and PostgresCursorReader is refused. See docs/OPERATIONS.md, \"Poolers\".",
+            discussion: "Default: $SWIFTBATCH_POOLER, else session. With transaction, no session state is kept: statements are prepared unnamed, no session SET is sent (synchronous_commit goes with each transaction as SET LOCAL), workers and launchers poll instead of LISTEN, nothing is sent ahead of need, and PostgresCursorReader is refused. See docs/OPERATIONS.md, \"Poolers\".",
             valueName: "mode"))
     public var pooler: PostgresPooling?
 

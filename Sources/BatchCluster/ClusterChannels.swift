@@ -19,4 +19,10 @@ extension PostgresJobRepositorySession {
         guard connection.pooling == .session else { return }
         try connection.listen(channel)
     }
+
+    /// How long a waiter waits for a notice before it polls: `listening` when notices come,
+    /// at most `polling` through a transaction-mode pooler, where none does.
+    func noticeWait(_ listening: Duration, polling: Duration = .milliseconds(50)) -> Duration {
+        connection.pooling == .session ? listening : min(listening, polling)
+    }
 }

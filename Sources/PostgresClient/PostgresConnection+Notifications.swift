@@ -38,10 +38,11 @@ extension PostgresConnection {
     public func notify(_ channel: String, payload: String = "") throws {
         // Inside a transaction it is delivered at COMMIT anyway: it goes out with the next
         // statement (or the COMMIT) instead of a round trip of its own.
+        let statement: PostgresQuery = "SELECT pg_notify(\(channel), \(payload))"
         if isInTransaction {
-            try queue("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+            try queue(statement, prepared: true)
         } else {
-            try execute("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+            try execute(statement, prepared: true)
         }
     }
 

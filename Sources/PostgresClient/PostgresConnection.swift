@@ -322,13 +322,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func open() throws {
         var keys: [String] = ["fallback_application_name", "client_encoding"]
         var values: [String] = ["swiftbatch", "UTF8"]
-        if pooling == .transaction {
-            // No session SET can be trusted to stay: DateStyle and TimeZone go as startup
-            // parameters, which PgBouncer tracks per client and applies to whichever server
-            // session serves it. libpq sends them from these variables.
-            setenv("PGDATESTYLE", "ISO", 1)
-            setenv("PGTZ", "UTC", 1)
-        }
+        if pooling == .transaction { _ = PostgresPooling.startupParameters }
         if Self.environment("PGCONNECT_TIMEOUT") == nil {
             // libpq waits forever by default; a batch process should rather fail and say so.
             keys.append("connect_timeout")

@@ -1,5 +1,11 @@
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// What sits between a connection and the server, and so what session state the connection
 /// may rely on.
 ///
@@ -20,10 +26,23 @@ public enum PostgresPooling: String, Sendable, CaseIterable {
     /// another (the command line's `--pooler`, or `SWIFTBATCH_POOLER`), before it connects.
     public static var `default`: PostgresPooling {
         get { defaultStorage.load(ordering: .relaxed) == 1 ? .transaction : .session }
-        set { defaultStorage.store(newValue == .transaction ? 1 : 0, ordering: .relaxed) }
+        set {
+            // Before any thread of the process connects (the command line sets it at parse).
+            if newValue == .transaction { _ = startupParameters }
+            defaultStorage.store(newValue == .transaction ? 1 : 0, ordering: .relaxed)
+        }
     }
 
     private static let defaultStorage = Atomic<Int>(0)
+
+    /// Through a transaction-mode pooler no session SET can be trusted to stay: DateStyle and
+    /// TimeZone go as startup parameters, which PgBouncer tracks per client and applies to
+    /// whichever server session serves it. libpq sends them from these variables, set once per
+    /// process (setenv is not safe beside other threads' getenv, so never again after that).
+    static let startupParameters: Void = {
+        setenv("PGDATESTYLE", "ISO", 1)
+        setenv("PGTZ", "UTC", 1)
+    }()
 }
 
 /// What the caller tried that a connection through a transaction-mode pooler cannot do.

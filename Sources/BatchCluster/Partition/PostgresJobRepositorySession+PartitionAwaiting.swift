@@ -85,7 +85,7 @@ extension PostgresJobRepositorySession {
             }
             // A notice wakes the manager at once; without one it polls every second (every 50 ms
             // through a transaction-mode pooler, where no notice comes).
-            var wait = connection.pooling == .session ? Duration.seconds(1) : .milliseconds(50)
+            var wait = noticeWait(.seconds(1))
             if let deadline { wait = min(wait, max(.milliseconds(1), clock.now.duration(to: deadline))) }
             do {
                 if try connection.nextNotification(timeout: wait) != nil {

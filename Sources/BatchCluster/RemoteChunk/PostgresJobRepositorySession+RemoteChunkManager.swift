@@ -108,7 +108,7 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
             if current.open <= maxOpen || (untilFailure && current.failed > 0) { return current }
             // A worker's notice wakes the manager at once; without one it polls every second
             // (every 50 ms through a transaction-mode pooler, where no notice comes).
-            if try connection.nextNotification(timeout: connection.pooling == .session ? .seconds(1) : .milliseconds(50)) != nil {
+            if try connection.nextNotification(timeout: noticeWait(.seconds(1))) != nil {
                 while try connection.nextNotification(timeout: .zero) != nil {}
             }
         }

@@ -90,7 +90,7 @@ public final class PartitionWorker: Sendable {
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps, leaseSeconds: configuration.leaseSeconds)
                 // Through a transaction-mode pooler there is no LISTEN: the claim loop polls.
-                if session.connection.pooling == .session { try session.connection.listen(ClusterChannels.work) }
+                try session.listenUnlessPooled(ClusterChannels.work)
                 observation.registered()
                 backoff.reset()
                 try claimLoop(session, threads)
@@ -157,8 +157,7 @@ public final class PartitionWorker: Sendable {
                 // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
                 // sliced so a shutdown is seen within 200 ms without any extra query.
                 // Without notices (a transaction-mode pooler) it polls at least 4 times a second.
-                let poll = session.connection.pooling == .session ? configuration.pollInterval : min(configuration.pollInterval, .milliseconds(250))
-                let deadline = clock.now + min(poll, heartbeatEvery)
+                let deadline = clock.now + min(session.noticeWait(configuration.pollInterval, polling: .milliseconds(250)), heartbeatEvery)
                 while !isShuttingDown && clock.now < deadline {
                     if try session.connection.nextNotification(timeout: min(.milliseconds(200), clock.now.duration(to: deadline))) != nil {
                         while try session.connection.nextNotification(timeout: .zero) != nil {}
