@@ -72,6 +72,17 @@ if [[ $EUID -eq 0 ]] && ! command -v chromium >/dev/null 2>&1 && command -v apt-
         || say "warning: chromium could not be installed; the dashboard's browser test will skip"
 fi
 
+# The transaction-mode pooler test drives Debian's PgBouncer; as root it is installed when
+# missing (otherwise that test skips itself, saying so).
+if [[ $EUID -eq 0 ]] && ! command -v pgbouncer >/dev/null 2>&1 && [[ ! -x /usr/sbin/pgbouncer ]] && command -v apt-get >/dev/null 2>&1; then
+    say "installing pgbouncer for the transaction-mode pooler test"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgbouncer >&2 \
+        || { DEBIAN_FRONTEND=noninteractive apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends pgbouncer >&2; } \
+        || say "warning: pgbouncer could not be installed; the transaction-mode pooler test will skip"
+    # Debian's package starts a service of its own on port 6432: this project never uses it.
+    systemctl disable --now pgbouncer >/dev/null 2>&1 || service pgbouncer stop >/dev/null 2>&1 || true
+fi
+
 # 2. Database.
 state_file="$(mktemp)"
 started_here=0

@@ -21,7 +21,28 @@ public struct DatabaseOptions: ParsableArguments {
             valueName: "path"))
     public var databaseURLFile: String?
 
+    @Option(
+        name: .customLong("pooler"),
+        help: ArgumentHelp(
+            "What is between this process and PostgreSQL: session (PostgreSQL itself, or a pooler in session mode) or transaction (PgBouncer in pool_mode = transaction).",
+            discussion: "Default: $SWIFTBATCH_POOLER, else session. With transaction, no session state is kept: statements are prepared unnamed, no session SET is sent (synchronous_commit goes with each transaction as SET LOCAL), workers and launchers poll instead of LISTEN, nothing is sent ahead of need, and PostgresCursorReader is refused. See docs/OPERATIONS.md, \"Poolers\".",
+            valueName: "mode"))
+    public var pooler: PostgresPooling?
+
     public init() {}
+
+    /// Takes `--pooler` (or `SWIFTBATCH_POOLER`) as the pooling of every connection the
+    /// process opens from now on.
+    public mutating func validate() throws {
+        var pooling = pooler
+        if pooling == nil, let name = ProcessInfo.processInfo.environment["SWIFTBATCH_POOLER"], !name.isEmpty {
+            guard let named = PostgresPooling(rawValue: name) else {
+                throw ValidationError("SWIFTBATCH_POOLER must be session or transaction, not \"\(name)\"")
+            }
+            pooling = named
+        }
+        PostgresPooling.default = pooling ?? .session
+    }
 
     /// The connection string in force: `--database-url`, else `--database-url-file`, else
     /// `DATABASE_URL`, else `DATABASE_URL_FILE`, else nil for `PG*`. A file that cannot be read
@@ -114,3 +135,5 @@ public struct DatabaseOptions: ParsableArguments {
         return session
     }
 }
+
+extension PostgresPooling: ExpressibleByArgument {}

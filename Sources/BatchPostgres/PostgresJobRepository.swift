@@ -61,6 +61,10 @@ public struct PostgresJobRepository: JobRepository {
         do {
             try SchemaMigrations.check(on: connection)
             if !synchronousCommit { try session.commitAsynchronously() }
+            // Through a transaction-mode pooler no session setting would stay (see
+            // PostgresPooling): the pooler's idle_transaction_timeout bounds a launcher cut off
+            // inside a transaction.
+            guard connection.pooling == .session else { return session }
             // A launcher cut off inside a transaction would keep its rows locked (a launch that
             // attaches waits for them) while the server has nothing to send it: the server ends
             // such a session after twice the dead-peer bound.

@@ -80,7 +80,8 @@ extension PostgresJobRepositorySession {
                 WHERE job_execution_id = \(execution.id)
                 RETURNING status, version
                 """, prepared: true).single().decode((String, Int64).self)
-            try db.execute("""
+            // Queued: it goes out with the COMMIT.
+            try db.queue("""
                 UPDATE batch_job_execution_context SET short_context = \(short), serialized_context = \(serialized)
                 WHERE job_execution_id = \(execution.id)
                 """, prepared: true)

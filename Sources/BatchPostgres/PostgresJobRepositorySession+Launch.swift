@@ -25,7 +25,8 @@ extension PostgresJobRepositorySession {
         try connection.withTransaction { db in
             // Concurrent launchers of a new instance: the loser's INSERT waits for the winner's
             // commit and then does nothing; the row lock below then serializes their checks.
-            try db.execute("""
+            // Queued: it goes out with the SELECT below, in one round trip.
+            try db.queue("""
                 INSERT INTO batch_job_instance (job_instance_id, version, job_name, job_key)
                 VALUES (nextval('batch_job_seq'), 0, \(jobName), \(key))
                 ON CONFLICT (job_name, job_key) DO NOTHING
@@ -77,8 +78,9 @@ extension PostgresJobRepositorySession {
                 let running = try Self.runningExecution(db, instanceID) ?? 0
                 throw LaunchRefusal.alreadyRunning(executionID: running)
             }
+            // The rows below need no answer: they are queued and go out with the COMMIT.
             for (name, parameter) in parameters {
-                try db.execute("""
+                try db.queue("""
                     INSERT INTO batch_job_execution_params
                         (job_execution_id, parameter_name, parameter_type, parameter_value, identifying)
                     VALUES (\(executionID), \(name), \(parameter.storageType), \(parameter.storageValue),
@@ -90,11 +92,11 @@ extension PostgresJobRepositorySession {
                 context = try Self.jobContext(db, restartFrom) ?? ExecutionContext()
             }
             let (short, serialized) = context.storageForm()
-            try db.execute("""
+            try db.queue("""
                 INSERT INTO batch_job_execution_context (job_execution_id, short_context, serialized_context)
                 VALUES (\(executionID), \(short), \(serialized))
                 """, prepared: true)
-            try db.execute("""
+            try db.queue("""
                 INSERT INTO batch_job_launcher (job_execution_id, owner, host, pid, lease_expires_at)
                 VALUES (\(executionID), \(launcher.owner), \(launcher.host), \(launcher.pid),
                         now() + make_interval(secs => \(launcher.leaseSeconds)))

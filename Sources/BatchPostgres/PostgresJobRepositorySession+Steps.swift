@@ -46,7 +46,8 @@ extension PostgresJobRepositorySession {
                         0, 0, 0, 0, 0, 0, 0, 0, 'EXECUTING', '', \(now))
                 RETURNING step_execution_id
                 """, prepared: true).single().decode(Int64.self, column: 0)
-            try db.execute("""
+            // Queued: it goes out with the COMMIT.
+            try db.queue("""
                 INSERT INTO batch_step_execution_context (step_execution_id, short_context, serialized_context)
                 VALUES (\(id), \(short), \(serialized))
                 """, prepared: true)

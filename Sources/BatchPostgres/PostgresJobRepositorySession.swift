@@ -31,8 +31,15 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// From now on this session's commits do not wait for their WAL flush, except the job
     /// execution's updates, which flush everything before them, and the writes a manager goes on
     /// relying on after a reconnect (its partitions, the remote chunks it adopts).
+    /// Through a transaction-mode pooler (``PostgresClient/PostgresPooling``), where a session
+    /// setting would not stay, it goes with each transaction as `SET LOCAL` (queued after BEGIN,
+    /// no round trip of its own); a statement outside a transaction then waits for its flush.
     public func commitAsynchronously() throws {
-        try connection.execute("SET synchronous_commit = off")
+        if connection.pooling == .session {
+            try connection.execute("SET synchronous_commit = off")
+        } else {
+            connection.transactionSettings.append("SET LOCAL synchronous_commit = off")
+        }
         commitsAsynchronously = true
     }
 
@@ -40,7 +47,8 @@ public final class PostgresJobRepositorySession: JobRepositorySession {
     /// session's setting. For what the process relies on being there after a database crash
     /// and a reconnect, or reports as ended.
     package func commitDurably(_ db: PostgresConnection) throws {
-        if commitsAsynchronously { try db.execute("SET LOCAL synchronous_commit = on", prepared: true) }
+        // Queued: it goes out with the transaction's next statement.
+        if commitsAsynchronously { try db.queue("SET LOCAL synchronous_commit = on", prepared: true) }
     }
 
     public func close() {

@@ -98,10 +98,18 @@ extension PostgresConnection {
 ///
 /// Fields are escaped as COPY expects (backslash, tab, newline, carriage return); NULL is `\N`.
 /// Data is sent to the server whenever the buffer passes 256 KiB.
+///
+/// The same writer also builds the rows of a ``PostgresArrayInsert`` (one array literal per
+/// column): code that encodes rows serves both.
 public struct PostgresCopyWriter {
-    private let connection: PostgresConnection
-    private let handle: OpaquePointer
+    private let connection: PostgresConnection?
+    private let handle: OpaquePointer?
     private var buffer: [UInt8] = []
+    /// For an array insert: each column's array elements so far (no braces); empty for a COPY.
+    private(set) var columns: [[UInt8]] = []
+    /// For an array insert: a row with more or fewer fields than columns (its number, and
+    /// how many fields it had).
+    private var badRow: (row: Int, fields: Int)?
     private var fieldsInRow = 0
     /// The first field of the current row whose text holds U+0000 (1-based), refused at
     /// ``endRow()``: COPY's text format and PostgreSQL's text types cannot carry it.
@@ -117,8 +125,17 @@ public struct PostgresCopyWriter {
         buffer.reserveCapacity(Self.flushThreshold + 4096)
     }
 
+    /// A writer that collects rows as array elements, one array per column.
+    init(arrayColumns count: Int, rowCapacity: Int) {
+        connection = nil
+        handle = nil
+        columns = Array(repeating: [], count: count)
+        for index in columns.indices { columns[index].reserveCapacity(rowCapacity * 12) }
+    }
+
     /// Appends one field to the current row.
     public mutating func appendField<Value: PostgresEncodable>(_ value: Value) {
+        if !columns.isEmpty { return appendElement(value) }
         separate()
         let start = buffer.count
         value.encodeText(into: &buffer)
@@ -136,6 +153,11 @@ public struct PostgresCopyWriter {
 
     /// Appends a NULL field to the current row.
     public mutating func appendNull() {
+        if !columns.isEmpty {
+            guard let column = nextColumn() else { return }
+            columns[column].append(contentsOf: [UInt8(ascii: "N"), UInt8(ascii: "U"), UInt8(ascii: "L"), UInt8(ascii: "L")])
+            return
+        }
         separate()
         buffer.append(UInt8(ascii: "\\"))
         buffer.append(UInt8(ascii: "N"))
@@ -149,9 +171,21 @@ public struct PostgresCopyWriter {
         if let field = fieldWithNUL {
             throw PostgresError(
                 kind: .usage,
-                message: "field \(field) of COPY row \(rowCount + 1) holds the character U+0000 (NUL), which "
+                message: "field \(field) of row \(rowCount + 1) holds the character U+0000 (NUL), which "
                     + "PostgreSQL text cannot store; remove or replace the character (e.g. with U+FFFD) before "
                     + "writing the row, or store the bytes as bytea (PostgresBytes)")
+        }
+        if !columns.isEmpty {
+            if badRow == nil, fieldsInRow != columns.count { badRow = (rowCount + 1, fieldsInRow) }
+            if let badRow {
+                throw PostgresError(
+                    kind: .usage,
+                    message: "row \(badRow.row) has \(badRow.fields) fields, but the insert has \(columns.count) columns; "
+                        + "append one field per column")
+            }
+            fieldsInRow = 0
+            rowCount += 1
+            return
         }
         buffer.append(UInt8(ascii: "\n"))
         fieldsInRow = 0
@@ -169,7 +203,7 @@ public struct PostgresCopyWriter {
 
     /// Sends what is buffered.
     mutating func flush() throws {
-        guard !buffer.isEmpty else { return }
+        guard !buffer.isEmpty, let handle, let connection else { return }
         let status = buffer.withUnsafeBufferPointer { bytes in
             bytes.withMemoryRebound(to: CChar.self) { chars in
                 PQputCopyData(handle, chars.baseAddress, Int32(chars.count))
@@ -177,6 +211,45 @@ public struct PostgresCopyWriter {
         }
         guard status == 1 else { throw connection.connectionError(query: nil) }
         buffer.removeAll(keepingCapacity: true)
+    }
+
+    /// The column the next field of the row goes to, and the separator before it; nil (noted
+    /// for ``endRow()``) when the row already has a field for every column.
+    private mutating func nextColumn() -> Int? {
+        let column = fieldsInRow
+        fieldsInRow += 1
+        guard column < columns.count else {
+            if badRow == nil { badRow = (rowCount + 1, fieldsInRow) }
+            return nil
+        }
+        if rowCount > 0 { columns[column].append(UInt8(ascii: ",")) }
+        return column
+    }
+
+    /// Appends a field as a quoted array element: backslash and double quote escaped.
+    private mutating func appendElement<Value: PostgresEncodable>(_ value: Value) {
+        guard let column = nextColumn() else { return }
+        columns[column].append(UInt8(ascii: "\""))
+        let start = columns[column].count
+        value.encodeText(into: &columns[column])
+        var needsEscape = false
+        for index in start..<columns[column].count {
+            let byte = columns[column][index]
+            if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") {
+                needsEscape = true
+            } else if byte == 0, fieldWithNUL == nil {
+                fieldWithNUL = fieldsInRow
+            }
+        }
+        if needsEscape {
+            let raw = Array(columns[column][start...])
+            columns[column].removeSubrange(start...)
+            for byte in raw {
+                if byte == UInt8(ascii: "\\") || byte == UInt8(ascii: "\"") { columns[column].append(UInt8(ascii: "\\")) }
+                columns[column].append(byte)
+            }
+        }
+        columns[column].append(UInt8(ascii: "\""))
     }
 
     private mutating func separate() {

@@ -17,19 +17,33 @@ public struct PostgresNotification: Sendable, Hashable {
 extension PostgresConnection {
     /// Subscribes this session to `channel`. Notifications arrive through
     /// ``nextNotification(timeout:)``.
+    ///
+    /// - Throws: ``PostgresError`` (`.usage`) through a transaction-mode pooler, where a
+    ///   subscription would stay on a server session the connection does not keep: poll.
     public func listen(_ channel: String) throws {
+        guard pooling == .session else {
+            throw PostgresError.needsSession("LISTEN", instead: "poll for what the notifications would announce")
+        }
         try execute("LISTEN \(identifier: channel)")
     }
 
     /// Unsubscribes from `channel`.
     public func unlisten(_ channel: String) throws {
+        guard pooling == .session else { return }
         try execute("UNLISTEN \(identifier: channel)")
     }
 
     /// Sends a notification; inside a transaction it is delivered at COMMIT, and not at all on
     /// rollback.
     public func notify(_ channel: String, payload: String = "") throws {
-        try execute("SELECT pg_notify(\(channel), \(payload))", prepared: true)
+        // Inside a transaction it is delivered at COMMIT anyway: it goes out with the next
+        // statement (or the COMMIT) instead of a round trip of its own.
+        let statement: PostgresQuery = "SELECT pg_notify(\(channel), \(payload))"
+        if isInTransaction {
+            try queue(statement, prepared: true)
+        } else {
+            try execute(statement, prepared: true)
+        }
     }
 
     /// Waits up to `timeout` for a notification on a channel this session listens to.

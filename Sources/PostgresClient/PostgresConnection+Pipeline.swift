@@ -48,6 +48,35 @@ extension PostgresConnection {
         queued.append(statement)
     }
 
+    /// Queues a statement of the open transaction to go out with the transaction's next
+    /// statement (or its COMMIT) in the same round trip, instead of a round trip of its own: a
+    /// writer's INSERT, say, then travels with the chunk's checkpoint and COMMIT.
+    ///
+    /// Its result is read and dropped. If the server refuses it, the statement that carried it
+    /// throws its error (and nothing after it in the transaction runs); a ROLLBACK drops it
+    /// unsent.
+    ///
+    /// - Throws: ``PostgresError`` (`.usage`) outside a transaction (where nothing would be sure
+    ///   to carry it), or when a bound value holds U+0000.
+    public func queue(_ query: PostgresQuery, prepared: Bool = false) throws {
+        try query.bindings.validate(sql: query.sql)
+        guard isInTransaction else {
+            throw PostgresError(
+                kind: .usage,
+                message: "queue(_:) needs an open transaction to carry the statement; run it with execute(_:) instead",
+                query: query.sql)
+        }
+        queued.append(PipelinedStatement(query, prepared: prepared))
+    }
+
+    /// Whether a transaction is open: begun (its BEGIN maybe still queued) and not yet ended.
+    public var isInTransaction: Bool {
+        if queued.contains(where: \.opensTransaction) { return true }
+        guard let handle = try? liveHandle() else { return false }
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
     /// Sends what is queued on its own, for calls that cannot be pipelined (COPY, a streamed
     /// query, a script).
     func flushQueued() throws {
@@ -77,9 +106,12 @@ extension PostgresConnection {
         let commits = commitsAfterNextStatement
         commitsAfterNextStatement = false
         if commits { statements.append(PipelinedStatement("COMMIT", prepared: true)) }
+        // Queries sent ahead go after a pipeline that leaves no transaction open, so that one
+        // of them failing can never abort a transaction of the caller's.
+        let prefetches = try commits || isIdle(after: statements) ? takePrefetches() : []
         let results: [PostgresResult]
         do {
-            results = try runPipeline(statements)
+            results = try runPipeline(statements, prefetches: prefetches)
         } catch let failure as PipelineFailure {
             if failure.index < position { throw Self.queuedError(failure, of: statements) }
             if failure.index > position { throw PostgresTransactionError(phase: .commit, underlying: failure.error) }
@@ -107,7 +139,11 @@ extension PostgresConnection {
     /// Sends `statements` in pipeline mode with one sync after the last, then reads every
     /// result. Throws ``PipelineFailure`` for the first statement the server refused, or a
     /// `.connectionLost` error.
-    private func runPipeline(_ statements: [PipelinedStatement]) throws -> [PostgresResult] {
+    private func runPipeline(
+        _ statements: [PipelinedStatement], prefetches: [PrefetchedQuery] = []
+    ) throws -> [PostgresResult] {
+        var prefetchesSent = false
+        defer { if !prefetchesSent { prefetches.forEach { $0.drop() } } }
         for (index, statement) in statements.enumerated() {
             do {
                 try statement.query.bindings.validate(sql: statement.query.sql)
@@ -127,26 +163,39 @@ extension PostgresConnection {
                 throw PipelineFailure(index: index, error: error)
             }
         }
+        // A prefetch that cannot be prepared is dropped: its owner runs it later on its own.
+        let prefetched = prefetches.compactMap { prefetch -> (PrefetchedQuery, String?)? in
+            guard prefetch.statement.prepared else { return (prefetch, nil) }
+            do {
+                return (prefetch, try prepare(prefetch.statement.query, on: handle))
+            } catch {
+                return nil
+            }
+        }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: nil) }
         defer { _ = PQexitPipelineMode(handle) }
         for (index, statement) in statements.enumerated() {
-            let query = statement.query
-            let count = Int32(query.bindings.count)
-            let sent = query.bindings.withCArrays { types, values in
-                if let name = names[index] {
-                    return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0)
-                }
-                return PQsendQueryParams(handle, query.sql, count, types, values, nil, nil, 0)
+            guard send(statement.query, named: names[index], on: handle) else {
+                throw connectionError(query: statement.query.sql)
             }
-            guard sent == 1 else { throw connectionError(query: query.sql) }
         }
         // Sends the sync point and flushes everything to the server (blocking mode).
         guard PQpipelineSync(handle) == 1 else { throw connectionError(query: nil) }
+        if !prefetched.isEmpty {
+            // After their own sync point: they run whatever became of the statements above.
+            for (prefetch, name) in prefetched {
+                guard send(prefetch.statement.query, named: name, on: handle) else {
+                    throw connectionError(query: prefetch.statement.query.sql)
+                }
+            }
+            guard PQpipelineSync(handle) == 1 else { throw connectionError(query: nil) }
+            prefetchesSent = true
+        }
 
         var results: [PostgresResult] = []
         results.reserveCapacity(statements.count)
         var failure: PipelineFailure?
-        return try waitingForServer {
+        return try waitingForServer(roundTrip: true) {
             for (index, statement) in statements.enumerated() {
                 var result: PostgresResult?
                 // Each statement's results end with a NULL; a dead session gives NULL at once.
@@ -174,8 +223,46 @@ extension PostgresConnection {
             guard synced else {
                 throw PostgresError(kind: .connectionLost, message: "the pipeline's results ended out of step")
             }
+            if !prefetched.isEmpty { try receive(prefetched.map(\.0), on: handle) }
             if let failure { throw failure }
             return results
         }
+    }
+
+    /// Sends one statement of a pipeline: prepared when `name` is given.
+    private func send(_ query: PostgresQuery, named name: String?, on handle: OpaquePointer) -> Bool {
+        let count = Int32(query.bindings.count)
+        return query.bindings.withCArrays { types, values in
+            if let name { return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1 }
+            return PQsendQueryParams(handle, query.sql, count, types, values, nil, nil, 0) == 1
+        }
+    }
+
+    /// Reads the results of queries sent ahead, up to their sync point, into their handles. A
+    /// query the server refused is dropped (its owner runs it again, and meets the error then).
+    private func receive(_ prefetches: [PrefetchedQuery], on handle: OpaquePointer) throws {
+        for prefetch in prefetches {
+            var result: PostgresResult?
+            while let raw = PQgetResult(handle) {
+                switch PQresultStatus(raw) {
+                case PGRES_TUPLES_OK, PGRES_COMMAND_OK: result = PostgresResult(handle: raw)
+                default: PQclear(raw)
+                }
+            }
+            if PQstatus(handle) != CONNECTION_OK { throw connectionError(query: prefetch.statement.query.sql) }
+            if let result { prefetch.receive(result) } else { prefetch.drop() }
+        }
+        guard let sync = PQgetResult(handle) else { throw connectionError(query: nil) }
+        let synced = PQresultStatus(sync) == PGRES_PIPELINE_SYNC
+        PQclear(sync)
+        guard synced else {
+            throw PostgresError(kind: .connectionLost, message: "the pipeline's results ended out of step")
+        }
+    }
+
+    /// Whether the session is outside any transaction block, and stays so after `statements`
+    /// (none of them opens a transaction).
+    private func isIdle(after statements: [PipelinedStatement]) throws -> Bool {
+        PQtransactionStatus(try liveHandle()) == PQTRANS_IDLE && !statements.contains(where: \.opensTransaction)
     }
 }

@@ -104,19 +104,25 @@ extension PostgresConnection {
         var statement = PipelinedStatement(begin, prepared: true)
         statement.opensTransaction = true
         enqueue(statement)
+        for setting in transactionSettings {
+            var local = PipelinedStatement(PostgresQuery(unsafeSQL: setting), prepared: true)
+            local.opensTransaction = true
+            enqueue(local)
+        }
     }
 
     /// Whether the transaction's BEGIN is still queued: nothing of it has reached the server.
     private var transactionUnsent: Bool {
-        queued.count == 1 && queued[0].opensTransaction
+        queued.contains(where: \.opensTransaction)
     }
 
     private func rollbackTransaction(after error: any Error) throws {
         commitsAfterNextStatement = false
-        if transactionUnsent {
-            discardQueued()
-            return
-        }
+        // What is queued belongs to the transaction: it is dropped, and ROLLBACK is needed only
+        // when something of the transaction reached the server.
+        let unsent = transactionUnsent
+        discardQueued()
+        if unsent { return }
         do {
             try execute("ROLLBACK", prepared: true)
         } catch let rollbackError as PostgresError {
@@ -126,7 +132,7 @@ extension PostgresConnection {
 
     private func commitTransaction() throws {
         commitsAfterNextStatement = false
-        if transactionUnsent {
+        if !queued.isEmpty && queued.allSatisfy(\.opensTransaction) {
             // Nothing ran in it: there is nothing to commit.
             discardQueued()
             return

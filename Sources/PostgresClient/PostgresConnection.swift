@@ -26,12 +26,28 @@ public final class PostgresConnection: @unchecked Sendable {
     private let connectionString: String?
     /// How this connection notices a server that went silent.
     public let deadPeerDetection: DeadPeerDetection
+    /// Whether the connection has a server session of its own or shares them through a
+    /// transaction-mode pooler (see ``PostgresPooling``).
+    public let pooling: PostgresPooling
     private var preparedStatements: [String: String] = [:]
     /// Statements that go out in the same round trip as the next one (a transaction's BEGIN);
     /// see PostgresConnection+Pipeline.swift.
     var queued: [PipelinedStatement] = []
     /// Whether the next statement is followed by COMMIT in the same round trip.
     var commitsAfterNextStatement = false
+    /// `SET LOCAL` statements queued after every BEGIN: the session settings of a connection
+    /// that cannot keep session state (a transaction-mode pooler), applied per transaction at
+    /// no round trip of their own.
+    public var transactionSettings: [String] = []
+    /// Queries sent ahead of need, after the next pipeline that ends outside a transaction; see
+    /// PostgresConnection+Prefetch.swift.
+    var pendingPrefetches: [PrefetchedQuery] = []
+    /// The shortest round trip (nanoseconds) of the current window of calls, of the window
+    /// before it, and how many calls the current window has seen: see ``fastestRoundTrip``.
+    private var fastestInWindow: UInt64 = .max
+    private var fastestInLastWindow: UInt64 = .max
+    private var callsInWindow = 0
+    private static let roundTripWindow = 32
     private let cancelLock = Mutex<CancelHandle>(CancelHandle())
     /// When the call in progress began (monotonic nanoseconds), or 0 between calls.
     private let callStartedAt = Atomic<UInt64>(0)
@@ -43,11 +59,16 @@ public final class PostgresConnection: @unchecked Sendable {
     ///     `PG*` environment variables (and its defaults: local socket, user = login).
     ///   - deadPeerDetection: how long a silent server is waited for before a call fails
     ///     (see ``DeadPeerDetection``).
+    ///   - pooling: `.transaction` behind a transaction-mode pooler such as PgBouncer's (see
+    ///     ``PostgresPooling``); nil takes the process's ``PostgresPooling/default``.
     /// - Throws: ``PostgresError`` of kind `.connectionFailed`, whose text never contains the
     ///   password.
-    public init(connectionString: String? = nil, deadPeerDetection: DeadPeerDetection = .standard) throws {
+    public init(
+        connectionString: String? = nil, deadPeerDetection: DeadPeerDetection = .standard, pooling: PostgresPooling? = nil
+    ) throws {
         self.connectionString = connectionString
         self.deadPeerDetection = deadPeerDetection
+        self.pooling = pooling ?? .default
         try open()
     }
 
@@ -71,6 +92,10 @@ public final class PostgresConnection: @unchecked Sendable {
         preparedStatements.removeAll()
         queued.removeAll()
         commitsAfterNextStatement = false
+        dropPrefetches()
+        fastestInWindow = .max
+        fastestInLastWindow = .max
+        callsInWindow = 0
     }
 
     /// True while libpq believes the session is usable. A dead server is only noticed on the
@@ -82,7 +107,7 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Opens another session with the same parameters, for another thread.
     public func openAnother() throws -> PostgresConnection {
-        try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection)
+        try PostgresConnection(connectionString: connectionString, deadPeerDetection: deadPeerDetection, pooling: pooling)
     }
 
     /// Drops the session, if any, and opens a fresh one with the same parameters. Prepared
@@ -133,10 +158,37 @@ public final class PostgresConnection: @unchecked Sendable {
 
     /// Runs `body`, a call that waits for the server, marked as in progress for
     /// ``currentCallDuration``.
-    func waitingForServer<Result>(_ body: () throws -> Result) rethrows -> Result {
-        callStartedAt.store(Self.monotonicNanoseconds(), ordering: .relaxed)
-        defer { callStartedAt.store(0, ordering: .relaxed) }
+    /// - Parameter roundTrip: whether `body` is one whole round trip (a request sent and its
+    ///   answer awaited), to be counted in ``fastestRoundTrip``; results already buffered, or
+    ///   rows streamed one by one, are not.
+    func waitingForServer<Result>(roundTrip: Bool = false, _ body: () throws -> Result) rethrows -> Result {
+        let started = Self.monotonicNanoseconds()
+        callStartedAt.store(started, ordering: .relaxed)
+        defer {
+            if roundTrip { countRoundTrip(Self.monotonicNanoseconds() - started) }
+            callStartedAt.store(0, ordering: .relaxed)
+        }
         return try body()
+    }
+
+    /// The shortest round trip among this session's recent calls (the last 32 to 64): a
+    /// measure of the network's round trip to the server (plus the least work a statement
+    /// costs it) that follows a change of path within a few dozen calls; nil before the first
+    /// call. Writers use it to choose between a COPY (round trips of its own) and a statement
+    /// pipelined with the commit (see `PostgresCopyItemWriter`).
+    public var fastestRoundTrip: Duration? {
+        let fastest = min(fastestInWindow, fastestInLastWindow)
+        return fastest == .max ? nil : .nanoseconds(Int64(fastest))
+    }
+
+    private func countRoundTrip(_ nanoseconds: UInt64) {
+        if callsInWindow == Self.roundTripWindow {
+            fastestInLastWindow = fastestInWindow
+            fastestInWindow = .max
+            callsInWindow = 0
+        }
+        callsInWindow += 1
+        fastestInWindow = min(fastestInWindow, nanoseconds)
     }
 
     private static func monotonicNanoseconds() -> UInt64 {
@@ -156,13 +208,13 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
         try query.bindings.validate(sql: query.sql)
-        if !queued.isEmpty || commitsAfterNextStatement {
+        if !queued.isEmpty || commitsAfterNextStatement || !pendingPrefetches.isEmpty {
             return try sendWithQueued(PipelinedStatement(query, prepared: prepared))
         }
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
         let statementName = prepared ? try prepare(query, on: handle) : nil
-        let result = waitingForServer {
+        let result = waitingForServer(roundTrip: true) {
             query.bindings.withCArrays { types, values in
                 if let statementName {
                     return PQexecPrepared(handle, statementName, count, values, nil, nil, 0)
@@ -189,10 +241,14 @@ public final class PostgresConnection: @unchecked Sendable {
         _ = try checked(waitingForServer { PQexec(handle, sql) }, query: sql)
     }
 
-    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String {
+    /// The name of `query`'s prepared statement, preparing it the first time; nil through a
+    /// transaction-mode pooler, where a named statement would not outlive the transaction (the
+    /// statement is then parsed on each use, as an unnamed one).
+    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String? {
+        if pooling == .transaction { return nil }
         if let name = preparedStatements[query.sql] { return name }
         let name = "swiftbatch_\(preparedStatements.count + 1)"
-        let result = waitingForServer {
+        let result = waitingForServer(roundTrip: true) {
             query.bindings.withCArrays { types, _ in
                 PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
             }
@@ -266,6 +322,7 @@ public final class PostgresConnection: @unchecked Sendable {
     private func open() throws {
         var keys: [String] = ["fallback_application_name", "client_encoding"]
         var values: [String] = ["swiftbatch", "UTF8"]
+        if pooling == .transaction { _ = PostgresPooling.startupParameters }
         if Self.environment("PGCONNECT_TIMEOUT") == nil {
             // libpq waits forever by default; a batch process should rather fail and say so.
             keys.append("connect_timeout")
@@ -298,6 +355,14 @@ public final class PostgresConnection: @unchecked Sendable {
                 hint: "check the database URL (--database-url, DATABASE_URL or PG* variables) and that the server is running")
         }
         handle = connection
+        if pooling == .transaction {
+            // client_min_messages cannot be set for the session: NOTICEs (a migration's "already
+            // exists, skipping") are dropped here instead of being printed; warnings still are.
+            PQsetNoticeProcessor(connection, { _, message in
+                guard let message, String(cString: message).hasPrefix("WARNING") else { return }
+                _ = write(2, message, strlen(message))
+            }, nil)
+        }
         let cancel = PQgetCancel(connection)
         let socket = PQsocket(connection)
         cancelLock.withLock {
@@ -309,6 +374,10 @@ public final class PostgresConnection: @unchecked Sendable {
             // (mid-COPY, say, waiting for data that never comes) ends within the same bound,
             // rolling back its transaction and releasing its locks. Ignored over a Unix socket.
             let server = deadPeerDetection.serverSettings
+            // Through a transaction-mode pooler a session SET would go to whichever server
+            // session runs it, and stay there for other clients: none is sent (the pooler's
+            // own keepalives watch the link to its clients).
+            guard pooling == .session else { return }
             try unsafeExecuteScript(
                 "SET DateStyle = ISO; SET TimeZone = 'UTC'; SET extra_float_digits = 3; SET client_min_messages = WARNING; "
                     + server.map { "SET \($0.key) = \($0.value)" }.joined(separator: "; "))

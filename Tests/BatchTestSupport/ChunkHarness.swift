@@ -55,14 +55,15 @@ public final class ChunkHarness {
     }
 
     /// Runs a ``ChunkStep`` over `reader`, `process` and `writer` until the reader is exhausted,
-    /// `failure` strikes, or `stopAfter` chunks committed in this run.
+    /// `failure` strikes, or `stopAfter` chunks committed in this run. `afterEachCommit` runs
+    /// after each chunk's commit, before the next chunk reads.
     ///
     /// - Returns: true when the reader was exhausted (the step COMPLETED).
     /// - Throws: what failed the step (``Crash`` for the injected failure).
     @discardableResult
     public func run<Reader: ItemReader, Writer: ItemWriter>(
         _ reader: Reader, _ writer: Writer, commitInterval: Int, skipPolicy: SkipPolicy = .never,
-        failure: Failure? = nil, stopAfter: Int? = nil,
+        failure: Failure? = nil, stopAfter: Int? = nil, afterEachCommit: (@Sendable () -> Void)? = nil,
         process: @escaping (Reader.Item) throws -> Writer.Item?
     ) throws -> Bool where Reader: SendableMetatype, Writer: SendableMetatype {
         let components = Unchecked((reader, ClosureProcessor(body: process), CrashingWriter(base: writer, failure: failure)))
@@ -83,10 +84,16 @@ public final class ChunkHarness {
         execution.startTime = Date()
         try session.update(&execution)
         var interruption: (@Sendable () -> Bool)?
-        if let stopAfter {
+        if stopAfter != nil || afterEachCommit != nil {
             // Asked after every commit of this run.
             let commits = Unchecked(Mutex(0))
-            interruption = { commits.value.withLock { count in count += 1; return count >= stopAfter } }
+            interruption = {
+                afterEachCommit?()
+                return commits.value.withLock { count in
+                    count += 1
+                    return stopAfter.map { count >= $0 } ?? false
+                }
+            }
         }
         let scope = StepScope(
             session: session, jobExecution: jobExecution, logger: Logger(label: "chunk-harness"),

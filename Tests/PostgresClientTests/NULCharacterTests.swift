@@ -50,7 +50,7 @@ struct NULCharacterTests {
                 }
             }
             #expect(error.kind == .usage)
-            #expect(error.message.contains("field 2 of COPY row 2"))
+            #expect(error.message.contains("field 2 of row 2"))
             #expect(error.message.contains("U+0000"))
             // The COPY was aborted as a whole.
             #expect(try db.query("SELECT count(*) FROM memo").single().decode(Int64.self, column: 0) == 0)

@@ -163,21 +163,27 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         // only when processing is what failed.
         try transaction.outsideTransaction {
             if !chunk.hasRead {
-                while chunk.items.count < commitInterval {
+                // On locals, as in `process`: no type metadata looked up per item.
+                var items: [Reader.Item] = []
+                swap(&items, &chunk.items)
+                defer { swap(&items, &chunk.items) }
+                var exhausted = false
+                while items.count < commitInterval {
                     do {
                         guard let item = try reader.read(in: context) else {
-                            chunk.exhausted = true
+                            exhausted = true
                             break
                         }
-                        chunk.items.append(item)
+                        items.append(item)
                         if notify { for listener in listeners { listener.afterRead(item) } }
                     } catch {
                         if notify { for listener in listeners { listener.onReadError(error) } }
                         guard skipPolicy.isSkippable(error) else { throw error }
-                        let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(chunk.items.count)) read"
+                        let key = (error as? any ItemKeyed)?.itemKey ?? "item after \(working.counts.read + Int64(items.count)) read"
                         chunk.readSkips.append(try skips.skip(.read, key: key, error))
                     }
                 }
+                if exhausted { chunk.exhausted = true }
                 chunk.hasRead = true
             }
             skips.count(chunk.readSkips)
@@ -245,15 +251,30 @@ where Processor.Input == Reader.Item, Processor.Output == Writer.Item {
         chunk.processSkips.removeAll()
         // A concurrent processor has done the whole chunk already; its results are taken in
         // the items' order, so outputs, skips and listeners see what a sequential one gives.
-        let processed = processor.processChunk(chunk.items, in: context)
-        for (position, item) in chunk.items.enumerated() {
+        let items = chunk.items
+        let processed = processor.processChunk(items, in: context)
+        // The loop works on locals: this code is generic and unspecialized (steps are called
+        // through `any Step`), and every access to a field of the generic `chunk`, or to an
+        // enumerated sequence's iterator, would look up type metadata for every item.
+        var outputs: [Writer.Item] = []
+        swap(&outputs, &chunk.outputs)
+        defer { swap(&outputs, &chunk.outputs) }
+        var filtered: Int64 = 0
+        defer { chunk.filtered += filtered }
+        for position in 0..<items.count {
+            let item = items[position]
             do {
-                let output = try processed.map { try $0[position].get() } ?? processor.process(item)
+                let output: Writer.Item?
+                if let processed {
+                    output = try processed[position].get()
+                } else {
+                    output = try processor.process(item)
+                }
                 if notify { for listener in listeners { listener.afterProcess(item, result: output) } }
                 if let output {
-                    chunk.outputs.append(output)
+                    outputs.append(output)
                 } else {
-                    chunk.filtered += 1
+                    filtered += 1
                 }
             } catch let error as CancellationError {
                 // Interrupted (a worker shutting down): the chunk is not committed.

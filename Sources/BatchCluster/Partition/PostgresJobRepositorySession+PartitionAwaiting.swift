@@ -12,7 +12,7 @@ extension PostgresJobRepositorySession {
     ) throws -> PartitionProgress {
         let clock = ContinuousClock()
         let deadline = timeout.map { clock.now.advanced(by: $0) }
-        try connection.listen(ClusterChannels.partitionDone)
+        try listenUnlessPooled(ClusterChannels.partitionDone)
         defer { try? connection.unlisten(ClusterChannels.partitionDone) }
         var last: PartitionProgress?
         var lastReport = clock.now
@@ -83,8 +83,9 @@ extension PostgresJobRepositorySession {
                 try failUnclaimedPartitions(manager: manager.id, reason: "not run: step \(manager.stepName) timed out first")
                 throw PartitionTimeout(step: manager.stepName, progress: current)
             }
-            // A notice wakes the manager at once; without one it polls every second.
-            var wait = Duration.seconds(1)
+            // A notice wakes the manager at once; without one it polls every second (every 50 ms
+            // through a transaction-mode pooler, where no notice comes).
+            var wait = noticeWait(.seconds(1))
             if let deadline { wait = min(wait, max(.milliseconds(1), clock.now.duration(to: deadline))) }
             do {
                 if try connection.nextNotification(timeout: wait) != nil {
@@ -102,7 +103,7 @@ extension PostgresJobRepositorySession {
     private func reconnectToAwait(after error: PostgresError, deadline: ContinuousClock.Instant?, logger: Logger) throws {
         logger.warning("lost the repository connection while awaiting partitions; reconnecting", metadata: ["batch.error": "\(error)"])
         try reconnectAsManager(until: deadline, doing: "awaiting partitions") {
-            try connection.listen(ClusterChannels.partitionDone)
+            try listenUnlessPooled(ClusterChannels.partitionDone)
         }
         logger.notice("reconnected to the repository; awaiting partitions again")
     }

@@ -87,7 +87,7 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
         progress: (RemoteChunkProgress) -> Void
     ) throws -> RemoteChunkProgress {
         let clock = ContinuousClock()
-        try connection.listen(ClusterChannels.remoteChunkDone)
+        try listenUnlessPooled(ClusterChannels.remoteChunkDone)
         defer { try? connection.unlisten(ClusterChannels.remoteChunkDone) }
         var last: RemoteChunkProgress?
         var lastReport = clock.now - .seconds(60)
@@ -106,8 +106,9 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
             }
             last = current
             if current.open <= maxOpen || (untilFailure && current.failed > 0) { return current }
-            // A worker's notice wakes the manager at once; without one it polls every second.
-            if try connection.nextNotification(timeout: .seconds(1)) != nil {
+            // A worker's notice wakes the manager at once; without one it polls every second
+            // (every 50 ms through a transaction-mode pooler, where no notice comes).
+            if try connection.nextNotification(timeout: noticeWait(.seconds(1))) != nil {
                 while try connection.nextNotification(timeout: .zero) != nil {}
             }
         }

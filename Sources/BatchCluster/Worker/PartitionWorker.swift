@@ -89,7 +89,8 @@ public final class PartitionWorker: Sendable {
                 try session.registerWorker(
                     id: configuration.workerID, host: ProcessInfo.processInfo.hostName, pid: getpid(),
                     concurrency: configuration.concurrency, steps: servedSteps, leaseSeconds: configuration.leaseSeconds)
-                try session.connection.listen(ClusterChannels.work)
+                // Through a transaction-mode pooler there is no LISTEN: the claim loop polls.
+                try session.listenUnlessPooled(ClusterChannels.work)
                 observation.registered()
                 backoff.reset()
                 try claimLoop(session, threads)
@@ -155,7 +156,8 @@ public final class PartitionWorker: Sendable {
             if claimed.count + chunks.count < free.count {
                 // Nothing more to claim now: wait for a NOTIFY of new work, or poll. The wait is
                 // sliced so a shutdown is seen within 200 ms without any extra query.
-                let deadline = clock.now + min(configuration.pollInterval, heartbeatEvery)
+                // Without notices (a transaction-mode pooler) it polls at least 4 times a second.
+                let deadline = clock.now + min(session.noticeWait(configuration.pollInterval, polling: .milliseconds(250)), heartbeatEvery)
                 while !isShuttingDown && clock.now < deadline {
                     if try session.connection.nextNotification(timeout: min(.milliseconds(200), clock.now.duration(to: deadline))) != nil {
                         while try session.connection.nextNotification(timeout: .zero) != nil {}
@@ -308,6 +310,14 @@ public final class PartitionWorker: Sendable {
             // session after twice the lease, releasing its locks so the partition can be taken
             // over. The session is named after the worker, so pg_stat_activity (and an audit)
             // shows whose it is; PostgreSQL keeps the first 63 bytes.
+            // Through a transaction-mode pooler no session setting would stay: the pooler's own
+            // idle_transaction_timeout bounds a stalled transaction, SKIP LOCKED keeps the
+            // heartbeat from waiting on the slots, and synchronous_commit goes with each
+            // transaction (SET LOCAL, queued after BEGIN).
+            guard connection.pooling == .session else {
+                if !synchronousCommit { connection.transactionSettings.append("SET LOCAL synchronous_commit = off") }
+                return PostgresJobRepositorySession(connection: connection, coordination: ClusterCoordination())
+            }
             let milliseconds = Int64(configuration.idleInTransactionTimeout.inSeconds * 1000)
             let lockTimeout = control ? Int64(configuration.heartbeatInterval.inSeconds * 1000) : 0
             try connection.execute("""

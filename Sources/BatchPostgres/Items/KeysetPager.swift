@@ -93,6 +93,13 @@ struct KeysetPager {
     /// The page after `lastKey` (or the first one): the rows, where the unread ones start, and
     /// whether it is the last page. Nil when no row is left.
     mutating func page(after lastKey: RowKey?, _ connection: PostgresConnection) throws -> (PostgresResult, start: Int, last: Bool)? {
+        let query = pageQuery(after: lastKey)
+        let result = try explainingMissingColumn { try connection.query(query, prepared: true) }
+        return try page(after: lastKey, from: result)
+    }
+
+    /// The query of the page after `lastKey` (prepared once per shape).
+    mutating func pageQuery(after lastKey: RowKey?) -> PostgresQuery {
         var bindings = baseBindings
         var predicates: [String] = []
         var parameter = baseBindings.count + 1
@@ -124,10 +131,14 @@ struct KeysetPager {
                 + " ORDER BY " + quotedKeys.joined(separator: ", ") + " LIMIT \(limit)"
             sqlCache[shape] = sql
         }
-        let result = try explainingMissingColumn {
-            try connection.query(PostgresQuery(unsafeSQL: sql, bindings: bindings), prepared: true)
-        }
+        return PostgresQuery(unsafeSQL: sql, bindings: bindings)
+    }
+
+    /// The page after `lastKey` in `result`, the rows of ``pageQuery(after:)``: where its new
+    /// rows start and whether it is the last page; nil when it has no new row.
+    mutating func page(after lastKey: RowKey?, from result: PostgresResult) throws -> (PostgresResult, start: Int, last: Bool)? {
         if keyColumns == nil, !result.isEmpty { keyColumns = try locateKeys(in: result) }
+        let limit = lastKey == nil ? pageSize : pageSize + 1
         let isLast = result.count < limit
         // Every key of the page, checked: no NULL, no key twice (row comparison orders them).
         var previous = lastKey

@@ -121,6 +121,7 @@ public final class PostgresCursorReader<Item>: ItemReader {
         readCount = skip
         isOpen = true
         if let ownConnection {
+            try Self.refuseTransactionPooling(ownConnection)
             let declare = PostgresQuery(
                 unsafeSQL: "DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR " + query.sql, bindings: query.bindings)
             try ownConnection.withTransaction { try $0.execute(declare) }
@@ -188,11 +189,23 @@ public final class PostgresCursorReader<Item>: ItemReader {
     /// Declares the cursor on the step's connection (dropping one of the same name left there by
     /// an earlier run of the step) and moves it past the rows already handed out.
     private func declare(on connection: PostgresConnection) throws {
+        try Self.refuseTransactionPooling(connection)
         try closeIfDeclared(on: connection)
         try connection.execute(PostgresQuery(
             unsafeSQL: "DECLARE \(cursor) NO SCROLL CURSOR WITH HOLD FOR " + query.sql, bindings: query.bindings))
         declaredOn = connection
         try move(past: readCount, on: connection)
+    }
+
+    /// A cursor held past its transaction lives in a server session: a transaction-mode pooler
+    /// would hand the next chunk another one.
+    private static func refuseTransactionPooling(_ connection: PostgresConnection) throws {
+        guard connection.pooling == .transaction else { return }
+        throw PostgresError(
+            kind: .usage,
+            message: "PostgresCursorReader holds a cursor across transactions, which needs a server session of its own; "
+                + "a transaction-mode pooler (--pooler transaction) does not give one: read with PostgresKeysetReader "
+                + "(its pages are single statements), or connect the reader's own connection to the server directly")
     }
 
     private func closeIfDeclared(on connection: PostgresConnection) throws {

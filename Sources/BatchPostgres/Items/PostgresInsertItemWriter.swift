@@ -14,6 +14,10 @@ import PostgresClient
 /// over several statements. Use it over ``PostgresCopyItemWriter`` when rows may conflict
 /// (`ON CONFLICT`) or the table has rules COPY does not fire.
 ///
+/// The statements are queued in the chunk's transaction and go out with its save and COMMIT,
+/// in one round trip: a row the server refuses fails that commit statement with the row's
+/// error (the chunk rolls back as it would have anyway).
+///
 /// - Important: `encode` binds exactly one value per column, in the order of `columns`;
 ///   the writer throws otherwise.
 public final class PostgresInsertItemWriter<Item>: ItemWriter {
@@ -76,7 +80,13 @@ public final class PostgresInsertItemWriter<Item>: ItemWriter {
                 }
             }
             let (sql, repeated) = statement(rows: end - start)
-            try connection.execute(PostgresQuery(unsafeSQL: sql, bindings: bindings), prepared: repeated)
+            let insert = PostgresQuery(unsafeSQL: sql, bindings: bindings)
+            if connection.isInTransaction {
+                // Queued: it goes out with the chunk's save and COMMIT, in one round trip.
+                try connection.queue(insert, prepared: repeated)
+            } else {
+                try connection.execute(insert, prepared: repeated)
+            }
             start = end
         }
     }

@@ -58,6 +58,11 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     private var lastKey: Int64?
     /// Whether `page` is the last one.
     private var exhausted = false
+    /// The next page's query, sent ahead through the step's connection once `page` is used up,
+    /// and the lower key it starts at.
+    private var prefetched: (query: PrefetchedQuery, lower: Int64, connection: PostgresConnection)?
+    /// The same for a key of any kind: the next page's query and the key it follows.
+    private var prefetchedKeyed: (query: PrefetchedQuery, after: RowKey, connection: PostgresConnection)?
 
     /// Creates a reader; nothing is queried until the first ``read(in:)``.
     ///
@@ -222,6 +227,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     ///
     /// - Throws: `ItemStreamError` when the saved key is not an integer.
     public func open(_ context: ExecutionContext) throws {
+        dropPrefetched()
         page = nil
         position = 0
         exhausted = false
@@ -248,6 +254,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
         if let page, position < page.count {
             let row = page[position]
             position += 1
+            if position == page.count { try prefetchNextPage(in: chunk) }
             return try map(row)
         }
         guard isOpen else {
@@ -256,6 +263,7 @@ public final class PostgresKeysetReader<Item>: ItemReader {
         guard try fetchPage(in: chunk) else { return nil }
         let row = page![position]
         position += 1
+        if position == page!.count { try prefetchNextPage(in: chunk) }
         return try map(row)
     }
 
@@ -272,8 +280,43 @@ public final class PostgresKeysetReader<Item>: ItemReader {
     }
 
     public func close() throws {
+        dropPrefetched()
         page = nil
         isOpen = false
+    }
+
+    /// Sends the next page's query ahead, through the step's own connection, when the page in
+    /// hand is used up: it travels with the chunk's commit, so reading costs no round trip of
+    /// its own (bigint keys; the query runs when read if it could not go ahead).
+    private func prefetchNextPage(in chunk: ChunkContext) throws {
+        guard connection == nil, !exhausted else { return }
+        if pager != nil {
+            guard checkedNulls, let after = try rowKeyHandedOutLast() else { return }
+            dropPrefetched()
+            let connection = try chunk.postgresConnection()
+            prefetchedKeyed = (connection.prefetch(pager!.pageQuery(after: after), prepared: true), after, connection)
+            return
+        }
+        guard let lastKey = try keyHandedOutLast(), lastKey < Int64.max else { return }
+        dropPrefetched()
+        let connection = try chunk.postgresConnection()
+        let lower = lastKey + 1
+        prefetched = (connection.prefetch(pageQuery(from: lower), prepared: true), lower, connection)
+    }
+
+    private func dropPrefetched() {
+        if let prefetched { prefetched.connection.cancel(prefetched.query) }
+        if let prefetchedKeyed { prefetchedKeyed.connection.cancel(prefetchedKeyed.query) }
+        prefetched = nil
+        prefetchedKeyed = nil
+    }
+
+    /// The query of the page starting at key `lower`.
+    private func pageQuery(from lower: Int64) -> PostgresQuery {
+        var bindings = conditionBindings
+        bindings.append(lower)
+        if let keys { bindings.append(keys.upperBound) }
+        return PostgresQuery(unsafeSQL: sql, bindings: bindings)
     }
 
     /// Replaces the used-up page with the next one; false when there are no more rows.
@@ -293,11 +336,15 @@ public final class PostgresKeysetReader<Item>: ItemReader {
         } else {
             lower = keys?.lowerBound ?? Int64.min
         }
-        var bindings = conditionBindings
-        bindings.append(lower)
-        if let keys { bindings.append(keys.upperBound) }
         let connection = try self.connection ?? chunk.postgresConnection()
-        let result = try connection.query(PostgresQuery(unsafeSQL: sql, bindings: bindings), prepared: true)
+        let result: PostgresResult
+        if let prefetched, prefetched.lower == lower, prefetched.connection === connection {
+            self.prefetched = nil
+            result = try connection.result(of: prefetched.query)
+        } else {
+            dropPrefetched()
+            result = try connection.query(pageQuery(from: lower), prepared: true)
+        }
         exhausted = result.count < pageSize
         guard !result.isEmpty else { return false }
         page = result
@@ -342,7 +389,15 @@ public final class PostgresKeysetReader<Item>: ItemReader {
             try pager!.checkNoNullKeys(connection)
             checkedNulls = true
         }
-        guard let (result, start, last) = try pager!.page(after: lastRowKey, connection) else {
+        let next: (PostgresResult, start: Int, last: Bool)?
+        if let prefetchedKeyed, let lastRowKey, prefetchedKeyed.after == lastRowKey, prefetchedKeyed.connection === connection {
+            self.prefetchedKeyed = nil
+            next = try pager!.page(after: lastRowKey, from: connection.result(of: prefetchedKeyed.query))
+        } else {
+            dropPrefetched()
+            next = try pager!.page(after: lastRowKey, connection)
+        }
+        guard let (result, start, last) = next else {
             exhausted = true
             return false
         }

@@ -29,7 +29,10 @@ struct DatabaseURLSecretsTests {
             let file = FileManager.default.temporaryDirectory.appendingPathComponent("swiftbatch-url-\(UUID().uuidString)")
             try (url + "\n").write(to: file, atomically: true, encoding: .utf8)
             defer { try? FileManager.default.removeItem(at: file) }
-            let noURL: [String: String?] = ["DATABASE_URL": nil, "PGHOST": "127.0.0.1", "PGPORT": "1", "PGCONNECT_TIMEOUT": "2"]
+            // Without the file the commands would try port 1, refused at once. No PGCONNECT_TIMEOUT
+            // here: it would also bound the real connection, which a loaded CI machine may take
+            // longer than 2 s to accept.
+            let noURL: [String: String?] = ["DATABASE_URL": nil, "PGHOST": "127.0.0.1", "PGPORT": "1"]
             let migrated = try await binary.run(["migrate", "--database-url-file", file.path], environment: noURL)
             #expect(migrated.exitCode == 0, "\(migrated.standardError)")
             var fromEnvironment = noURL

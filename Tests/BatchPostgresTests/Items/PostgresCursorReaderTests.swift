@@ -52,6 +52,23 @@ struct PostgresCursorReaderTests {
         }
     }
 
+    /// A cursor held across transactions needs a server session of its own: through a
+    /// transaction-mode pooler the reader refuses at open, naming the keyset reader.
+    @Test func aConnectionThroughATransactionPoolerIsRefused() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")
+            let pooled = try PostgresConnection(connectionString: url, pooling: .transaction)
+            defer { pooled.close() }
+            let refused = #expect(throws: PostgresError.self) { try Self.reader(pooled).open(ExecutionContext()) }
+            #expect(refused?.kind == .usage)
+            #expect(refused?.message.contains("PostgresKeysetReader") == true)
+            // The same connection works for single statements, with no session state.
+            #expect(try pooled.query("SELECT count(*) FROM source", prepared: true).single().decode(Int64.self, column: 0) == 0)
+            let listen = #expect(throws: PostgresError.self) { try pooled.listen("anything") }
+            #expect(listen?.kind == .usage)
+        }
+    }
+
     @Test func aRestartPastTheEndOfChangedInputIsRefused() async throws {
         try await TestDatabase.withConnection { db, url in
             try db.execute("CREATE TABLE source (id bigint PRIMARY KEY, name text)")

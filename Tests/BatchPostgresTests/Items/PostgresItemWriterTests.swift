@@ -10,11 +10,14 @@ struct PostgresItemWriterTests {
         try db.query("SELECT count(*) FROM \(identifier: table)").single().decode(Int64.self, column: 0)
     }
 
-    @Test func copyWritesEveryValueAndARollbackKeepsNothing() async throws {
+    /// Both ways of the COPY writer (a COPY, or an INSERT queued with the chunk's commit) store
+    /// the same rows, keep nothing of a failed chunk, and fail on the same bad row.
+    @Test(arguments: [PostgresBulkWriteMode.copy, .pipelinedInsert])
+    func copyWritesEveryValueAndARollbackKeepsNothing(mode: PostgresBulkWriteMode) async throws {
         try await TestDatabase.withConnection { db, _ in
             try db.execute("CREATE SCHEMA out")
             try db.execute("CREATE TABLE out.\"Payments\" (id bigint PRIMARY KEY, memo text, amount numeric, created timestamptz DEFAULT now())")
-            let writer = PostgresCopyItemWriter<Row>(table: "Payments", schema: "out", columns: ["id", "memo", "amount"]) { row, copy in
+            let writer = PostgresCopyItemWriter<Row>(table: "Payments", schema: "out", columns: ["id", "memo", "amount"], mode: mode) { row, copy in
                 copy.appendField(row.id)
                 copy.appendField(row.name)
                 copy.appendField(row.id * 100)
@@ -39,7 +42,42 @@ struct PostgresItemWriterTests {
                 try ChunkHarness.onPostgres(db).run(ArrayReader([Row(id: 1, name: nil)]), writer, commitInterval: 10) { $0 }
             }
             #expect(duplicate?.sqlState == .uniqueViolation)
+
+            // With a skip policy the chunk is written again item by item: only the bad row is
+            // skipped, whichever way rows go.
+            let skipping = try ChunkHarness.onPostgres(db)
+            let batch = [Row(id: 3000, name: "a"), Row(id: 5, name: "dup"), Row(id: 3001, name: "b")]
+            #expect(try skipping.run(ArrayReader(batch), writer, commitInterval: 10, skipPolicy: SkipPolicy(limit: 5) { ($0 as? PostgresError)?.sqlState == .uniqueViolation }) { $0 })
+            #expect(try skipping.lastExecution?.counts.writeSkip == 1)
+            #expect(try Self.count(db, "Payments", schema: "out") == 2502)
         }
+    }
+
+    /// The automatic mode COPYs over a connection whose round trip is under its threshold and
+    /// queues the array INSERT over a slower one. A rule tells them apart: COPY fires none.
+    @Test func automaticModeChoosesByTheConnectionsRoundTrip() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            try db.execute("CREATE TABLE via_insert (id bigint)")
+            try db.execute("CREATE RULE seen AS ON INSERT TO t DO ALSO INSERT INTO via_insert VALUES (NEW.id)")
+            func writer(_ threshold: Duration) -> PostgresCopyItemWriter<Int64> {
+                PostgresCopyItemWriter(table: "t", columns: ["id"], mode: .automatic(threshold: threshold)) { id, row in
+                    row.appendField(id)
+                }
+            }
+            // No connection has a round trip of a minute: COPY.
+            #expect(try ChunkHarness.onPostgres(db).run(ArrayReader(Array(Int64(1)...10)), writer(.seconds(60)), commitInterval: 5) { $0 })
+            #expect(try Self.count(db, "t") == 10)
+            #expect(try Self.count(db, "via_insert") == 0)
+            // Every connection has one of at least zero: the INSERT, queued with the commit.
+            #expect(try ChunkHarness.onPostgres(db).run(ArrayReader(Array(Int64(11)...20)), writer(.zero), commitInterval: 5) { $0 })
+            #expect(try Self.count(db, "t") == 20)
+            #expect(try Self.count(db, "via_insert") == 10)
+        }
+    }
+
+    static func count(_ db: PostgresConnection, _ table: String, schema: String) throws -> Int64 {
+        try db.query("SELECT count(*) FROM \(identifier: schema).\(identifier: table)").single().decode(Int64.self, column: 0)
     }
 
     @Test func insertSplitsLargeChunksAndARollbackKeepsNothing() async throws {

@@ -2,6 +2,7 @@ import Batch
 import BatchPostgres
 import BatchTestSupport
 import PostgresClient
+import Synchronization
 import Testing
 
 @Suite("PostgreSQL keyset reader", .timeLimit(.minutes(2)))
@@ -54,6 +55,27 @@ struct PostgresKeysetReaderTests {
                 """).single().decode((Int64, Int64).self)
             #expect(same == (1000, 1000))
             #expect(try harness.saved == ["source.last_key": 3000])
+        }
+    }
+
+    /// The next page is read with the previous chunk's commit, in the same round trip: a row
+    /// that appears inside it only after that commit is not seen (and a row that is there by
+    /// then is, as with any keyset read).
+    @Test func theNextPageIsReadWithTheChunksCommit() async throws {
+        try await TestDatabase.withConnection { db, url in
+            try db.execute("CREATE TABLE \"Source Rows\" (id bigint PRIMARY KEY, name text, flag boolean NOT NULL)")
+            // Page 1 is 3..21 (7 rows); page 2 starts after 21 at 27: 24 is missing for now.
+            try db.execute("INSERT INTO \"Source Rows\" SELECT g * 3, 'n', true FROM generate_series(1, 40) g WHERE g <> 8")
+            try db.execute("CREATE TABLE copied (id bigint PRIMARY KEY, name text)")
+            let other = LateInsert(try PostgresConnection(connectionString: url))
+            defer { other.connection.close() }
+            let harness = try ChunkHarness.onPostgres(db)
+            #expect(try harness.run(Self.reader(), Self.copyWriter(), commitInterval: 7, afterEachCommit: {
+                other.once { _ = try? $0.execute("INSERT INTO \"Source Rows\" VALUES (24, 'late', true)") }
+            }) { $0 })
+            #expect(other.done.withLock { $0 })
+            let copied = try db.query("SELECT count(*), count(*) FILTER (WHERE id = 24) FROM copied").single().decode((Int64, Int64).self)
+            #expect(copied == (39, 0))
         }
     }
 
@@ -124,5 +146,17 @@ struct PostgresKeysetReaderTests {
             let unopened = #expect(throws: ItemStreamError.self) { try reader().read(in: ChunkHarness.chunk(db)) }
             #expect(unopened?.code == .notOpen)
         }
+    }
+}
+
+/// A connection of another session, used once from the step's thread (after a commit).
+private final class LateInsert: @unchecked Sendable {
+    let connection: PostgresConnection
+    let done = Mutex(false)
+    init(_ connection: PostgresConnection) { self.connection = connection }
+
+    func once(_ body: (PostgresConnection) -> Void) {
+        guard done.withLock({ done in defer { done = true }; return !done }) else { return }
+        body(connection)
     }
 }
