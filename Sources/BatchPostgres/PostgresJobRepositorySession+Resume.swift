@@ -33,7 +33,10 @@ extension PostgresJobRepositorySession {
         while true {
             do {
                 try connection.reconnect()
-                if commitsAsynchronously { try connection.execute("SET synchronous_commit = off") }
+                // Through a transaction-mode pooler the setting goes with each transaction already.
+                if commitsAsynchronously, connection.pooling == .session {
+                    try connection.execute("SET synchronous_commit = off")
+                }
                 // Another server now, maybe without standbys: a job end waits for its own.
                 standbysToConfirm = streamingStandbys()
                 return true
