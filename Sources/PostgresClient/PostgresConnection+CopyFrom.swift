@@ -31,16 +31,16 @@ extension PostgresConnection {
         }
         guard let start else { throw connectionError(query: query.sql) }
         guard PQresultStatus(start) == PGRES_COPY_IN else {
-            if PQresultStatus(start) == PGRES_FATAL_ERROR {
-                let error = serverError(from: start, query: query.sql)
-                PQclear(start)
-                throw error
-            }
+            let error =
+                PQresultStatus(start) == PGRES_FATAL_ERROR
+                ? serverError(from: start, query: query.sql)
+                : PostgresError(kind: .usage, message: "copyFrom needs a COPY ... FROM STDIN statement", query: query.sql)
             PQclear(start)
+            // Until libpq has read the server's ReadyForQuery, it refuses the next statement
+            // sent asynchronously (a ROLLBACK in a pipeline, say) as "another command is
+            // already in progress".
             _ = drainResults(handle)
-            throw PostgresError(
-                kind: .usage, message: "copyFrom needs a COPY ... FROM STDIN statement",
-                query: query.sql)
+            throw error
         }
         PQclear(start)
 
@@ -54,9 +54,10 @@ extension PostgresConnection {
             throw error
         }
         guard PQputCopyEnd(handle, nil) == 1 else { throw connectionError(query: query.sql) }
-        let final = try checked(waitingForServer { PQgetResult(handle) }, query: query.sql)
+        // The end's result, error or not, and then the rest, before anything is thrown.
+        let end = waitingForServer { PQgetResult(handle) }
         _ = drainResults(handle)
-        return final.affectedRows
+        return try checked(end, query: query.sql).affectedRows
     }
 
     /// Sends `statements` and the COPY as one simple-protocol query (one round trip) and returns

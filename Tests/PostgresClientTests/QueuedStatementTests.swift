@@ -159,4 +159,37 @@ struct QueuedStatementTests {
             #expect(db.fastestRoundTrip != nil)
         }
     }
+
+    /// A COPY the server refuses at its end (a duplicate key) leaves the session ready for the
+    /// transaction's ROLLBACK, even when a query sent ahead makes it go out in a pipeline: the
+    /// COPY's error is the one reported, and the session is outside any transaction after.
+    @Test func aRefusedCopyRollsBackCleanlyWithAQuerySentAhead() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            try db.execute("INSERT INTO t VALUES (1)")
+            for _ in 0..<2 {
+                let ahead = db.prefetch("SELECT count(*) FROM t", prepared: true)
+                let refused = #expect(throws: PostgresError.self) {
+                    try db.withTransaction { tx in
+                        try tx.copyFrom("COPY t (id) FROM STDIN") { writer in
+                            for id in [Int64(2), 1] { try writer.writeRow(id) }
+                        }
+                    }
+                }
+                #expect(refused?.sqlState?.rawValue == "23505", "\(String(describing: refused))")
+                #expect(!db.isInTransaction)
+                #expect(try db.result(of: ahead).single().decode(Int64.self, column: 0) == 1)
+                #expect(try Self.count(db) == 1)
+            }
+            // A COPY refused at its start (no such table) likewise.
+            let ahead = db.prefetch("SELECT count(*) FROM t", prepared: true)
+            #expect(throws: PostgresError.self) {
+                try db.withTransaction { tx in
+                    try tx.copyFrom("COPY missing_table (id) FROM STDIN") { writer in try writer.writeRow(Int64(1)) }
+                }
+            }
+            #expect(!db.isInTransaction)
+            #expect(try db.result(of: ahead).single().decode(Int64.self, column: 0) == 1)
+        }
+    }
 }
