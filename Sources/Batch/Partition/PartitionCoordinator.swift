@@ -12,6 +12,9 @@ public struct PartitionProgress: Sendable, Equatable {
     public var failedNames: [String] = []
     /// Workers whose heartbeat is fresh and that serve this step.
     public var liveWorkers = 0
+    /// The partitions' step counts summed, when the read that found them all finished summed
+    /// them too (saves the manager step one more read at its end); nil otherwise.
+    public var counts: StepCounts?
 
     public init() {}
 

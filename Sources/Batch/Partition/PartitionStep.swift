@@ -103,7 +103,7 @@ public struct PartitionStep: Step {
             }
         }
         let commits = execution.counts.commit
-        execution.counts = try coordinator.partitionCounts(manager: execution)
+        execution.counts = try progress.counts ?? coordinator.partitionCounts(manager: execution)
         execution.counts.commit += commits
         if progress.failed > 0 {
             execution.status = .failed

@@ -141,10 +141,12 @@ extension PostgresJobRepositorySession {
         // An estimate for progress reports while partitions are open; never what the step ends on.
         progress.completed = max(0, total - open - progress.failed - progress.stopped)
         if open == 0 {
+            // One read: the states, and the sums the manager step ends with.
             let counts = try connection.query("""
-                SELECT count(*), count(*) FILTER (WHERE state = 'COMPLETED'), count(*) FILTER (WHERE state = 'FAILED'),
-                       count(*) FILTER (WHERE state = 'STOPPED')
-                FROM batch_partition WHERE manager_step_execution_id = \(manager)
+                SELECT count(*), count(*) FILTER (WHERE p.state = 'COMPLETED'), count(*) FILTER (WHERE p.state = 'FAILED'),
+                       count(*) FILTER (WHERE p.state = 'STOPPED'), \(unsafeRaw: Self.summedStepCounts)
+                FROM batch_partition p LEFT JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
+                WHERE p.manager_step_execution_id = \(manager)
                 """, prepared: true).single()
             // Finished only if nothing became open again between the two reads (a hand-back):
             // the states are exhaustive, so an open one makes the sum fall short of `all`.
@@ -153,6 +155,7 @@ extension PostgresJobRepositorySession {
             progress.completed = Int(completed)
             progress.failed = Int(failed)
             progress.stopped = Int(stopped)
+            progress.counts = try Self.stepCounts(counts, from: 4)
         }
         return progress
     }
@@ -182,17 +185,26 @@ extension PostgresJobRepositorySession {
 
     public func partitionCounts(manager: StepExecution) throws -> StepCounts {
         let row = try connection.query("""
-            SELECT coalesce(sum(s.read_count), 0)::bigint, coalesce(sum(s.write_count), 0)::bigint,
-                   coalesce(sum(s.filter_count), 0)::bigint, coalesce(sum(s.read_skip_count), 0)::bigint,
-                   coalesce(sum(s.process_skip_count), 0)::bigint, coalesce(sum(s.write_skip_count), 0)::bigint,
-                   coalesce(sum(s.commit_count), 0)::bigint, coalesce(sum(s.rollback_count), 0)::bigint
+            SELECT \(unsafeRaw: Self.summedStepCounts)
             FROM batch_partition p JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
             WHERE p.manager_step_execution_id = \(manager.id)
             """).single()
-        let (read, write, filter, readSkip, processSkip, writeSkip, commit, rollback) =
-            try row.decode((Int64, Int64, Int64, Int64, Int64, Int64, Int64, Int64).self)
+        return try Self.stepCounts(row, from: 0)
+    }
+
+    /// The partitions' step counts summed (`s` being their step executions), in the column order
+    /// of ``stepCounts(_:from:)``.
+    private static let summedStepCounts = """
+        coalesce(sum(s.read_count), 0)::bigint, coalesce(sum(s.write_count), 0)::bigint,
+        coalesce(sum(s.filter_count), 0)::bigint, coalesce(sum(s.read_skip_count), 0)::bigint,
+        coalesce(sum(s.process_skip_count), 0)::bigint, coalesce(sum(s.write_skip_count), 0)::bigint,
+        coalesce(sum(s.commit_count), 0)::bigint, coalesce(sum(s.rollback_count), 0)::bigint
+        """
+
+    private static func stepCounts(_ row: PostgresRow, from first: Int) throws -> StepCounts {
+        func column(_ offset: Int) throws -> Int64 { try row.decode(Int64.self, column: first + offset) }
         return StepCounts(
-            read: read, write: write, filter: filter, readSkip: readSkip, processSkip: processSkip,
-            writeSkip: writeSkip, commit: commit, rollback: rollback)
+            read: try column(0), write: try column(1), filter: try column(2), readSkip: try column(3),
+            processSkip: try column(4), writeSkip: try column(5), commit: try column(6), rollback: try column(7))
     }
 }
