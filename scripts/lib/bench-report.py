@@ -179,7 +179,7 @@ def main():
         rss = next((f"etl_{main_rows}_w{w}_rss_mib" for w in (2, *wcounts) if r.has(f"etl_{main_rows}_w{w}_rss_mib")), None)
         if rss:
             w = rss.split("_w")[1].split("_")[0]
-            out(f"| worker peak RSS, ledger-etl chunk 1000, largest of {w} workers (MiB) | {r.cell(rss, MIB)} | target 64 | {r.target_ratio(rss, 64)} |")
+            out(f"| worker peak RSS, ledger-etl chunk 1000, largest of {w} workers (MiB) | {r.cell(rss, MIB)} | target 24 | {r.target_ratio(rss, 24)} |")
 
     # The cost of metrics (--only metrics).
     for chunk in (1000, 100):
@@ -192,9 +192,9 @@ def main():
         p = int(s["noop_partitions"][0])
         for w in wcounts:
             key = f"noop_w{w}_partitions_per_s"
-            out(f"| noop-partitions partitions={p:,}, {w} worker(s) (partitions/s) | {r.cell(key, RATE)} | target 1,500 | {r.target_ratio(key, 1500)} |")
-        out(f"| the same, 2 workers with --synchronous-commit (partitions/s) | {r.cell('noop_sync_w2_partitions_per_s', RATE)} | target 1,500 | {r.target_ratio('noop_sync_w2_partitions_per_s', 1500)} |")
-        out(f"| await latency, last partition to job end (ms) | p50 {r.cell('await_p50_ms', '{:.1f}')}, p99 {r.cell('await_p99_ms', '{:.1f}')} | target p50 20, p99 100 | - |")
+            out(f"| noop-partitions partitions={p:,}, {w} worker(s) (partitions/s) | {r.cell(key, RATE)} | target 5,000 | {r.target_ratio(key, 5000)} |")
+        out(f"| the same, 2 workers with --synchronous-commit (partitions/s) | {r.cell('noop_sync_w2_partitions_per_s', RATE)} | target 3,000 | {r.target_ratio('noop_sync_w2_partitions_per_s', 3000)} |")
+        out(f"| await latency, last partition to job end (ms) | p50 {r.cell('await_p50_ms', '{:.1f}')}, p99 {r.cell('await_p99_ms', '{:.1f}')} | target p50 2, p99 10 | - |")
         out(f"| claim with {int(s['claim_history'][0]):,} finished partitions in history (ms, p50) | {r.cell('claim_p50_ms', '{:.3f}')} | target 2 | {r.target_ratio('claim_p50_ms', 2)} |")
         out(f"| launch overhead, a one-tasklet job (ms, whole process) | {r.cell('launch_ms', '{:.0f}')} | - | - |")
 
