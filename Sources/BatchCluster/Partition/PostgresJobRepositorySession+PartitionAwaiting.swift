@@ -13,7 +13,9 @@ extension PostgresJobRepositorySession {
         let clock = ContinuousClock()
         let deadline = timeout.map { clock.now.advanced(by: $0) }
         try listenUnlessPooled(ClusterChannels.partitionDone)
-        defer { try? connection.unlisten(ClusterChannels.partitionDone) }
+        // The session stays subscribed until it closes (a launch's session ends with the launch):
+        // an UNLISTEN here would be one more round trip between the last completion and the
+        // step's end. A notice that arrives later wakes the session's next wait once, which polls.
         var last: PartitionProgress?
         var lastReport = clock.now
         var lastSweep = clock.now - .seconds(60)

@@ -88,7 +88,9 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
     ) throws -> RemoteChunkProgress {
         let clock = ContinuousClock()
         try listenUnlessPooled(ClusterChannels.remoteChunkDone)
-        defer { try? connection.unlisten(ClusterChannels.remoteChunkDone) }
+        // The session stays subscribed until it closes (a launch's session ends with the launch):
+        // an UNLISTEN here would be one more round trip between the last completion and the
+        // step's end. A notice that arrives later wakes the session's next wait once, which polls.
         var last: RemoteChunkProgress?
         var lastReport = clock.now - .seconds(60)
         var lastSweep = clock.now - .seconds(60)
