@@ -145,12 +145,14 @@ struct WorkerFaultTests {
             // The paused worker wrote nothing more (the output is exact) and knows why: paused
             // between transactions, its first commit after waking finds the lease gone; paused
             // inside one, the server ended its session (idle_in_transaction_session_timeout);
-            // paused inside a call, the lease watchdog woke with it and broke the call off.
+            // paused inside a call, its lease watchdog or its heartbeat woke with it, found the
+            // claim lost and stopped the slot, which then dropped the partition.
             let fencedByLease = run.victim.output.contains("lost the lease of partition \(busy.partitionID)")
             let fencedBySession = run.victim.output.contains("partition abandoned")
                 && run.victim.output.contains("connection lost")
-            let fencedByWatchdog = run.victim.output.contains("claim was not renewed for a lease")
-                && run.victim.output.contains("partition dropped")
+            let fencedByWatchdog = run.victim.output.contains("partition dropped")
+                && (run.victim.output.contains("claim was not renewed for a lease")
+                    || run.victim.output.contains("lost a partition's claim"))
             #expect(fencedByLease || fencedBySession || fencedByWatchdog, "\(run.victim.output)")
         }
     }
