@@ -152,30 +152,24 @@ extension PostgresConnection {
             }
         }
         let handle = try liveHandle()
-        // Statements prepared for the first time are prepared first, outside the pipeline
-        // (once per session).
-        var names: [String?] = []
-        names.reserveCapacity(statements.count)
-        for (index, statement) in statements.enumerated() {
-            do {
-                names.append(statement.prepared ? try prepare(statement.query, on: handle) : nil)
-            } catch let error as PostgresError {
-                throw PipelineFailure(index: index, error: error)
+        // Statements (and queries sent ahead) used for the first time on this session are
+        // prepared in the pipeline itself, each just before its first use: Parse costs no round
+        // trip of its own. A prepared statement outlives the transaction it was made in.
+        var newNames: [String: String] = [:]
+        func plan(_ statement: PipelinedStatement) -> (name: String?, prepares: Bool) {
+            guard statement.prepared, let named = statementName(for: statement.query, alsoNew: newNames) else {
+                return (nil, false)
             }
+            if named.isPrepared || newNames[statement.query.sql] != nil { return (named.name, false) }
+            newNames[statement.query.sql] = named.name
+            return (named.name, true)
         }
-        // A prefetch that cannot be prepared is dropped: its owner runs it later on its own.
-        let prefetched = prefetches.compactMap { prefetch -> (PrefetchedQuery, String?)? in
-            guard prefetch.statement.prepared else { return (prefetch, nil) }
-            do {
-                return (prefetch, try prepare(prefetch.statement.query, on: handle))
-            } catch {
-                return nil
-            }
-        }
+        let plans = statements.map(plan)
+        let prefetched = prefetches.map { ($0, plan($0.statement)) }
         guard PQenterPipelineMode(handle) == 1 else { throw connectionError(query: nil) }
         defer { _ = PQexitPipelineMode(handle) }
         for (index, statement) in statements.enumerated() {
-            guard send(statement.query, named: names[index], on: handle) else {
+            guard send(statement.query, plan: plans[index], on: handle) else {
                 throw connectionError(query: statement.query.sql)
             }
         }
@@ -183,8 +177,8 @@ extension PostgresConnection {
         guard PQpipelineSync(handle) == 1 else { throw connectionError(query: nil) }
         if !prefetched.isEmpty {
             // After their own sync point: they run whatever became of the statements above.
-            for (prefetch, name) in prefetched {
-                guard send(prefetch.statement.query, named: name, on: handle) else {
+            for (prefetch, plan) in prefetched {
+                guard send(prefetch.statement.query, plan: plan, on: handle) else {
                     throw connectionError(query: prefetch.statement.query.sql)
                 }
             }
@@ -197,6 +191,11 @@ extension PostgresConnection {
         var failure: PipelineFailure?
         return try waitingForServer(roundTrip: true) {
             for (index, statement) in statements.enumerated() {
+                if plans[index].prepares, let name = plans[index].name {
+                    if let error = try receivePrepare(of: statement.query.sql, as: name, on: handle), failure == nil {
+                        failure = PipelineFailure(index: index, error: error)
+                    }
+                }
                 var result: PostgresResult?
                 // Each statement's results end with a NULL; a dead session gives NULL at once.
                 while let raw = PQgetResult(handle) {
@@ -223,25 +222,55 @@ extension PostgresConnection {
             guard synced else {
                 throw PostgresError(kind: .connectionLost, message: "the pipeline's results ended out of step")
             }
-            if !prefetched.isEmpty { try receive(prefetched.map(\.0), on: handle) }
+            if !prefetched.isEmpty { try receive(prefetched, on: handle) }
             if let failure { throw failure }
             return results
         }
     }
 
-    /// Sends one statement of a pipeline: prepared when `name` is given.
-    private func send(_ query: PostgresQuery, named name: String?, on handle: OpaquePointer) -> Bool {
+    /// Sends one statement of a pipeline: prepared when its plan names a statement, after its
+    /// Parse when the plan says it is prepared here.
+    private func send(_ query: PostgresQuery, plan: (name: String?, prepares: Bool), on handle: OpaquePointer) -> Bool {
         let count = Int32(query.bindings.count)
         return query.bindings.withCArrays { types, values in
-            if let name { return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1 }
-            return PQsendQueryParams(handle, query.sql, count, types, values, nil, nil, 0) == 1
+            guard let name = plan.name else {
+                return PQsendQueryParams(handle, query.sql, count, types, values, nil, nil, 0) == 1
+            }
+            if plan.prepares, PQsendPrepare(handle, name, query.sql, count, types) != 1 { return false }
+            return PQsendQueryPrepared(handle, name, count, values, nil, nil, 0) == 1
         }
+    }
+
+    /// Reads the result of a Parse sent in the pipeline, recording the statement as prepared
+    /// when it went through. Returns the server's error, if it refused it (the statement's own
+    /// execution is then aborted); nil when it was prepared, or skipped because an earlier
+    /// statement of the pipeline failed.
+    private func receivePrepare(of sql: String, as name: String, on handle: OpaquePointer) throws -> PostgresError? {
+        var error: PostgresError?
+        var prepared = false
+        while let raw = PQgetResult(handle) {
+            switch PQresultStatus(raw) {
+            case PGRES_COMMAND_OK: prepared = true
+            case PGRES_PIPELINE_ABORTED: break
+            default: if error == nil { error = serverError(from: raw, query: sql) }
+            }
+            PQclear(raw)
+        }
+        if PQstatus(handle) != CONNECTION_OK { throw connectionError(query: sql) }
+        if prepared { recordPrepared(sql, as: name) }
+        return error
     }
 
     /// Reads the results of queries sent ahead, up to their sync point, into their handles. A
     /// query the server refused is dropped (its owner runs it again, and meets the error then).
-    private func receive(_ prefetches: [PrefetchedQuery], on handle: OpaquePointer) throws {
-        for prefetch in prefetches {
+    private func receive(
+        _ prefetches: [(PrefetchedQuery, (name: String?, prepares: Bool))], on handle: OpaquePointer
+    ) throws {
+        for (prefetch, plan) in prefetches {
+            if plan.prepares, let name = plan.name {
+                // A refused Parse shows as the query's own failure below: it is dropped.
+                _ = try receivePrepare(of: prefetch.statement.query.sql, as: name, on: handle)
+            }
             var result: PostgresResult?
             while let raw = PQgetResult(handle) {
                 switch PQresultStatus(raw) {

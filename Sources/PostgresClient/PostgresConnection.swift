@@ -181,7 +181,12 @@ public final class PostgresConnection: @unchecked Sendable {
         return fastest == .max ? nil : .nanoseconds(Int64(fastest))
     }
 
+    /// How many round trips this session has waited for: statements, pipelines, transaction
+    /// ends (not the data of a COPY or of a streamed result). For diagnostics and tests.
+    public private(set) var roundTrips = 0
+
     private func countRoundTrip(_ nanoseconds: UInt64) {
+        roundTrips += 1
         if callsInWindow == Self.roundTripWindow {
             fastestInLastWindow = fastestInWindow
             fastestInWindow = .max
@@ -208,12 +213,15 @@ public final class PostgresConnection: @unchecked Sendable {
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
         try query.bindings.validate(sql: query.sql)
-        if !queued.isEmpty || commitsAfterNextStatement || !pendingPrefetches.isEmpty {
+        // A statement prepared for the first time goes in a pipeline: Parse with its first
+        // execution, one round trip instead of two.
+        let name = prepared ? statementName(for: query) : nil
+        if !queued.isEmpty || commitsAfterNextStatement || !pendingPrefetches.isEmpty || name?.isPrepared == false {
             return try sendWithQueued(PipelinedStatement(query, prepared: prepared))
         }
         let handle = try liveHandle()
         let count = Int32(query.bindings.count)
-        let statementName = prepared ? try prepare(query, on: handle) : nil
+        let statementName = name?.name
         let result = waitingForServer(roundTrip: true) {
             query.bindings.withCArrays { types, values in
                 if let statementName {
@@ -241,21 +249,22 @@ public final class PostgresConnection: @unchecked Sendable {
         _ = try checked(waitingForServer { PQexec(handle, sql) }, query: sql)
     }
 
-    /// The name of `query`'s prepared statement, preparing it the first time; nil through a
-    /// transaction-mode pooler, where a named statement would not outlive the transaction (the
-    /// statement is then parsed on each use, as an unnamed one).
-    func prepare(_ query: PostgresQuery, on handle: OpaquePointer) throws -> String? {
+    /// The name of `query`'s prepared statement if it is prepared on this session already; for
+    /// one that is not, the name it gets, and false (it is prepared in the same round trip as
+    /// its first use, see PostgresConnection+Pipeline.swift). Nil through a transaction-mode
+    /// pooler, where a named statement would not outlive the transaction (the statement is then
+    /// parsed on each use, as an unnamed one). `alsoNew`: names handed out for the same round
+    /// trip and not yet recorded.
+    func statementName(for query: PostgresQuery, alsoNew: [String: String] = [:]) -> (name: String, isPrepared: Bool)? {
         if pooling == .transaction { return nil }
-        if let name = preparedStatements[query.sql] { return name }
-        let name = "swiftbatch_\(preparedStatements.count + 1)"
-        let result = waitingForServer(roundTrip: true) {
-            query.bindings.withCArrays { types, _ in
-                PQprepare(handle, name, query.sql, Int32(query.bindings.count), types)
-            }
-        }
-        _ = try checked(result, query: query.sql)
-        preparedStatements[query.sql] = name
-        return name
+        if let name = preparedStatements[query.sql] { return (name, true) }
+        if let name = alsoNew[query.sql] { return (name, false) }
+        return ("swiftbatch_\(preparedStatements.count + alsoNew.count + 1)", false)
+    }
+
+    /// Records that `sql` is prepared on this session as `name`.
+    func recordPrepared(_ sql: String, as name: String) {
+        preparedStatements[sql] = name
     }
 
     // MARK: - Internals shared by the extensions

@@ -109,4 +109,44 @@ struct PipelineTests {
             #expect(try db.query("SELECT count(*) FROM t").single().decode(Int64.self, column: 0) == 0)
         }
     }
+
+    /// A statement prepared for the first time is parsed in the same round trip as its first
+    /// execution; the statement outlives a transaction that rolls back, and one whose Parse an
+    /// earlier failure skipped is prepared again at its next use.
+    @Test func aStatementIsPreparedInTheRoundTripOfItsFirstUse() async throws {
+        try await TestDatabase.withConnection { db, _ in
+            try db.execute("CREATE TABLE t (id bigint PRIMARY KEY)")
+            var before = db.roundTrips
+            #expect(try db.query("SELECT count(*) FROM t WHERE id > \(Int64(0))", prepared: true).single().decode(Int64.self, column: 0) == 0)
+            #expect(db.roundTrips - before == 1)
+            before = db.roundTrips
+            _ = try db.query("SELECT count(*) FROM t WHERE id > \(Int64(0))", prepared: true)
+            #expect(db.roundTrips - before == 1)
+
+            // Prepared inside a transaction that rolls back: still there after.
+            struct Abandon: Error {}
+            #expect(throws: Abandon.self) {
+                try db.withTransaction { tx in
+                    try tx.execute("INSERT INTO t VALUES (\(Int64(1)))", prepared: true)
+                    throw Abandon()
+                }
+            }
+            try db.execute("INSERT INTO t VALUES (\(Int64(2)))", prepared: true)
+
+            // Its Parse skipped: a queued statement before it failed. Its next use prepares it.
+            #expect(throws: PostgresError.self) {
+                try db.withTransaction { tx in
+                    try tx.queue("INSERT INTO t VALUES (\(Int64(2)))")
+                    _ = try tx.query("SELECT max(id) FROM t WHERE id < \(Int64(100))", prepared: true)
+                }
+            }
+            #expect(try db.query("SELECT max(id) FROM t WHERE id < \(Int64(100))", prepared: true).single().decode(Int64.self, column: 0) == 2)
+
+            // A statement the server cannot parse: its error, and the session goes on.
+            let refused = #expect(throws: PostgresError.self) { try db.execute("SELEC 1", prepared: true) }
+            #expect(refused?.sqlState?.rawValue == "42601")
+            #expect(throws: PostgresError.self) { try db.execute("SELEC 1", prepared: true) }
+            #expect(try db.query("SELECT 7", prepared: true).single().decode(Int32.self, column: 0) == 7)
+        }
+    }
 }
