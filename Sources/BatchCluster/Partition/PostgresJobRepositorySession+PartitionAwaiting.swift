@@ -18,7 +18,9 @@ extension PostgresJobRepositorySession {
         // step's end. A notice that arrives later wakes the session's next wait once, which polls.
         var last: PartitionProgress?
         var lastReport = clock.now
-        var lastSweep = clock.now - .seconds(60)
+        // The first sweep a second into the wait: the partitions were just made ready (or made
+        // ready again by a restart), and workers sweep too.
+        var lastSweep = clock.now
         var lastPoll = clock.now - .seconds(60)
         var total: Int?
         var pollCost = Duration.zero
@@ -49,17 +51,20 @@ extension PostgresJobRepositorySession {
                     Thread.sleep(forTimeInterval: (spacing - sincePoll).inSeconds)
                 }
                 lastPoll = clock.now
-                if total == nil {
-                    // Counted again after every reconnect: a promoted standby may lack them.
-                    let found = Int(try connection.query("""
-                        SELECT count(*) FROM batch_partition WHERE manager_step_execution_id = \(manager.id)
-                        """).single().decode(Int64.self, column: 0))
-                    guard found == expected else {
-                        throw PartitionsLost(step: manager.stepName, expected: expected, found: found)
+                if let total {
+                    current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total)
+                } else {
+                    // Counted again after every reconnect: a promoted standby may lack them. The
+                    // same read says whether they have all finished already (a short step, whose
+                    // workers were quicker than this wait): then it is all the wait reads.
+                    let counted = try finishedPartitions(manager: manager.id)
+                    guard counted.total == expected else {
+                        throw PartitionsLost(step: manager.stepName, expected: expected, found: counted.total)
                     }
-                    total = found
+                    total = counted.total
+                    current = counted.isFinished
+                        ? counted : try partitionProgress(manager: manager.id, workerStep: workerStep, total: counted.total)
                 }
-                current = try partitionProgress(manager: manager.id, workerStep: workerStep, total: total ?? 0)
                 guard current.total == expected else {
                     throw PartitionsLost(step: manager.stepName, expected: expected, found: current.total)
                 }
@@ -143,22 +148,38 @@ extension PostgresJobRepositorySession {
         // An estimate for progress reports while partitions are open; never what the step ends on.
         progress.completed = max(0, total - open - progress.failed - progress.stopped)
         if open == 0 {
-            // One read: the states, and the sums the manager step ends with.
-            let counts = try connection.query("""
-                SELECT count(*), count(*) FILTER (WHERE p.state = 'COMPLETED'), count(*) FILTER (WHERE p.state = 'FAILED'),
-                       count(*) FILTER (WHERE p.state = 'STOPPED'), \(unsafeRaw: Self.summedStepCounts)
-                FROM batch_partition p LEFT JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
-                WHERE p.manager_step_execution_id = \(manager)
-                """, prepared: true).single()
-            // Finished only if nothing became open again between the two reads (a hand-back):
-            // the states are exhaustive, so an open one makes the sum fall short of `all`.
-            let (all, completed, failed, stopped) = try counts.decode((Int64, Int64, Int64, Int64).self)
-            progress.total = Int(all)
-            progress.completed = Int(completed)
-            progress.failed = Int(failed)
-            progress.stopped = Int(stopped)
-            progress.counts = try Self.stepCounts(counts, from: 4)
+            // Counted from the rows, with the sums the manager step ends with.
+            let finished = try finishedPartitions(manager: manager)
+            progress.total = finished.total
+            progress.completed = finished.completed
+            progress.failed = finished.failed
+            progress.stopped = finished.stopped
+            progress.failedNames = finished.failedNames
+            progress.counts = finished.counts
         }
+        return progress
+    }
+
+    /// The manager's partitions counted by state from every row, and their step counts summed,
+    /// in one read of all of them. Finished only if none is open: the states are exhaustive, so
+    /// an open one makes the sum of the finished ones fall short of `total`.
+    func finishedPartitions(manager: Int64) throws -> PartitionProgress {
+        let row = try connection.query("""
+            SELECT count(*), count(*) FILTER (WHERE p.state = 'COMPLETED'), count(*) FILTER (WHERE p.state = 'FAILED'),
+                   count(*) FILTER (WHERE p.state = 'STOPPED'),
+                   coalesce(string_agg(p.partition_name, ', ' ORDER BY p.partition_name) FILTER (WHERE p.state = 'FAILED'), ''),
+                   \(unsafeRaw: Self.summedStepCounts)
+            FROM batch_partition p LEFT JOIN batch_step_execution s ON s.step_execution_id = p.step_execution_id
+            WHERE p.manager_step_execution_id = \(manager)
+            """, prepared: true).single()
+        let (all, completed, failed, stopped, failedNames) = try row.decode((Int64, Int64, Int64, Int64, String).self)
+        var progress = PartitionProgress()
+        progress.total = Int(all)
+        progress.completed = Int(completed)
+        progress.failed = Int(failed)
+        progress.stopped = Int(stopped)
+        progress.failedNames = failedNames.isEmpty ? [] : failedNames.components(separatedBy: ", ")
+        progress.counts = try Self.stepCounts(row, from: 5)
         return progress
     }
 
