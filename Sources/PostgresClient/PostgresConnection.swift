@@ -209,7 +209,8 @@ public final class PostgresConnection: @unchecked Sendable {
     /// - Parameters:
     ///   - query: the statement; interpolated values are bound, never spliced.
     ///   - prepared: prepare the statement once per session and reuse it (for hot paths that
-    ///     run the same SQL many times).
+    ///     run the same SQL many times). The Parse goes in the same round trip as the first
+    ///     execution, so preparing costs no round trip of its own.
     @discardableResult
     public func query(_ query: PostgresQuery, prepared: Bool = false) throws -> PostgresResult {
         try query.bindings.validate(sql: query.sql)
