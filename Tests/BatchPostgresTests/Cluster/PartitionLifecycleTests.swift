@@ -381,12 +381,19 @@ struct PartitionLifecycleTests {
             }
             #expect(leftover == 3)
 
-            // A worker comes; the restart reuses the three partitions and completes.
+            // A worker comes; the restart reuses the three partitions and completes. The restart
+            // has time enough for a worker starting on a loaded machine (the timeout is the
+            // job definition's, not the instance's).
+            let patient = Job("timeout-test") {
+                PartitionStep(
+                    "work", gridSize: 3, timeout: .seconds(60), partitioner: CountPartitioner(),
+                    workerStep: TaskletStep("work") { _, _ in .finished })
+            }
             let worker = try PartitionWorker(
-                jobs: [job], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
+                jobs: [patient], configuration: WorkerConfiguration(connectionString: url, concurrency: 2, lease: .seconds(5)),
                 logger: Logger(label: "test"))
             let running = Task { try await worker.run() }
-            let restarted = try await launcher.run(job, parameters: ["k": .string("v")])
+            let restarted = try await launcher.run(patient, parameters: ["k": .string("v")])
             worker.shutdown()
             try await running.value
             #expect(restarted.status == .completed)
