@@ -122,6 +122,7 @@ extension PostgresConnection {
         // when something of the transaction reached the server.
         let unsent = transactionUnsent
         discardQueued()
+        transactionRolledBack()
         if unsent { return }
         do {
             try execute("ROLLBACK", prepared: true)
@@ -135,6 +136,7 @@ extension PostgresConnection {
         if !queued.isEmpty && queued.allSatisfy(\.opensTransaction) {
             // Nothing ran in it: there is nothing to commit.
             discardQueued()
+            transactionRolledBack()
             return
         }
         do {
@@ -146,8 +148,10 @@ extension PostgresConnection {
                     message: "the transaction was rolled back because a statement in it failed")
             }
         } catch let error as PostgresError {
+            transactionRolledBack()
             throw PostgresTransactionError(phase: .commit, underlying: error)
         }
+        transactionCommitted()
     }
 }
 
