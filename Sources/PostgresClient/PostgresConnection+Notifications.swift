@@ -18,42 +18,19 @@ extension PostgresConnection {
     /// Subscribes this session to `channel`. Notifications arrive through
     /// ``nextNotification(timeout:)``.
     ///
-    /// Inside a transaction it takes effect at COMMIT (and not at all on rollback), as in
-    /// PostgreSQL, and costs no round trip of its own: it goes out with the transaction's next
-    /// statement. A session already subscribed sends nothing.
-    ///
     /// - Throws: ``PostgresError`` (`.usage`) through a transaction-mode pooler, where a
     ///   subscription would stay on a server session the connection does not keep: poll.
     public func listen(_ channel: String) throws {
         guard pooling == .session else {
             throw PostgresError.needsSession("LISTEN", instead: "poll for what the notifications would announce")
         }
-        if listening.contains(channel) || listensAtCommit.contains(channel) { return }
-        if isInTransaction {
-            try queue("LISTEN \(identifier: channel)")
-            listensAtCommit.insert(channel)
-        } else {
-            try execute("LISTEN \(identifier: channel)")
-            listening.insert(channel)
-        }
+        try execute("LISTEN \(identifier: channel)")
     }
 
     /// Unsubscribes from `channel`.
     public func unlisten(_ channel: String) throws {
         guard pooling == .session else { return }
         try execute("UNLISTEN \(identifier: channel)")
-        listening.remove(channel)
-    }
-
-    /// The subscriptions of the transaction that just committed take effect.
-    func transactionCommitted() {
-        listening.formUnion(listensAtCommit)
-        listensAtCommit.removeAll()
-    }
-
-    /// The transaction rolled back: its subscriptions never took effect.
-    func transactionRolledBack() {
-        listensAtCommit.removeAll()
     }
 
     /// Sends a notification; inside a transaction it is delivered at COMMIT, and not at all on

@@ -113,24 +113,18 @@ extension PostgresConnection {
         do {
             results = try runPipeline(statements, prefetches: prefetches)
         } catch let failure as PipelineFailure {
-            if commits { transactionRolledBack() }
             if failure.index < position { throw Self.queuedError(failure, of: statements) }
             if failure.index > position { throw PostgresTransactionError(phase: .commit, underlying: failure.error) }
             throw failure.error
-        } catch {
-            if commits { transactionRolledBack() }
-            throw error
         }
         if commits, results[position + 1].commandStatus == "ROLLBACK" {
             // After an error inside the transaction the server answers COMMIT with ROLLBACK.
-            transactionRolledBack()
             throw PostgresTransactionError(
                 phase: .commit,
                 underlying: PostgresError(
                     kind: .server, sqlState: "25P02",
                     message: "the transaction was rolled back because a statement in it failed"))
         }
-        if commits { transactionCommitted() }
         return results[position]
     }
 

@@ -122,7 +122,6 @@ extension PostgresConnection {
         // when something of the transaction reached the server.
         let unsent = transactionUnsent
         discardQueued()
-        transactionRolledBack()
         if unsent { return }
         do {
             try execute("ROLLBACK", prepared: true)
@@ -136,7 +135,6 @@ extension PostgresConnection {
         if !queued.isEmpty && queued.allSatisfy(\.opensTransaction) {
             // Nothing ran in it: there is nothing to commit.
             discardQueued()
-            transactionRolledBack()
             return
         }
         do {
@@ -148,10 +146,8 @@ extension PostgresConnection {
                     message: "the transaction was rolled back because a statement in it failed")
             }
         } catch let error as PostgresError {
-            transactionRolledBack()
             throw PostgresTransactionError(phase: .commit, underlying: error)
         }
-        transactionCommitted()
     }
 }
 

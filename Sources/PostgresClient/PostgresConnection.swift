@@ -30,10 +30,6 @@ public final class PostgresConnection: @unchecked Sendable {
     /// transaction-mode pooler (see ``PostgresPooling``).
     public let pooling: PostgresPooling
     private var preparedStatements: [String: String] = [:]
-    /// The channels this session is subscribed to (see PostgresConnection+Notifications.swift),
-    /// and those a LISTEN in the open transaction subscribes it to at commit.
-    var listening: Set<String> = []
-    var listensAtCommit: Set<String> = []
     /// Statements that go out in the same round trip as the next one (a transaction's BEGIN);
     /// see PostgresConnection+Pipeline.swift.
     var queued: [PipelinedStatement] = []
@@ -96,8 +92,6 @@ public final class PostgresConnection: @unchecked Sendable {
         preparedStatements.removeAll()
         queued.removeAll()
         commitsAfterNextStatement = false
-        listening.removeAll()
-        listensAtCommit.removeAll()
         dropPrefetches()
         fastestInWindow = .max
         fastestInLastWindow = .max

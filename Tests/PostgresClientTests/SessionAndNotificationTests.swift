@@ -29,47 +29,6 @@ struct SessionAndNotificationTests {
         }
     }
 
-    /// LISTEN in a transaction takes effect at its commit (nothing on rollback) and costs no
-    /// round trip of its own; a session already subscribed sends nothing more.
-    @Test func aListenInATransactionTakesEffectAtCommit() async throws {
-        try await TestDatabase.withConnection { listener, url in
-            let sender = try PostgresConnection(connectionString: url)
-            defer { sender.close() }
-            try listener.execute("CREATE TABLE t (id bigint)")
-
-            struct Abort: Error {}
-            #expect(throws: Abort.self) {
-                try listener.withTransaction { tx in
-                    try tx.listen("work")
-                    try tx.execute("INSERT INTO t VALUES (1)")
-                    throw Abort()
-                }
-            }
-            try sender.notify("work", payload: "nobody listens")
-            #expect(try listener.nextNotification(timeout: .milliseconds(300)) == nil)
-
-            let before = listener.roundTrips
-            try listener.withTransaction { tx in
-                try tx.listen("work")
-                try tx.execute("INSERT INTO t VALUES (2)")
-            }
-            // BEGIN, LISTEN and the INSERT in one round trip, the COMMIT in another.
-            #expect(listener.roundTrips - before == 2)
-            try sender.notify("work", payload: "committed")
-            #expect(try listener.nextNotification(timeout: .seconds(10))?.payload == "committed")
-
-            let subscribed = listener.roundTrips
-            try listener.listen("work")
-            #expect(listener.roundTrips == subscribed)
-
-            // A reconnect ends every subscription: the next listen sends LISTEN again.
-            try listener.reconnect()
-            try listener.listen("work")
-            try sender.notify("work", payload: "again")
-            #expect(try listener.nextNotification(timeout: .seconds(10))?.payload == "again")
-        }
-    }
-
     @Test func aTerminatedBackendIsALostConnectionAndReconnects() async throws {
         try await TestDatabase.withConnection { victim, url in
             let admin = try PostgresConnection(connectionString: url)

@@ -33,9 +33,6 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
             // Durable before the manager awaits them: after a database crash and a reconnect it
             // counts on them being there (a lost set would look finished).
             try commitDurably(db)
-            // The manager's subscription to the partitions' ends takes effect with them, at this
-            // commit: no round trip of its own, and no end can come before it.
-            try listenUnlessPooled(ClusterChannels.partitionDone)
             // A thousand partitions a statement (their names and contexts as one JSON array):
             // 100,000 partitions are 100 round trips, not 100,000. Each batch is written as
             // soon as it is full, so only one is held in memory.
@@ -109,9 +106,6 @@ extension PostgresJobRepositorySession: PartitionCoordinator {
         let now = Date()
         return try connection.withTransaction { db in
             try commitDurably(db)
-            // The manager's subscription to the partitions' ends takes effect with them, at this
-            // commit: no round trip of its own, and no end can come before it.
-            try listenUnlessPooled(ClusterChannels.partitionDone)
             let rows = try db.query("""
                 SELECT p.partition_id, p.state, p.step_execution_id, p.partition_name, p.worker_step,
                        c.short_context, c.serialized_context

@@ -69,9 +69,6 @@ extension PostgresJobRepositorySession: RemoteChunkChannel {
         // comes after it in the WAL, so no crash can keep the reply and lose the send. One
         // fsync a chunk fewer.
         try transaction.connection.execute("SET LOCAL synchronous_commit = off", prepared: true)
-        // The manager's subscription to the replies takes effect with its first chunk, at no
-        // round trip of its own (later sends find it subscribed).
-        try listenUnlessPooled(ClusterChannels.remoteChunkDone)
         // The notice is delivered at commit, with the chunk.
         try transaction.connection.execute("""
             WITH chunk AS (
