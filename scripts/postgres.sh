@@ -272,7 +272,7 @@ start_server() {
             log "socket path under $RUN_DIR is too long: unix sockets disabled"
             socket_dir=""
         fi
-        opts="-p $port -k '$socket_dir' -c listen_addresses=127.0.0.1 -c max_connections=300"
+        opts="-p $port -k '$socket_dir' -c listen_addresses=127.0.0.1 -c max_connections=500"
         opts+=" -c fsync=on -c shared_buffers=256MB"
         log "starting PostgreSQL on 127.0.0.1:$port (data $DATA_DIR, log $LOG_FILE)"
         if as_pg "$PG_BIN/pg_ctl" -D "$DATA_DIR" -l "$LOG_FILE" -w -t 60 -o "$opts" start >&2; then
