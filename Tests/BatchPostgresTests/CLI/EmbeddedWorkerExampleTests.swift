@@ -24,7 +24,9 @@ struct EmbeddedWorkerExampleTests {
             // The example migrates as it starts; done first here so the test's queries find the tables.
             _ = try await TestDatabase.query(url) { try SchemaMigrations.migrate(on: $0) }
             let worker = try binary.start([], environment: env)
-            let launcher = try binary.start(["launch", "grid=4", "chunks=20", "pause-ms=100"], environment: env)
+            // Partitions of 6 s each: on a loaded machine the poll below may take seconds, and the
+            // held partitions must still be running when SIGTERM comes.
+            let launcher = try binary.start(["launch", "grid=4", "chunks=60", "pause-ms=100"], environment: env)
             // Both slots hold a partition that has committed chunks.
             let held = try await waitFor("two partitions in progress", timeout: .seconds(60), poll: .milliseconds(50)) {
                 () -> [Int64: Int]? in
