@@ -34,7 +34,7 @@ extension PostgresJobRepositorySession {
                 // out); a connection lost meanwhile is a failover, checked as above.
                 return try confirmOnStandbys(expected: standbysToConfirm)
             } catch let error where Self.isConnectionLost(error) && clock.now + backoff < giveUp {
-                Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
+                Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(5))
                 try? connection.reconnect()
                 reconnected = true

@@ -42,7 +42,7 @@ extension PostgresJobRepositorySession {
                 return true
             } catch {
                 guard Self.isConnectionLost(error), clock.now + backoff < giveUp else { return false }
-                Thread.sleep(forTimeInterval: Double(backoff.components.seconds) + Double(backoff.components.attoseconds) / 1e18)
+                Thread.sleep(forTimeInterval: backoff.inSeconds)
                 backoff = min(backoff * 2, .seconds(5))
             }
         }
